@@ -1,0 +1,51 @@
+# Stratus: `make run` sets everything up and starts it; `make test` runs the whole suite.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: run test lint format lock system-packages system-packages-test
+
+run: system-packages $(VENV)/.run-installed node_modules/.installed
+	$(BIN)/python manage.py serve
+
+test: export CHROMIUM_PATH ?= /usr/bin/chromium
+test: system-packages-test $(VENV)/.test-installed node_modules/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/python -m pytest
+
+system-packages:
+	scripts/system-packages run
+
+system-packages-test:
+	scripts/system-packages test
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.run-installed: $(VENV)/bin/python pyproject.toml requirements.lock
+	$(BIN)/pip install -q -c requirements.lock -e .
+	touch $@
+
+$(VENV)/.test-installed: $(VENV)/bin/python pyproject.toml requirements.lock
+	$(BIN)/pip install -q -c requirements.lock -e '.[test]'
+	touch $@ $(VENV)/.run-installed
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+lint:
+	$(BIN)/ruff check .
+
+format:
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# Regenerate the lock after changing pyproject.toml.
+lock: $(VENV)/bin/python
+	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip freeze --exclude-editable --exclude stratus > requirements.lock

@@ -1,0 +1,46 @@
+"""API authentication: X-Auth-Token for clients, the session (with CSRF) for the browser."""
+
+from __future__ import annotations
+
+from rest_framework import authentication, exceptions, permissions
+
+from ..context import RequestContext
+from ..models import Token
+from .urls import identity_url
+
+
+class TokenAuthentication(authentication.BaseAuthentication):
+    def authenticate(self, request):
+        raw = request.META.get("HTTP_X_AUTH_TOKEN")
+        if raw is None:
+            return None
+        token = Token.lookup(raw)
+        if token is None:
+            raise exceptions.AuthenticationFailed("The request you have made requires authentication.")
+        project = token.project
+        if project is not None and not project.enabled:
+            raise exceptions.AuthenticationFailed("The request you have made requires authentication.")
+        ctx = RequestContext.for_user(token.user, project, token)
+        if project is not None and not ctx.roles:
+            # The user lost every role on the token's project: the token no longer stands.
+            raise exceptions.AuthenticationFailed("The request you have made requires authentication.")
+        return token.user, ctx
+
+    def authenticate_header(self, request) -> str:
+        return f'Keystone uri="{identity_url(request)}"'
+
+
+class SessionAuthentication(authentication.SessionAuthentication):
+    """The dashboard's own calls: the logged-in session and its current project, CSRF enforced."""
+
+    def authenticate(self, request):
+        user = getattr(request._request, "user", None)
+        if not user or not user.is_active:
+            return None
+        self.enforce_csrf(request)
+        return user, request._request.ctx
+
+
+class IsAuthenticatedContext(permissions.BasePermission):
+    def has_permission(self, request, view) -> bool:
+        return isinstance(request.auth, RequestContext)

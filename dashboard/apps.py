@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class DashboardConfig(AppConfig):
+    name = "dashboard"
+    verbose_name = "Stratus dashboard and identity"
+
+    def ready(self) -> None:
+        from . import nav, policy
+
+        policy.register_defaults(policy.BASE_RULES)
+        nav.register_core_panels()

@@ -1,0 +1,28 @@
+"""View guards: login, a current project, and a policy rule."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+
+from .policy import can
+
+
+def policy_required(rule: str, *, needs_project: bool = False):
+    """Allow the view only when policy grants ``rule`` on the current project."""
+
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapped(request, *args, **kwargs):
+            if needs_project and request.ctx.project is None:
+                raise PermissionDenied("You have no role on any project.")
+            if not can(request.ctx, rule):
+                raise PermissionDenied(f"Policy doesn't allow {rule}.")
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator

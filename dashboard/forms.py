@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
+
+from .models import Project, Role, RoleAssignment, User
+
+
+class BootstrapMixin:
+    """Gives every widget the Bootstrap class it needs and marks fields with errors."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            widget = field.widget
+            if isinstance(widget, forms.CheckboxInput):
+                css = "form-check-input"
+            elif isinstance(widget, forms.Select | forms.SelectMultiple):
+                css = "form-select"
+            else:
+                css = "form-control"
+            widget.attrs["class"] = f"{widget.attrs.get('class', '')} {css}".strip()
+
+    def full_clean(self):
+        super().full_clean()
+        for name in self.errors:
+            if name in self.fields:
+                widget = self.fields[name].widget
+                if "is-invalid" not in widget.attrs.get("class", ""):
+                    widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid".strip()
+
+
+class ProjectForm(BootstrapMixin, forms.ModelForm):
+    class Meta:
+        model = Project
+        fields = ["name", "description", "enabled"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        clash = Project.objects.filter(name__iexact=name).exclude(pk=self.instance.pk)
+        if clash.exists():
+            raise ValidationError("A project with this name already exists.")
+        return name
+
+
+class UserCreateForm(BootstrapMixin, forms.ModelForm):
+    password = forms.CharField(widget=forms.PasswordInput(render_value=False), strip=False)
+    confirm_password = forms.CharField(widget=forms.PasswordInput(render_value=False), strip=False)
+    project = forms.ModelChoiceField(
+        Project.objects.filter(enabled=True),
+        required=False,
+        help_text="Primary project; the user gets the role below on it.",
+    )
+    role = forms.ModelChoiceField(Role.objects.all(), required=False, to_field_name="name", initial="member")
+
+    class Meta:
+        model = User
+        fields = ["username", "email", "is_active"]
+        labels = {"is_active": "Enabled"}
+
+    def clean(self):
+        data = super().clean()
+        if data.get("password") != data.get("confirm_password"):
+            self.add_error("confirm_password", "The passwords do not match.")
+        elif data.get("password"):
+            try:
+                password_validation.validate_password(data["password"], self.instance)
+            except ValidationError as exc:
+                self.add_error("password", exc)
+        if data.get("project") and not data.get("role"):
+            self.add_error("role", "Choose the role the user gets on the project.")
+        return data
+
+    def save(self, commit: bool = True) -> User:
+        user = super().save(commit=False)
+        user.set_password(self.cleaned_data["password"])
+        user.default_project = self.cleaned_data.get("project")
+        user.save()
+        if user.default_project:
+            RoleAssignment.objects.get_or_create(
+                user=user, project=user.default_project, role=self.cleaned_data["role"]
+            )
+        return user
+
+
+class UserUpdateForm(BootstrapMixin, forms.ModelForm):
+    new_password = forms.CharField(
+        widget=forms.PasswordInput(render_value=False),
+        strip=False,
+        required=False,
+        help_text="Leave empty to keep the current password.",
+    )
+
+    class Meta:
+        model = User
+        fields = ["username", "email", "is_active", "default_project"]
+        labels = {"is_active": "Enabled"}
+
+    def clean_new_password(self) -> str:
+        password = self.cleaned_data.get("new_password")
+        if password:
+            password_validation.validate_password(password, self.instance)
+        return password
+
+    def save(self, commit: bool = True) -> User:
+        user = super().save(commit=False)
+        if self.cleaned_data.get("new_password"):
+            user.set_password(self.cleaned_data["new_password"])
+            # A new password ends every API token issued with the old one.
+            user.tokens.all().delete()
+        user.save()
+        return user
+
+
+class AssignmentForm(BootstrapMixin, forms.Form):
+    user = forms.ModelChoiceField(User.objects.filter(is_active=True))
+    role = forms.ModelChoiceField(Role.objects.all(), to_field_name="name")
+
+    def __init__(self, *args, project: Project, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.project = project
+
+    def clean(self):
+        data = super().clean()
+        if (
+            data.get("user")
+            and data.get("role")
+            and RoleAssignment.objects.filter(
+                user=data["user"], project=self.project, role=data["role"]
+            ).exists()
+        ):
+            raise ValidationError("This user already has this role on the project.")
+        return data

@@ -1,0 +1,66 @@
+"""Creates the roles, the admin and demo projects and users. Safe to run again."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from dashboard.models import Project, Role, RoleAssignment, User
+
+ACCOUNTS = (
+    # user, env var, project, roles
+    ("admin", "STRATUS_ADMIN_PASSWORD", "admin", (("admin", Role.ADMIN), ("demo", Role.ADMIN))),
+    ("demo", "STRATUS_DEMO_PASSWORD", "demo", (("demo", Role.MEMBER),)),
+)
+
+
+class Command(BaseCommand):
+    help = "Create the default roles, projects (admin, demo) and users (admin, demo). Idempotent."
+
+    def handle(self, *args, **options) -> None:
+        generated: list[tuple[str, str]] = []
+        with transaction.atomic():
+            roles = {
+                name: Role.objects.get_or_create(name=name)[0]
+                for name in (Role.ADMIN, Role.MEMBER, Role.READER)
+            }
+            projects = {
+                "admin": Project.objects.get_or_create(
+                    name="admin", defaults={"description": "Cloud administration"}
+                )[0],
+                "demo": Project.objects.get_or_create(
+                    name="demo", defaults={"description": "Demonstration project"}
+                )[0],
+            }
+            for username, env_var, home, grants in ACCOUNTS:
+                user, created = User.objects.get_or_create(
+                    username=username, defaults={"default_project": projects[home]}
+                )
+                password = os.environ.get(env_var)
+                if password:
+                    if created or not user.check_password(password):
+                        user.set_password(password)
+                        user.save()
+                elif created:
+                    password = secrets.token_urlsafe(12)
+                    user.set_password(password)
+                    user.save()
+                    generated.append((username, password))
+                for project, role in grants:
+                    RoleAssignment.objects.get_or_create(
+                        user=user, project=projects[project], role=roles[role]
+                    )
+        if generated:
+            path = settings.DATA_DIR / "initial-credentials.txt"
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            with os.fdopen(fd, "a") as fh:
+                for username, password in generated:
+                    fh.write(f"{username} {password}\n")
+            self.stdout.write(self.style.WARNING(f"Generated passwords (shown once; also stored in {path}):"))
+            for username, password in generated:
+                self.stdout.write(f"    {username}: {password}")
+        self.stdout.write(self.style.SUCCESS("Bootstrap complete: projects admin, demo; users admin, demo."))

@@ -1,0 +1,72 @@
+"""Prepares the data dir and database, then hands over to honcho to run every process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+PROCFILE = Path(settings.BASE_DIR) / "Procfile"
+
+
+def redis_conf(data_dir: Path) -> str:
+    return "\n".join(
+        [
+            "port 0",
+            f"unixsocket {data_dir / 'redis.sock'}",
+            "unixsocketperm 700",
+            f"dir {data_dir / 'redis'}",
+            "save 60 1000",
+            "appendonly no",
+            "daemonize no",
+            "",
+        ]
+    )
+
+
+class Command(BaseCommand):
+    help = "Migrate, bootstrap, collect static files and start web, worker, beat (and a private Redis)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--no-setup", action="store_true", help="Skip migrate/bootstrap/collectstatic.")
+
+    def handle(self, *args, no_setup: bool = False, **options) -> None:
+        data_dir: Path = settings.DATA_DIR
+        processes = ["worker", "beat", "web"]
+        if settings.REDIS_IS_PRIVATE:
+            if shutil.which("redis-server") is None:
+                raise CommandError(
+                    "redis-server is not installed: run `make run` as root or install redis-server, "
+                    "or set REDIS_URL to a Redis you run."
+                )
+            (data_dir / "redis").mkdir(exist_ok=True)
+            (data_dir / "redis.conf").write_text(redis_conf(data_dir))
+            processes.insert(0, "redis")
+        if not no_setup:
+            call_command("migrate", interactive=False, verbosity=0)
+            call_command("bootstrap")
+            call_command("collectstatic", interactive=False, verbosity=0)
+        env = dict(
+            os.environ,
+            STRATUS_DATA_DIR=str(data_dir),
+            STRATUS_WEB_PORT=str(settings.PORT),
+            REDIS_URL=settings.REDIS_URL,
+            PYTHONUNBUFFERED="1",
+        )
+        bindir = str(Path(sys.executable).parent)
+        env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
+        self.stdout.write(
+            self.style.SUCCESS(f"Stratus is starting on http://127.0.0.1:{settings.PORT}/ (Ctrl-C stops it)")
+        )
+        sys.stdout.flush()
+        honcho = str(Path(bindir) / "honcho")
+        os.execve(
+            honcho,
+            [honcho, "start", "--no-colour", "-f", str(PROCFILE), "-d", str(settings.BASE_DIR), *processes],
+            env,
+        )

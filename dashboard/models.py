@@ -1,0 +1,149 @@
+"""Identity: users, projects, roles per project, and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+
+def new_id() -> str:
+    """A Keystone-style id: 32 lowercase hex characters."""
+    return uuid.uuid4().hex
+
+
+class Project(models.Model):
+    id = models.CharField(primary_key=True, max_length=64, default=new_id, editable=False)
+    name = models.CharField(max_length=64)
+    description = models.TextField(blank=True, max_length=1024)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"),
+                name="project_name_unique",
+                violation_error_message="A project with this name already exists.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(AbstractUser):
+    id = models.CharField(primary_key=True, max_length=64, default=new_id, editable=False)
+    default_project = models.ForeignKey(
+        Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = UserManager()
+
+    class Meta:
+        ordering = ["username"]
+
+    def projects(self) -> models.QuerySet[Project]:
+        """Enabled projects on which this user holds at least one role."""
+        return Project.objects.filter(assignments__user=self, enabled=True).distinct()
+
+
+class Role(models.Model):
+    """The three Keystone default roles. admin implies member, which implies reader."""
+
+    ADMIN = "admin"
+    MEMBER = "member"
+    READER = "reader"
+    IMPLIES = {ADMIN: (ADMIN, MEMBER, READER), MEMBER: (MEMBER, READER), READER: (READER,)}
+
+    id = models.CharField(primary_key=True, max_length=64, default=new_id, editable=False)
+    name = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RoleAssignment(models.Model):
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="assignments")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="assignments")
+    role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="assignments")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "project", "role"],
+                name="assignment_unique",
+                violation_error_message="This user already has this role on the project.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.role} on {self.project}"
+
+
+def effective_roles(role_names) -> frozenset[str]:
+    """Expand assigned role names with the roles they imply."""
+    out: set[str] = set()
+    for name in role_names:
+        out.update(Role.IMPLIES.get(name, (name,)))
+    return frozenset(out)
+
+
+class TokenQuerySet(models.QuerySet):
+    def live(self) -> TokenQuerySet:
+        return self.filter(expires_at__gt=timezone.now(), user__is_active=True)
+
+
+class Token(models.Model):
+    """An API token. Only the SHA-256 of the token is stored; the token itself is shown once."""
+
+    id = models.CharField(primary_key=True, max_length=64, help_text="sha256 of the token")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="tokens")
+    project = models.ForeignKey(Project, null=True, on_delete=models.CASCADE, related_name="tokens")
+    methods = models.JSONField(default=list)
+    audit_id = models.CharField(max_length=32)
+    issued_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+
+    objects = TokenQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"token {self.audit_id} of {self.user_id}"
+
+    @staticmethod
+    def digest(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    @classmethod
+    def issue(
+        cls, user: User, project: Project | None, methods: list[str], expires_at=None
+    ) -> tuple[str, Token]:
+        from django.conf import settings
+
+        raw = secrets.token_urlsafe(40)
+        now = timezone.now()
+        token = cls.objects.create(
+            id=cls.digest(raw),
+            user=user,
+            project=project,
+            methods=methods,
+            audit_id=secrets.token_urlsafe(16)[:22],
+            issued_at=now,
+            expires_at=expires_at or now + settings.TOKEN_EXPIRATION,
+        )
+        return raw, token
+
+    @classmethod
+    def lookup(cls, raw: str) -> Token | None:
+        if not raw or len(raw) > 512:
+            return None
+        return cls.objects.live().select_related("user", "project").filter(id=cls.digest(raw)).first()

@@ -1,0 +1,52 @@
+"""The dashboard's panels. Each app registers its own; a panel shows only when policy allows it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.urls import reverse
+
+
+@dataclass(frozen=True)
+class Panel:
+    section: str  # "project" or "admin"
+    label: str
+    url_name: str
+    icon: str
+    rule: str | None
+    order: int
+
+    @property
+    def url(self) -> str:
+        return reverse(self.url_name)
+
+
+SECTIONS = {"project": "Project", "admin": "Admin"}
+PANELS: dict[str, Panel] = {}
+
+
+def register(panel: Panel) -> None:
+    PANELS[panel.url_name] = panel
+
+
+def register_core_panels() -> None:
+    register(Panel("project", "Overview", "overview", "speedometer2", None, 10))
+    register(Panel("admin", "Overview", "admin-overview", "speedometer", "dashboard:admin_section", 10))
+    register(Panel("admin", "Projects", "admin-projects", "folder2", "identity:list_projects", 80))
+    register(Panel("admin", "Users", "admin-users", "people", "identity:list_users", 90))
+
+
+def visible_sections(ctx) -> list[tuple[str, list[Panel]]]:
+    from .policy import can
+
+    out = []
+    for key, title in SECTIONS.items():
+        panels = sorted(
+            (p for p in PANELS.values() if p.section == key and (p.rule is None or can(ctx, p.rule))),
+            key=lambda p: p.order,
+        )
+        if key == "admin" and not can(ctx, "dashboard:admin_section"):
+            panels = []
+        if panels:
+            out.append((title, panels))
+    return out

@@ -1,0 +1,11 @@
+from celery import shared_task
+from django.utils import timezone
+
+from .models import Token
+
+
+@shared_task(name="dashboard.tasks.purge_expired_tokens")
+def purge_expired_tokens() -> int:
+    """Drop tokens past their expiry; they no longer authenticate anyway."""
+    deleted, _ = Token.objects.filter(expires_at__lte=timezone.now()).delete()
+    return deleted
