@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from oslo_policy import policy as oslo_policy
+
+from dashboard import policy
+from dashboard.exceptions import Forbidden
+from tests.factories import context, make_project, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def reset_enforcer():
+    yield
+    policy.register_defaults([])  # drops the cached enforcer so later tests see the defaults
+
+
+def test_admin_role_is_cloud_admin(reset_enforcer):
+    project = make_project()
+    admin = context(make_user(roles={project: "admin"}), project)
+    member = context(make_user(roles={project: "member"}), project)
+    assert admin.is_admin and policy.can(admin, "dashboard:admin_section")
+    assert not member.is_admin and not policy.can(member, "dashboard:admin_section")
+
+
+def test_member_rules_follow_the_target_project(reset_enforcer):
+    mine, theirs = make_project(), make_project()
+    member = context(make_user(roles={mine: "member"}), mine)
+    assert policy.can(member, "admin_or_member", {"project_id": mine.id})
+    assert not policy.can(member, "admin_or_member", {"project_id": theirs.id})
+    reader = context(make_user(roles={mine: "reader"}), mine)
+    assert not policy.can(reader, "admin_or_member", {"project_id": mine.id})
+    assert policy.can(reader, "admin_or_reader", {"project_id": mine.id})
+    with pytest.raises(Forbidden):
+        policy.authorize(reader, "admin_or_member", {"project_id": mine.id})
+
+
+def test_an_unregistered_rule_name_is_a_programming_error(reset_enforcer):
+    project = make_project()
+    with pytest.raises(KeyError):
+        policy.can(context(make_user(roles={project: "member"}), project), "no:such:rule")
+
+
+def test_a_policy_file_overrides_a_default(tmp_path, settings, reset_enforcer):
+    path = tmp_path / "policy.yaml"
+    path.write_text('"dashboard:admin_section": "role:reader"\n')
+    settings.POLICY_FILE = str(path)
+    policy.register_defaults([])
+    project = make_project()
+    reader = context(make_user(roles={project: "reader"}), project)
+    assert policy.can(reader, "dashboard:admin_section")
+
+
+def test_a_json_policy_file_works_too(tmp_path, settings, reset_enforcer):
+    path = tmp_path / "policy.json"
+    path.write_text('{"identity:list_users": "!"}')
+    settings.POLICY_FILE = str(path)
+    policy.register_defaults([])
+    project = make_project()
+    admin = context(make_user(roles={project: "admin"}), project)
+    assert not policy.can(admin, "identity:list_users")
+
+
+def test_a_policy_file_naming_an_undefined_rule_is_refused(tmp_path, settings, reset_enforcer):
+    path = tmp_path / "policy.yaml"
+    path.write_text('"identity:list_users": "rule:does_not_exist"\n')
+    settings.POLICY_FILE = str(path)
+    policy.register_defaults([])
+    project = make_project()
+    with pytest.raises(oslo_policy.InvalidDefinitionError):
+        policy.can(context(make_user(roles={project: "admin"}), project), "identity:list_users")
+
+
+def test_a_missing_policy_file_stops_start_up(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env={**os.environ, "STRATUS_POLICY_FILE": str(tmp_path / "absent.yaml")},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and "STRATUS_POLICY_FILE" in result.stderr

@@ -1,0 +1,222 @@
+"""Real services for the tests: a Redis server, and the whole Stratus stack on a free port."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from .wait import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable
+BIN = Path(PYTHON).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def require(tool: str) -> str:
+    path = shutil.which(tool) or (str(BIN / tool) if (BIN / tool).exists() else None)
+    if path is None:
+        raise RuntimeError(f"The test suite needs `{tool}`, which is not installed (.ci/run installs it).")
+    return path
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no log)"
+
+
+class Service:
+    """A child process with its output in a log file."""
+
+    def __init__(self, name: str, argv: list[str], *, env: dict, cwd: Path, log: Path):
+        self.name, self.log = name, log
+        self._fh = open(log, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            argv, env=env, cwd=cwd, stdout=self._fh, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def check(self) -> None:
+        if not self.alive():
+            raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{_tail(self.log)}")
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Signal the whole process group (a Celery worker and its pool children)."""
+        if self.alive():
+            os.killpg(self.proc.pid, sig)
+
+    def stop(self, timeout: float = 15) -> None:
+        if self.alive():
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self._fh.close()
+
+
+class RedisServer:
+    def __init__(self, directory: Path):
+        directory.mkdir(parents=True, exist_ok=True)
+        self.socket = directory / "redis.sock"
+        argv = [
+            require("redis-server"),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(self.socket),
+            "--unixsocketperm",
+            "700",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(directory),
+        ]
+        self.service = Service(
+            "redis", argv, env=dict(os.environ), cwd=directory, log=directory / "redis.log"
+        )
+        wait_for(self._ready, timeout=20, what="redis-server to accept connections")
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def _ready(self) -> bool:
+        self.service.check()
+        if not self.socket.exists():
+            return False
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(str(self.socket))
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+
+    def stop(self) -> None:
+        self.service.stop()
+
+
+ADMIN_PASSWORD = "admin-secret-pw"
+DEMO_PASSWORD = "demo-secret-pw"
+
+
+class LiveStack:
+    """Migrated database, bootstrap users, Redis, a Celery worker and gunicorn, as `make run` has them."""
+
+    def __init__(self, root: Path, *, extra_env: dict | None = None):
+        self.root = root
+        self.data_dir = root / "data"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.redis = RedisServer(root / "redis")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "DATABASE_URL"))}
+        env.update(
+            STRATUS_DATA_DIR=str(self.data_dir),
+            REDIS_URL=self.redis.url,
+            PORT=str(self.port),
+            STRATUS_WEB_PORT=str(self.port),
+            STRATUS_ADMIN_PASSWORD=ADMIN_PASSWORD,
+            STRATUS_DEMO_PASSWORD=DEMO_PASSWORD,
+            ALLOWED_HOSTS="127.0.0.1,localhost",
+            DEBUG="false",
+            PYTHONUNBUFFERED="1",
+            PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        )
+        if os.environ.get("STRATUS_TEST_DATABASE_URL"):
+            env["DATABASE_URL"] = os.environ["STRATUS_TEST_DATABASE_URL"]
+        env.update(extra_env or {})
+        self.env = env
+        self.services: dict[str, Service] = {}
+
+    def manage(self, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            [PYTHON, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            input=input,
+            timeout=300,
+        )
+        if check and result.returncode != 0:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def shell(self, code: str) -> str:
+        """Run Python in the stack's Django environment and return what it prints."""
+        return self.manage("shell", "--no-imports", "-c", code).stdout.strip()
+
+    def start(self) -> LiveStack:
+        self.manage("migrate", "--verbosity", "0")
+        self.manage("bootstrap")
+        self.manage("collectstatic", "--no-input", "--verbosity", "0")
+        self.start_worker()
+        self.start_web()
+        return self
+
+    def start_web(self) -> None:
+        self.services["web"] = Service(
+            "web",
+            [str(BIN / "gunicorn"), "dashboard.wsgi", "--config", "dashboard/gunicorn.conf.py"],
+            env=self.env,
+            cwd=ROOT,
+            log=self.root / "web.log",
+        )
+        wait_for(self._web_ready, timeout=60, what="gunicorn to serve /healthz")
+
+    def _web_ready(self) -> bool:
+        self.services["web"].check()
+        with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
+            return response.status == 200
+
+    def start_worker(self, name: str = "worker", queues: str = "default,images") -> Service:
+        log = self.root / f"{name}.log"
+        argv = [
+            str(BIN / "celery"),
+            "-A",
+            "dashboard",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--queues",
+            queues,
+            "--hostname",
+            f"{name}@{self.port}",
+            "--concurrency",
+            "2",
+            "--without-mingle",
+            "--without-gossip",
+        ]
+        service = Service(name, argv, env=self.env, cwd=ROOT, log=log)
+        self.services[name] = service
+        wait_for(
+            lambda: service.check() or b" ready." in log.read_bytes(),
+            timeout=60,
+            what=f"Celery {name} to be ready",
+        )
+        return service
+
+    def log(self, name: str) -> str:
+        return _tail(self.root / f"{name}.log", 200)
+
+    def stop(self) -> None:
+        for service in reversed(list(self.services.values())):
+            service.stop()
+        self.redis.stop()
