@@ -1,0 +1,3 @@
+"""Dashboard pages of the instances app."""
+
+urlpatterns: list = []
