@@ -6,8 +6,12 @@ class InstancesConfig(AppConfig):
     verbose_name = "Flavors, compute hosts and instances"
 
     def ready(self) -> None:
-        from dashboard import policy
+        from dashboard import nav, policy
 
         from . import policies
 
         policy.register_defaults(policies.RULES)
+        nav.register(
+            nav.Panel("admin", "Flavors", "admin-flavors", "grid-3x3-gap", policies.FLAVOR_CREATE, 30)
+        )
+        nav.register(nav.Panel("project", "Flavors", "project-flavors", "grid-3x3", policies.FLAVOR_READ, 40))
