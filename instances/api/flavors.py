@@ -124,7 +124,10 @@ class FlavorListView(ComputeView):
             flavors = flavors.filter(disabled=False)
         else:
             is_public = _is_public_filter(ctx, params.get("is_public"))
-            if is_public is not None:
+            if is_public is True and ctx.project_id:
+                # As Nova: "public" also takes in the private flavors shared with the caller's project.
+                flavors = flavors.filter(Q(is_public=True) | Q(access__project_id=ctx.project_id)).distinct()
+            elif is_public is not None:
                 flavors = flavors.filter(is_public=is_public)
         min_ram, min_disk = _int_param(params, "minRam"), _int_param(params, "minDisk")
         if min_ram is not None:

@@ -153,6 +153,8 @@ def test_admin_sees_private_flavors_only_with_is_public_none_or_false(world):
     assert flavor.id in [f["id"] for f in admin.get("/flavors?is_public=None").json()["flavors"]]
     assert [f["id"] for f in admin.get("/flavors?is_public=false").json()["flavors"]] == [flavor.id]
     assert admin.get("/flavors?is_public=maybe").status_code == 400
+    shared = private_flavor(None, world["admin_home"])
+    assert shared.id in [f["id"] for f in admin.get("/flavors").json()["flavors"]]
 
 
 def test_disabled_flavors_are_hidden_from_project_lists_but_not_from_admins(world):
