@@ -266,3 +266,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": _read("str", "STRATUS_LOG_LEVEL", "INFO").upper()},
     "loggers": {"axes": {"level": "WARNING"}},
 }
+
+# --- Compute: flavors ---
+# Most items one Compute API list returns (Nova's [api] max_limit); clients page with marker/limit.
+COMPUTE_API_MAX_LIMIT = _read("int", "STRATUS_COMPUTE_API_MAX_LIMIT", 1000)
+if COMPUTE_API_MAX_LIMIT < 1:
+    raise ImproperlyConfigured("STRATUS_COMPUTE_API_MAX_LIMIT must be at least 1.")

@@ -1,5 +1,7 @@
 from django.urls import include, path, re_path
 
+from instances.api import base as compute
+
 from . import views
 from .identity.api import VersionsView as IdentityVersions
 
@@ -32,4 +34,9 @@ urlpatterns = [
     path("admin/users/<str:user_id>/delete/", views.user_delete, name="admin-user-delete"),
     re_path(r"^identity/?$", IdentityVersions.as_view()),
     path("identity/", include("dashboard.identity.urls")),
+    re_path(r"^compute/?$", compute.VersionsView.as_view()),
+    re_path(r"^compute/v2/?$", compute.V20View.as_view()),
+    re_path(r"^compute/v2\.1$", compute.V21View.as_view()),
+    path("compute/v2.1/", include("instances.api.urls")),
+    path("", include("instances.urls")),
 ]
