@@ -1,5 +1,7 @@
 from django.urls import include, path, re_path
 
+from images.api.views import VersionsView as ImageVersions
+
 from . import views
 from .identity.api import VersionsView as IdentityVersions
 
@@ -32,4 +34,6 @@ urlpatterns = [
     path("admin/users/<str:user_id>/delete/", views.user_delete, name="admin-user-delete"),
     re_path(r"^identity/?$", IdentityVersions.as_view()),
     path("identity/", include("dashboard.identity.urls")),
+    re_path(r"^image/?$", ImageVersions.as_view()),
+    path("image/", include("images.api.urls")),
 ]
