@@ -6,90 +6,251 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Image',
+            name="Image",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('name', models.CharField(blank=True, max_length=255, null=True)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('saving', 'Saving'), ('uploading', 'Uploading'), ('importing', 'Importing'), ('active', 'Active'), ('killed', 'Killed'), ('deactivated', 'Deactivated'), ('pending_delete', 'Pending delete'), ('deleted', 'Deleted')], default='queued', max_length=16)),
-                ('visibility', models.CharField(choices=[('public', 'Public'), ('community', 'Community'), ('shared', 'Shared'), ('private', 'Private')], default='shared', max_length=16)),
-                ('protected', models.BooleanField(default=False)),
-                ('os_hidden', models.BooleanField(default=False)),
-                ('owner', models.CharField(db_index=True, help_text='project id', max_length=64, null=True)),
-                ('checksum', models.CharField(blank=True, max_length=32, null=True)),
-                ('os_hash_algo', models.CharField(blank=True, max_length=64, null=True)),
-                ('os_hash_value', models.CharField(blank=True, max_length=128, null=True)),
-                ('size', models.BigIntegerField(blank=True, null=True)),
-                ('virtual_size', models.BigIntegerField(blank=True, null=True)),
-                ('min_disk', models.PositiveIntegerField(default=0)),
-                ('min_ram', models.PositiveIntegerField(default=0)),
-                ('disk_format', models.CharField(blank=True, choices=[('ami', 'AMI'), ('ari', 'ARI'), ('aki', 'AKI'), ('vhd', 'VHD'), ('vhdx', 'VHDX'), ('vmdk', 'VMDK'), ('raw', 'Raw'), ('qcow2', 'QCOW2'), ('vdi', 'VDI'), ('iso', 'ISO'), ('ploop', 'Ploop')], max_length=16, null=True)),
-                ('container_format', models.CharField(blank=True, choices=[('ami', 'AMI'), ('ari', 'ARI'), ('aki', 'AKI'), ('bare', 'Bare'), ('ovf', 'OVF'), ('ova', 'OVA'), ('docker', 'Docker'), ('compressed', 'Compressed')], max_length=16, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('properties', models.JSONField(blank=True, default=dict)),
-                ('reason', models.TextField(blank=True, default='')),
-                ('reserved_bytes', models.BigIntegerField(default=0)),
-                ('import_method', models.CharField(blank=True, choices=[('glance-direct', 'Upload to staging, then import'), ('web-download', 'Copy data from a URL'), ('copy-image', 'Copy to another store')], default='', max_length=16)),
-                ('import_uri', models.TextField(blank=True, default='')),
-                ('import_stores', models.JSONField(blank=True, default=list)),
-                ('import_attempts', models.PositiveSmallIntegerField(default=0)),
-                ('lease_owner', models.CharField(blank=True, default='', max_length=64)),
-                ('lease_expires_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False),
+                ),
+                ("name", models.CharField(blank=True, max_length=255, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("saving", "Saving"),
+                            ("uploading", "Uploading"),
+                            ("importing", "Importing"),
+                            ("active", "Active"),
+                            ("killed", "Killed"),
+                            ("deactivated", "Deactivated"),
+                            ("pending_delete", "Pending delete"),
+                            ("deleted", "Deleted"),
+                        ],
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "visibility",
+                    models.CharField(
+                        choices=[
+                            ("public", "Public"),
+                            ("community", "Community"),
+                            ("shared", "Shared"),
+                            ("private", "Private"),
+                        ],
+                        default="shared",
+                        max_length=16,
+                    ),
+                ),
+                ("protected", models.BooleanField(default=False)),
+                ("os_hidden", models.BooleanField(default=False)),
+                ("owner", models.CharField(db_index=True, help_text="project id", max_length=64, null=True)),
+                ("checksum", models.CharField(blank=True, max_length=32, null=True)),
+                ("os_hash_algo", models.CharField(blank=True, max_length=64, null=True)),
+                ("os_hash_value", models.CharField(blank=True, max_length=128, null=True)),
+                ("size", models.BigIntegerField(blank=True, null=True)),
+                ("virtual_size", models.BigIntegerField(blank=True, null=True)),
+                ("min_disk", models.PositiveIntegerField(default=0)),
+                ("min_ram", models.PositiveIntegerField(default=0)),
+                (
+                    "disk_format",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("ami", "AMI"),
+                            ("ari", "ARI"),
+                            ("aki", "AKI"),
+                            ("vhd", "VHD"),
+                            ("vhdx", "VHDX"),
+                            ("vmdk", "VMDK"),
+                            ("raw", "Raw"),
+                            ("qcow2", "QCOW2"),
+                            ("vdi", "VDI"),
+                            ("iso", "ISO"),
+                            ("ploop", "Ploop"),
+                        ],
+                        max_length=16,
+                        null=True,
+                    ),
+                ),
+                (
+                    "container_format",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("ami", "AMI"),
+                            ("ari", "ARI"),
+                            ("aki", "AKI"),
+                            ("bare", "Bare"),
+                            ("ovf", "OVF"),
+                            ("ova", "OVA"),
+                            ("docker", "Docker"),
+                            ("compressed", "Compressed"),
+                        ],
+                        max_length=16,
+                        null=True,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("properties", models.JSONField(blank=True, default=dict)),
+                ("reason", models.TextField(blank=True, default="")),
+                ("reserved_bytes", models.BigIntegerField(default=0)),
+                (
+                    "import_method",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("glance-direct", "Upload to staging, then import"),
+                            ("web-download", "Copy data from a URL"),
+                            ("copy-image", "Copy to another store"),
+                        ],
+                        default="",
+                        max_length=16,
+                    ),
+                ),
+                ("import_uri", models.TextField(blank=True, default="")),
+                ("import_stores", models.JSONField(blank=True, default=list)),
+                ("import_attempts", models.PositiveSmallIntegerField(default=0)),
+                ("lease_owner", models.CharField(blank=True, default="", max_length=64)),
+                ("lease_expires_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['created_at', 'id'], name='image_created_id'), models.Index(fields=['status', 'updated_at'], name='image_status_updated'), models.Index(fields=['visibility', 'owner'], name='image_visibility_owner'), models.Index(fields=['name'], name='image_name')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('size__isnull', True), ('size__gte', 0), _connector='OR'), name='image_size_not_negative', violation_error_message='An image size cannot be negative.'), models.CheckConstraint(condition=models.Q(('reserved_bytes__gte', 0)), name='image_reserved_not_negative', violation_error_message='Reserved bytes cannot be negative.'), models.CheckConstraint(condition=models.Q(models.Q(('status', 'active'), _negated=True), ('size__isnull', False), _connector='OR'), name='image_active_has_size', violation_error_message='An active image has a size.')],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["created_at", "id"], name="image_created_id"),
+                    models.Index(fields=["status", "updated_at"], name="image_status_updated"),
+                    models.Index(fields=["visibility", "owner"], name="image_visibility_owner"),
+                    models.Index(fields=["name"], name="image_name"),
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("size__isnull", True), ("size__gte", 0), _connector="OR"),
+                        name="image_size_not_negative",
+                        violation_error_message="An image size cannot be negative.",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("reserved_bytes__gte", 0)),
+                        name="image_reserved_not_negative",
+                        violation_error_message="Reserved bytes cannot be negative.",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("status", "active"), _negated=True),
+                            ("size__isnull", False),
+                            _connector="OR",
+                        ),
+                        name="image_active_has_size",
+                        violation_error_message="An active image has a size.",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ImageLocation',
+            name="ImageLocation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('store', models.CharField(max_length=64)),
-                ('key', models.CharField(blank=True, default='', max_length=255)),
-                ('url', models.URLField(blank=True, default='', max_length=2048)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('image', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='locations', to='images.image')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("store", models.CharField(max_length=64)),
+                ("key", models.CharField(blank=True, default="", max_length=255)),
+                ("url", models.URLField(blank=True, default="", max_length=2048)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "image",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="locations",
+                        to="images.image",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
-                'constraints': [models.UniqueConstraint(fields=('image', 'store'), name='image_location_store_unique', violation_error_message='The image already has data in this store.')],
+                "ordering": ["id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("image", "store"),
+                        name="image_location_store_unique",
+                        violation_error_message="The image already has data in this store.",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ImageMember',
+            name="ImageMember",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('member', models.CharField(db_index=True, help_text='project id', max_length=64)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('accepted', 'Accepted'), ('rejected', 'Rejected')], default='pending', max_length=16)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('image', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='members', to='images.image')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("member", models.CharField(db_index=True, help_text="project id", max_length=64)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("pending", "Pending"), ("accepted", "Accepted"), ("rejected", "Rejected")],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "image",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="members", to="images.image"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at'],
-                'constraints': [models.UniqueConstraint(fields=('image', 'member'), name='image_member_unique', violation_error_message='This project is already a member of the image.')],
+                "ordering": ["created_at"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("image", "member"),
+                        name="image_member_unique",
+                        violation_error_message="This project is already a member of the image.",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ImageTag',
+            name="ImageTag",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('value', models.CharField(max_length=255)),
-                ('image', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tag_set', to='images.image')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("value", models.CharField(max_length=255)),
+                (
+                    "image",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="tag_set", to="images.image"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['value'],
-                'constraints': [models.UniqueConstraint(fields=('image', 'value'), name='image_tag_unique', violation_error_message='Duplicate tag.')],
+                "ordering": ["value"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("image", "value"),
+                        name="image_tag_unique",
+                        violation_error_message="Duplicate tag.",
+                    )
+                ],
             },
         ),
     ]

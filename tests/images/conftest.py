@@ -35,7 +35,9 @@ class Api:
         )
 
     def patch(self, path, ops, content_type=PATCH, **extra):
-        return self.client.patch(f"/image{path}", json.dumps(ops), content_type=content_type, **self._headers(extra))
+        return self.client.patch(
+            f"/image{path}", json.dumps(ops), content_type=content_type, **self._headers(extra)
+        )
 
     def put(self, path, data=b"", content_type="application/octet-stream", **extra):
         return self.client.put(f"/image{path}", data, content_type=content_type, **self._headers(extra))
