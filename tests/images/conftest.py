@@ -94,6 +94,7 @@ def stores_dir(settings, tmp_path) -> Path:
     settings.IMAGE_DEFAULT_STORE = "file"
     settings.IMAGE_STAGING_DIR = tmp_path / "staging"
     all_stores.cache_clear()
+    all_stores()
     yield tmp_path
     all_stores.cache_clear()
 
