@@ -64,7 +64,8 @@ class PropertyProtections:
             if len(items) > 1:
                 raise ImproperlyConfigured(f"[{section}] {op}: one policy per operation in policies format.")
             if items:
-                policy.register_defaults([policy.RuleDefault(f"{section}:{op}", f"rule:{items[0]}")])
+                check = items[0] if items[0] in ("@", "!") else f"rule:{items[0]}"
+                policy.register_defaults([policy.RuleDefault(f"{section}:{op}", check)])
             return items
         if "@" in items and "!" in items:
             raise ImproperlyConfigured(f"[{section}] {op}: '@' and '!' cannot be combined.")

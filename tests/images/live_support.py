@@ -33,6 +33,11 @@ class RemoteFiles:
 
             def do_GET(self):
                 server_self.requests.append(self.path)
+                if self.path.endswith("/redirect"):
+                    self.send_response(302)
+                    self.send_header("Location", "http://10.0.0.1/image")
+                    self.end_headers()
+                    return
                 hold = self.path.startswith("/hold/")
                 path = server_self.root / self.path.rsplit("/", 1)[-1]
                 if not path.is_file():

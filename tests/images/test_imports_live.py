@@ -86,7 +86,8 @@ def test_glance_direct_import_with_glanceclient_ends_active(stack, demo_token, t
     data = make_qcow2(tmp_path / "direct.qcow2")
     out = glance(
         stack, demo_token, tmp_path, "image-create-via-import", "--name", "direct", "--disk-format", "qcow2",
-        "--container-format", "bare", "--import-method", "glance-direct", stdin_file=tmp_path / "direct.qcow2",
+        "--container-format", "bare", "--import-method", "glance-direct",
+        stdin_file=tmp_path / "direct.qcow2",
     )  # fmt: skip
     image = wait_until_settled(stack, demo_token, _id_from(out))
     assert image["status"] == "active", image
@@ -98,7 +99,8 @@ def test_web_download_import_with_glanceclient_ends_active(stack, remote, demo_t
     data = make_qcow2(remote.root / "web.qcow2")
     out = glance(
         stack, demo_token, tmp_path, "image-create-via-import", "--name", "web", "--disk-format", "qcow2",
-        "--container-format", "bare", "--import-method", "web-download", "--uri", remote.url("web.qcow2"),
+        "--container-format", "bare", "--import-method", "web-download",
+        "--uri", remote.url("web.qcow2"),
     )  # fmt: skip
     image = wait_until_settled(stack, demo_token, _id_from(out))
     assert image["status"] == "active", image
@@ -116,7 +118,8 @@ def test_a_worker_killed_mid_import_leaves_no_stuck_image_and_no_staging_file(
     data = (remote.root / "slow.qcow2").read_bytes()
     out = glance(
         stack, demo_token, tmp_path, "image-create-via-import", "--name", "slow", "--disk-format", "qcow2",
-        "--container-format", "bare", "--import-method", "web-download", "--uri", remote.url("slow.qcow2", hold=True),
+        "--container-format", "bare", "--import-method", "web-download",
+        "--uri", remote.url("slow.qcow2", hold=True),
     )  # fmt: skip
     image_id = _id_from(out)
     wait_for(remote.holding.is_set, timeout=60, what="the worker to be mid-download")
