@@ -3,7 +3,7 @@
 The 512-byte MBR boot sector is hand-assembled 16-bit x86 code: it programs COM1 (0x3F8) for
 115200 8N1, writes a marker line to the serial port and halts. The BIOS runs it on every boot,
 so each boot (first start, reboot, power on) adds the marker to the console log once more.
-It has no partition table and no ACPI support, so an ACPI power-down request is ignored.
+It has one partition entry and no ACPI support, so an ACPI power-down request is ignored.
 """
 
 from __future__ import annotations
@@ -62,7 +62,10 @@ def boot_sector(marker: str) -> bytes:
     code += text
     if len(code) > 446:  # must not reach the partition table area
         raise ValueError(f"marker {marker!r} is too long for a boot sector")
-    return bytes(code).ljust(510, b"\x00") + b"\x55\xaa"
+    # One partition (active, type 0x83, LBA 1 to the end of the disk): image format inspectors
+    # (and Glance) refuse an MBR that defines no partition at all.
+    entry = struct.pack("<B3BB3BII", 0x80, 0, 2, 0, 0x83, 0xFE, 0xFF, 0xFF, 1, DISK_SIZE // SECTOR - 1)
+    return bytes(code).ljust(446, b"\x00") + entry.ljust(64, b"\x00") + b"\x55\xaa"
 
 
 def build_boot_image(path: Path, marker: str) -> Path:
