@@ -13,7 +13,6 @@ native PCIe hot-plug is used: a port the guest never powered on releases a devic
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -23,13 +22,13 @@ import time
 from pathlib import Path
 
 from . import disks
+from .argv import disk_options, qemu_argv
 from .base import Capabilities, DiskSpec, GuestSpec, PowerState, VirtDriver, VirtError
 from .qmp import QMPClient, QMPError
 from .state import StateDirs, disk_gb, host_arch, host_memory_mb, kvm_usable, tail
 
 log = logging.getLogger(__name__)
 
-TARGETS = [f"vd{c}" for c in "abcdefgh"]
 QMP_STATES = {
     "running": PowerState.RUNNING,
     "paused": PowerState.PAUSED,
@@ -42,11 +41,6 @@ QMP_STATES = {
 START_TIMEOUT = 60.0
 KILL_TIMEOUT = 10.0
 MIGRATE_TIMEOUT = 600.0
-
-
-def _escape(value: str) -> str:
-    """QEMU key=value option syntax: a literal comma is written twice."""
-    return value.replace(",", ",,")
 
 
 class QemuDriver(VirtDriver):
@@ -142,65 +136,6 @@ class QemuDriver(VirtDriver):
                 return
         raise VirtError(f"QEMU process of guest {uuid} did not exit after SIGKILL")
 
-    def _command(self, spec: GuestSpec, incoming: bool) -> list[str]:
-        accel = self.accel()
-        machine = f"q35,accel={accel}"
-        argv = [self.binary(spec.arch), "-uuid", spec.uuid, "-name", f"guest=instance-{spec.uuid}"]
-        if spec.firmware == "uefi":
-            vars_copy = self._file(spec.uuid, "OVMF_VARS.fd")
-            for node, path, readonly in (("fw-code", self.ovmf_code, True), ("fw-vars", vars_copy, False)):
-                argv += [
-                    "-blockdev",
-                    json.dumps(
-                        {
-                            "driver": "file",
-                            "node-name": f"{node}-file",
-                            "filename": str(path),
-                            "read-only": readonly,
-                        }
-                    ),
-                ]
-                argv += [
-                    "-blockdev",
-                    json.dumps(
-                        {"driver": "raw", "node-name": node, "file": f"{node}-file", "read-only": readonly}
-                    ),
-                ]
-            machine += ",pflash0=fw-code,pflash1=fw-vars"
-        argv += ["-machine", machine, "-m", str(spec.memory_mb), "-smp", str(spec.vcpus)]
-        if accel == "kvm":
-            argv += ["-cpu", "host"]
-        argv += [
-            "-nodefaults", "-no-user-config", "-daemonize",
-            "-pidfile", str(self._file(spec.uuid, "pid")),
-            # Sockets are relative to the instance dir (QEMU's cwd at start): absolute paths
-            # can exceed the 108-byte limit of a unix socket address.
-            "-chardev", "socket,id=qmp,path=qmp.sock,server=on,wait=off",
-            "-mon", "chardev=qmp,mode=control",
-            "-chardev", "file,id=serial0,path=console.log,append=on",
-            "-serial", "chardev:serial0",
-            "-vga", "std", "-vnc", "unix:vnc.sock",
-            "-global", "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off",
-        ]  # fmt: skip
-        for index in range(len(TARGETS)):
-            argv += [
-                "-device",
-                f"pcie-root-port,id=rp{index},chassis={index + 1},bus=pcie.0,addr={0x10 + index:#x}",
-            ]
-        for disk in spec.disks:
-            for option, value in _disk_qmp(disk, boot=disk.target == "vda"):
-                argv += [option, json.dumps(value)]
-        if spec.network:
-            net = spec.network
-            prefix = net.cidr
-            argv += [
-                "-netdev", f"user,id=net0,net={prefix},host={net.gateway},dhcpstart={net.lease_start}",
-                "-device", f"virtio-net-pci,netdev=net0,mac={net.mac},bus=pcie.0,addr=0x3,romfile=",
-            ]  # fmt: skip
-        if incoming:
-            argv += ["-incoming", "defer"]
-        return argv
-
     def _start(self, spec: GuestSpec, incoming: bool = False) -> None:
         for disk in spec.disks:
             if not Path(disk.path).is_file():
@@ -214,7 +149,14 @@ class QemuDriver(VirtDriver):
                 shutil.copyfile(self.ovmf_vars, vars_copy)
         for name in ("qmp.sock", "vnc.sock", "pid"):
             (directory / name).unlink(missing_ok=True)
-        argv = self._command(spec, incoming)
+        argv = qemu_argv(
+            spec,
+            binary=self.binary(spec.arch),
+            accel=self.accel(),
+            pidfile=directory / "pid",
+            ovmf_code=self.ovmf_code if spec.firmware == "uefi" else None,
+            incoming=incoming,
+        )
         try:
             result = subprocess.run(
                 argv, cwd=directory, stdin=subprocess.DEVNULL, capture_output=True, text=True,
@@ -413,7 +355,7 @@ class QemuDriver(VirtDriver):
                 with self._qmp(uuid) as qmp:
                     added: list[str] = []
                     try:
-                        for option, value in _disk_qmp(disk, boot=False):
+                        for option, value in disk_options(disk, boot=False):
                             if option == "-blockdev":
                                 qmp.execute("blockdev-add", **value)
                                 added.append(value["node-name"])
@@ -461,24 +403,3 @@ def _block_nodes(qmp: QMPClient) -> set[str]:
 
 def _peripherals(qmp: QMPClient) -> set[str]:
     return {item["name"] for item in qmp.execute("qom-list", path="/machine/peripheral")}
-
-
-def _disk_qmp(disk: DiskSpec, boot: bool) -> list[tuple[str, dict]]:
-    """The blockdev nodes and the virtio-blk device of one disk, as option/QMP argument pairs.
-    Names derive from the target, so the same disk has the same names on every start."""
-    target = disk.target
-    file_node = {
-        "driver": "file",
-        "node-name": f"file-{target}",
-        "filename": disk.path,
-        "read-only": disk.readonly,
-    }
-    format_node = {"driver": disk.format, "node-name": f"fmt-{target}", "file": f"file-{target}"}
-    format_node["read-only"] = disk.readonly
-    device: dict = {
-        "driver": "virtio-blk-pci", "id": f"dev-{target}", "drive": f"fmt-{target}",
-        "bus": f"rp{TARGETS.index(target)}",
-    }  # fmt: skip
-    if boot:
-        device["bootindex"] = 1
-    return [("-blockdev", file_node), ("-blockdev", format_node), ("-device", device)]
