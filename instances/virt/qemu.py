@@ -24,6 +24,7 @@ from pathlib import Path
 from . import disks
 from .argv import disk_options, qemu_argv
 from .base import Capabilities, DiskSpec, GuestSpec, PowerState, VirtDriver, VirtError
+from .migration import restore_memory, save_memory
 from .qmp import QMPClient, QMPError
 from .state import StateDirs, disk_gb, host_arch, host_memory_mb, kvm_usable, tail
 
@@ -40,7 +41,6 @@ QMP_STATES = {
 }
 START_TIMEOUT = 60.0
 KILL_TIMEOUT = 10.0
-MIGRATE_TIMEOUT = 600.0
 
 
 class QemuDriver(VirtDriver):
@@ -304,18 +304,19 @@ class QemuDriver(VirtDriver):
     def saved_spec(self, uuid: str) -> GuestSpec:
         return self.dirs.load_spec(uuid)
 
+    def vnc_socket(self, uuid: str) -> Path:
+        """The guest's VNC unix socket (for a console proxy); may be longer than sun_path allows,
+        so connect the way qmp.QMPClient does, through the directory's file descriptor."""
+        return self._file(uuid, "vnc.sock")
+
     # -- memory state, snapshots, disks ----------------------------------------------------------
 
     def suspend(self, uuid: str) -> None:
-        from .migration import save_memory
-
         with self.dirs.lock(uuid):
             self._running_pid(uuid)
             save_memory(self, uuid)
 
     def resume(self, uuid: str) -> None:
-        from .migration import restore_memory
-
         with self.dirs.lock(uuid):
             if self._pid(uuid) is not None:
                 raise VirtError(f"guest {uuid} is running, not suspended")
