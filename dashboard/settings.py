@@ -242,6 +242,12 @@ POLICY_FILE = _read("str", "STRATUS_POLICY_FILE", "")
 if POLICY_FILE and not Path(POLICY_FILE).is_file():
     raise ImproperlyConfigured(f"STRATUS_POLICY_FILE={POLICY_FILE!r} does not exist.")
 
+# qemu-img, wherever it runs (image workers, compute hosts): prlimit --as / --cpu and a timeout.
+QEMU_IMG_BINARY = _read("str", "STRATUS_QEMU_IMG", "qemu-img")
+QEMU_IMG_ADDRESS_SPACE_MB = _read("int", "STRATUS_QEMU_IMG_ADDRESS_SPACE_MB", 1024)
+QEMU_IMG_CPU_SECONDS = _read("int", "STRATUS_QEMU_IMG_CPU_SECONDS", 120)
+QEMU_IMG_TIMEOUT = _read("int", "STRATUS_QEMU_IMG_TIMEOUT", 600)
+
 # Celery
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -290,9 +296,6 @@ IMAGE_MAX_SIZE = _read("int", "STRATUS_IMAGE_MAX_SIZE", 1 << 40)  # bytes per im
 IMAGE_MAX_VIRTUAL_SIZE = _read("int", "STRATUS_IMAGE_MAX_VIRTUAL_SIZE", 2 << 40)
 IMAGE_CONVERT_TO = _read("str", "STRATUS_IMAGE_CONVERT_TO", "qcow2")  # "" disables conversion
 IMAGE_CONVERT_FROM = _read("list", "STRATUS_IMAGE_CONVERT_FROM", ["raw", "vdi"])
-IMAGE_QEMU_IMG_CPU_SECONDS = _read("int", "STRATUS_IMAGE_QEMU_IMG_CPU_SECONDS", 120)
-IMAGE_QEMU_IMG_MEMORY = _read("int", "STRATUS_IMAGE_QEMU_IMG_MEMORY", 1 << 30)
-IMAGE_QEMU_IMG_TIMEOUT = _read("int", "STRATUS_IMAGE_QEMU_IMG_TIMEOUT", 600)
 IMAGE_VMDK_ALLOWED_TYPES = _read(
     "list", "STRATUS_IMAGE_VMDK_ALLOWED_TYPES", ["monolithicSparse", "streamOptimized"]
 )
@@ -342,8 +345,3 @@ if QEMU_ACCEL not in ("auto", "kvm", "tcg"):
     raise ImproperlyConfigured(f"STRATUS_QEMU_ACCEL={QEMU_ACCEL!r} must be auto, kvm or tcg.")
 OVMF_CODE = _read("str", "STRATUS_OVMF_CODE", "/usr/share/OVMF/OVMF_CODE_4M.fd")
 OVMF_VARS = _read("str", "STRATUS_OVMF_VARS", "/usr/share/OVMF/OVMF_VARS_4M.fd")
-# qemu-img runs under these limits (prlimit --as / --cpu) and a wall-clock timeout.
-QEMU_IMG_BINARY = _read("str", "STRATUS_QEMU_IMG", "qemu-img")
-QEMU_IMG_ADDRESS_SPACE_MB = _read("int", "STRATUS_QEMU_IMG_ADDRESS_SPACE_MB", 1024)
-QEMU_IMG_CPU_SECONDS = _read("int", "STRATUS_QEMU_IMG_CPU_SECONDS", 60)
-QEMU_IMG_TIMEOUT = _read("int", "STRATUS_QEMU_IMG_TIMEOUT", 300)

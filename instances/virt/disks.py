@@ -1,46 +1,37 @@
 """Disk files for guests: root overlays, blank ephemeral/swap disks, inspection, conversion.
 
-Every qemu-img call names the input format with ``-f`` (never probing, which would let a raw
-image pretend to be qcow2 with a backing file pointing at a host file) and runs under
-``prlimit`` address-space and CPU limits plus a wall-clock timeout, because qemu-img parsing a
-hostile header is the classic way to exhaust a host.
+Every qemu-img call goes through ``dashboard.qemu_img``: an explicit ``-f`` and resource limits.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from oslo_utils.imageutils import format_inspector
 
+from dashboard import qemu_img
+from dashboard.qemu_img import Limits
+
 from .base import DISK_FORMATS, VirtError
+
+__all__ = [
+    "Limits",
+    "DiskInfo",
+    "run_qemu_img",
+    "info",
+    "inspect",
+    "create_overlay",
+    "create_blank",
+    "convert",
+    "remove",
+]
 
 GiB = 1024**3
 MiB = 1024**2
-
-
-@dataclass(frozen=True)
-class Limits:
-    address_space_mb: int = 1024
-    cpu_seconds: int = 30
-    timeout: float = 120.0
-    qemu_img: str = "qemu-img"
-
-    @classmethod
-    def from_settings(cls) -> Limits:
-        from django.conf import settings
-
-        return cls(
-            address_space_mb=settings.QEMU_IMG_ADDRESS_SPACE_MB,
-            cpu_seconds=settings.QEMU_IMG_CPU_SECONDS,
-            timeout=settings.QEMU_IMG_TIMEOUT,
-            qemu_img=settings.QEMU_IMG_BINARY,
-        )
 
 
 @dataclass(frozen=True)
@@ -52,36 +43,11 @@ class DiskInfo:
     raw: dict[str, Any]
 
 
-def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        raise VirtError(f"`{name}` is not installed on this host (Debian: apt install qemu-utils util-linux)")
-    return path
-
-
 def run_qemu_img(args: list[str], limits: Limits | None = None) -> str:
-    limits = limits or Limits.from_settings()
-    argv = [
-        _tool("prlimit"),
-        f"--as={limits.address_space_mb * MiB}",
-        f"--cpu={limits.cpu_seconds}",
-        "--",
-        _tool(limits.qemu_img),
-        *args,
-    ]
     try:
-        result = subprocess.run(
-            argv,
-            capture_output=True,
-            text=True,
-            timeout=limits.timeout,
-            env={"LC_ALL": "C", "PATH": "/usr/bin:/bin"},
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise VirtError(f"qemu-img {args[0]} timed out after {limits.timeout:.0f}s") from exc
-    if result.returncode != 0:
-        raise VirtError(f"qemu-img {args[0]} failed: {result.stderr.strip() or result.returncode}")
-    return result.stdout
+        return qemu_img.run(args, limits)
+    except qemu_img.QemuImgError as exc:
+        raise VirtError(str(exc)) from exc
 
 
 def _check_format(fmt: str) -> None:

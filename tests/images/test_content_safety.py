@@ -139,5 +139,5 @@ def test_a_huge_virtual_size_in_a_small_file_is_refused(member, stores_dir, tmp_
 def test_qemu_img_runs_under_a_memory_limit(member, stores_dir, qcow2, settings):
     # With an address-space limit too small to even start, qemu-img fails and the image is refused:
     # proof that the limit applies (a resource bomb meets the same fate).
-    settings.IMAGE_QEMU_IMG_MEMORY = 4 * 1024 * 1024
+    settings.QEMU_IMG_ADDRESS_SPACE_MB = 4
     refused(member, stores_dir, qcow2, "qcow2", "qemu-img info failed")
