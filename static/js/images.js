@@ -71,16 +71,21 @@
     return data;
   }
 
+  const inserting = new Set();
+
   function refreshRow(id) {
     const row = document.getElementById(`image-row-${id}`);
     const rows = document.getElementById("image-rows");
-    if (!rows || !window.htmx) return;
+    if (!rows || !window.htmx || inserting.has(id)) return;
     const query = rows.dataset.rowQuery ? `?${rows.dataset.rowQuery}` : "";
     if (row) {
       htmx.ajax("GET", `/images/${id}/row/${query}`, { target: row, swap: "outerHTML" });
     } else {
+      // A new image: its row goes on top, once, even if several refreshes ask for it meanwhile.
+      inserting.add(id);
       rows.querySelectorAll("[data-empty]").forEach((r) => r.remove());
-      htmx.ajax("GET", `/images/${id}/row/${query}`, { target: rows, swap: "afterbegin" });
+      htmx.ajax("GET", `/images/${id}/row/${query}`, { target: rows, swap: "afterbegin" })
+        .finally(() => inserting.delete(id));
     }
   }
 
@@ -352,7 +357,6 @@
       form.detected = null;
       form.querySelector("[data-detected]").classList.add("d-none");
       showSource(form);
-      refreshRow(image.id);
       if (plan.source === "file") {
         upload(image.id, image.name || image.id, file);
       } else if (plan.copy_data) {
