@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from dashboard.decorators import policy_required
@@ -31,7 +32,7 @@ from .views import get_image
 def _back(request: HttpRequest, image: Image | None = None) -> str:
     """Return to the page the action started from (panel with its filters, or the detail page)."""
     nxt = request.POST.get("next") or request.GET.get("next") or ""
-    if nxt.startswith("/") and not nxt.startswith("//"):
+    if nxt and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):
         return nxt
     return reverse("image-detail", args=[image.pk]) if image is not None else reverse("images")
 
@@ -110,10 +111,10 @@ def image_delete(request: HttpRequest) -> HttpResponse:
             images.append(find_image(ctx, image_id))
         except StratusError:
             continue
-    back = _back(request) if request.method == "POST" else (request.GET.get("next") or reverse("images"))
+    back = _back(request)
     if not images:
         messages.error(request, "Select at least one image to delete.")
-        return redirect(back if back.startswith("/") else reverse("images"))
+        return redirect(back)
     if request.method == "POST" and "confirm" in request.POST:
         deleted: list[str] = []
         for image in images:

@@ -85,6 +85,14 @@
       inserting.add(id);
       rows.querySelectorAll("[data-empty]").forEach((r) => r.remove());
       htmx.ajax("GET", `/images/${id}/row/${query}`, { target: rows, swap: "afterbegin" })
+        .then(() => {
+          const count = document.querySelector("[data-image-count]");
+          if (count) {
+            const n = Number(count.dataset.imageCount) + 1;
+            count.dataset.imageCount = String(n);
+            count.textContent = `${n} image${n === 1 ? "" : "s"}`;
+          }
+        })
         .finally(() => inserting.delete(id));
     }
   }
