@@ -42,4 +42,5 @@ urlpatterns = [
     re_path(r"^image/?$", ImageVersions.as_view()),
     path("image/", include("images.api.urls")),
     path("", include("instances.urls")),
+    path("", include("images.urls")),
 ]

@@ -8,10 +8,12 @@ class ImagesConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
-        from dashboard import policy
+        from dashboard import nav, policy
 
         from . import policies, protections, tasks  # noqa: F401 - tasks registers the worker hooks
 
         policy.register_defaults(policies.RULES)
+        nav.register(nav.Panel("project", "Images", "images", "hdd-stack", "get_images", 20))
+        nav.register(nav.Panel("admin", "Images", "admin-images", "hdd-stack-fill", "get_images", 60))
         # A missing or invalid protection file stops the process here, as glance-api refuses to start.
         protections.load(settings.IMAGE_PROPERTY_PROTECTION_FILE, settings.IMAGE_PROPERTY_PROTECTION_FORMAT)
