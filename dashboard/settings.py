@@ -272,3 +272,57 @@ LOGGING = {
 COMPUTE_API_MAX_LIMIT = _read("int", "STRATUS_COMPUTE_API_MAX_LIMIT", 1000)
 if COMPUTE_API_MAX_LIMIT < 1:
     raise ImproperlyConfigured("STRATUS_COMPUTE_API_MAX_LIMIT must be at least 1.")
+
+# --- Image service ---
+# Stores: JSON {name: {"type": "filesystem", "path": …} | {"type": "s3", "bucket": …, "endpoint_url": …,
+# "access_key": …, "secret_key": …, "region": …, "prefix": …}}. HTTP locations need no entry.
+IMAGE_STORES = _read(
+    "json", "STRATUS_IMAGE_STORES", {"file": {"type": "filesystem", "path": str(DATA_DIR / "images")}}
+)
+IMAGE_DEFAULT_STORE = _read("str", "STRATUS_IMAGE_DEFAULT_STORE", next(iter(IMAGE_STORES), "file"))
+if IMAGE_DEFAULT_STORE not in IMAGE_STORES:
+    raise ImproperlyConfigured(f"STRATUS_IMAGE_DEFAULT_STORE={IMAGE_DEFAULT_STORE!r} names no store.")
+IMAGE_STAGING_DIR = Path(_read("str", "STRATUS_IMAGE_STAGING_DIR", str(DATA_DIR / "staging"))).resolve()
+IMAGE_CHUNK_SIZE = _read("int", "STRATUS_IMAGE_CHUNK_SIZE", 4 * 1024 * 1024)
+if not 64 * 1024 <= IMAGE_CHUNK_SIZE <= 16 * 1024 * 1024:
+    raise ImproperlyConfigured("STRATUS_IMAGE_CHUNK_SIZE must be between 64 KiB and 16 MiB.")
+IMAGE_MAX_SIZE = _read("int", "STRATUS_IMAGE_MAX_SIZE", 1 << 40)  # bytes per image
+IMAGE_MAX_VIRTUAL_SIZE = _read("int", "STRATUS_IMAGE_MAX_VIRTUAL_SIZE", 2 << 40)
+IMAGE_CONVERT_TO = _read("str", "STRATUS_IMAGE_CONVERT_TO", "qcow2")  # "" disables conversion
+IMAGE_CONVERT_FROM = _read("list", "STRATUS_IMAGE_CONVERT_FROM", ["raw", "vdi"])
+IMAGE_QEMU_IMG_CPU_SECONDS = _read("int", "STRATUS_IMAGE_QEMU_IMG_CPU_SECONDS", 120)
+IMAGE_QEMU_IMG_MEMORY = _read("int", "STRATUS_IMAGE_QEMU_IMG_MEMORY", 1 << 30)
+IMAGE_QEMU_IMG_TIMEOUT = _read("int", "STRATUS_IMAGE_QEMU_IMG_TIMEOUT", 600)
+IMAGE_VMDK_ALLOWED_TYPES = _read(
+    "list", "STRATUS_IMAGE_VMDK_ALLOWED_TYPES", ["monolithicSparse", "streamOptimized"]
+)
+# URL import: schemes, ports and networks. Loopback, private, link-local and reserved addresses are
+# refused unless an operator lists their network here (CIDRs).
+IMAGE_IMPORT_ALLOWED_SCHEMES = ["http", "https"]
+IMAGE_IMPORT_ALLOWED_PORTS = _read("list", "STRATUS_IMAGE_IMPORT_ALLOWED_PORTS", [80, 443], subcast=int)
+IMAGE_IMPORT_ALLOWED_NETWORKS = _read("list", "STRATUS_IMAGE_IMPORT_ALLOWED_NETWORKS", [])
+IMAGE_IMPORT_CONNECT_TIMEOUT = _read("float", "STRATUS_IMAGE_IMPORT_CONNECT_TIMEOUT", 10.0)
+IMAGE_IMPORT_READ_TIMEOUT = _read("float", "STRATUS_IMAGE_IMPORT_READ_TIMEOUT", 30.0)
+IMAGE_IMPORT_TOTAL_TIMEOUT = _read("float", "STRATUS_IMAGE_IMPORT_TOTAL_TIMEOUT", 3600.0)
+IMAGE_IMPORT_MAX_REDIRECTS = _read("int", "STRATUS_IMAGE_IMPORT_MAX_REDIRECTS", 5)
+# A worker holds an import for this long between heartbeats; a lapsed lease means the worker died.
+IMAGE_IMPORT_LEASE = _read("int", "STRATUS_IMAGE_IMPORT_LEASE", 120)
+IMAGE_IMPORT_MAX_ATTEMPTS = _read("int", "STRATUS_IMAGE_IMPORT_MAX_ATTEMPTS", 3)
+# An upload (PUT /file) that has not progressed for this long is returned to queued by the sweeper.
+IMAGE_UPLOAD_STALL_TIMEOUT = _read("int", "STRATUS_IMAGE_UPLOAD_STALL_TIMEOUT", 3600)
+IMAGE_SWEEP_INTERVAL = _read("float", "STRATUS_IMAGE_SWEEP_INTERVAL", 300.0)
+# Per-project quotas (hard; -1 = unlimited) and per-image limits.
+IMAGE_QUOTA_COUNT = _read("int", "STRATUS_IMAGE_QUOTA_COUNT", 100)
+IMAGE_QUOTA_BYTES = _read("int", "STRATUS_IMAGE_QUOTA_BYTES", 1 << 40)
+IMAGE_QUOTA_STAGING_BYTES = _read("int", "STRATUS_IMAGE_QUOTA_STAGING_BYTES", 1 << 40)
+IMAGE_QUOTA_UPLOADS = _read("int", "STRATUS_IMAGE_QUOTA_UPLOADS", 10)
+IMAGE_PROPERTY_QUOTA = _read("int", "STRATUS_IMAGE_PROPERTY_QUOTA", 128)
+IMAGE_TAG_QUOTA = _read("int", "STRATUS_IMAGE_TAG_QUOTA", 128)
+IMAGE_MEMBER_QUOTA = _read("int", "STRATUS_IMAGE_MEMBER_QUOTA", 128)
+# Property protections (Glance semantics): an INI file of regex sections; format roles or policies.
+IMAGE_PROPERTY_PROTECTION_FILE = _read("str", "STRATUS_PROPERTY_PROTECTION_FILE", "")
+IMAGE_PROPERTY_PROTECTION_FORMAT = _read("str", "STRATUS_PROPERTY_PROTECTION_RULE_FORMAT", "roles")
+if IMAGE_PROPERTY_PROTECTION_FORMAT not in ("roles", "policies"):
+    raise ImproperlyConfigured("STRATUS_PROPERTY_PROTECTION_RULE_FORMAT must be roles or policies.")
+CELERY_TASK_ROUTES = {"images.*": {"queue": "images"}}
+CELERY_BEAT_SCHEDULE["images-sweep"] = {"task": "images.sweep", "schedule": IMAGE_SWEEP_INTERVAL}

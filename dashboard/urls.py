@@ -1,6 +1,7 @@
 from django.urls import include, path, re_path
 
 from instances.api import base as compute
+from images.api.views import VersionsView as ImageVersions
 
 from . import views
 from .identity.api import VersionsView as IdentityVersions
@@ -38,5 +39,7 @@ urlpatterns = [
     re_path(r"^compute/v2/?$", compute.V20View.as_view()),
     re_path(r"^compute/v2\.1$", compute.V21View.as_view()),
     path("compute/v2.1/", include("instances.api.urls")),
+    re_path(r"^image/?$", ImageVersions.as_view()),
+    path("image/", include("images.api.urls")),
     path("", include("instances.urls")),
 ]

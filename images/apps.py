@@ -4,3 +4,14 @@ from django.apps import AppConfig
 class ImagesConfig(AppConfig):
     name = "images"
     verbose_name = "Images"
+
+    def ready(self) -> None:
+        from django.conf import settings
+
+        from dashboard import policy
+
+        from . import policies, protections, tasks  # noqa: F401 - tasks registers the worker hooks
+
+        policy.register_defaults(policies.RULES)
+        # A missing or invalid protection file stops the process here, as glance-api refuses to start.
+        protections.load(settings.IMAGE_PROPERTY_PROTECTION_FILE, settings.IMAGE_PROPERTY_PROTECTION_FORMAT)

@@ -1,0 +1,186 @@
+"""Image data: upload (PUT /file), download (GET /file), staging, import, and import discovery."""
+
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+from django.http import HttpResponse, StreamingHttpResponse
+from rest_framework.response import Response
+
+from dashboard.exceptions import BadRequest, Forbidden, RequestEntityTooLarge, StratusError
+from dashboard.policy import authorize
+
+from .. import services
+from ..choices import ImageStatus, ImportMethod
+from ..models import ImageLocation
+from ..pipeline import upload as uploads
+from ..pipeline.errors import ImageRejected, QuotaExceeded, TooLarge, TransferError
+from ..pipeline.fetch import FetchError, check_url
+from ..pipeline.source import request_chunks
+from ..policies import target
+from ..stores import StoreError, all_stores, get_store
+from .views import GlanceView, empty, find_image
+
+RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _declared_size(request) -> int | None:
+    value = request.META.get("HTTP_X_OPENSTACK_IMAGE_SIZE")
+    if value in (None, ""):
+        return None
+    try:
+        size = int(value)
+    except ValueError as exc:
+        raise BadRequest("x-openstack-image-size must be an integer.") from exc
+    if size < 0:
+        raise BadRequest("x-openstack-image-size must not be negative.")
+    return size
+
+
+def _as_http(exc: Exception) -> StratusError:
+    if isinstance(exc, TooLarge | QuotaExceeded):
+        return RequestEntityTooLarge(str(exc))
+    if isinstance(exc, ImageRejected | TransferError):
+        return BadRequest(str(exc))
+    return StratusError("The image could not be stored.", status=503)
+
+
+class ImageFile(GlanceView):
+    def put(self, request, image_id):
+        ctx = request.auth
+        image = find_image(ctx, image_id)
+        authorize(ctx, "upload_image", target(ctx, image))
+        if image.status != ImageStatus.QUEUED:
+            from dashboard.exceptions import Conflict
+
+            raise Conflict(f"Image status is {image.status}; data can only be uploaded to a queued image.")
+        try:
+            uploads.upload(image, request_chunks(request._request), _declared_size(request))
+        except (ImageRejected, TransferError, TooLarge, QuotaExceeded, StoreError) as exc:
+            raise _as_http(exc) from exc
+        return empty()
+
+    def get(self, request, image_id):
+        ctx = request.auth
+        image = find_image(ctx, image_id)
+        authorize(ctx, "download_image", target(ctx, image))
+        if image.status == ImageStatus.DEACTIVATED and not ctx.is_admin:
+            raise Forbidden("The requested image has been deactivated. Image data download is forbidden.")
+        location = next(iter(image.locations.all()), None)
+        if image.status not in (ImageStatus.ACTIVE, ImageStatus.DEACTIVATED) or location is None:
+            return empty()
+        store = get_store(location.store)
+        key = location.url if location.store == "http" else (location.key or str(image.pk))
+        size = image.size or 0
+        start, length, code = 0, None, 200
+        header = request.META.get("HTTP_RANGE")
+        if header:
+            start, length = _parse_range(header, size)
+            code = 206
+        try:
+            body = store.get(key, start, length)
+        except StoreError as exc:
+            raise StratusError("The image data is not available right now.", status=503) from exc
+        response = StreamingHttpResponse(body, status=code, content_type="application/octet-stream")
+        response["Content-Length"] = str(size if length is None else length)
+        if code == 206:
+            response["Content-Range"] = f"bytes {start}-{start + length - 1}/{size}"
+        elif image.checksum:
+            response["Content-MD5"] = image.checksum
+        return response
+
+
+def _parse_range(header: str, size: int) -> tuple[int, int]:
+    match = RANGE.match(header.strip())
+    if not match or (not match.group(1) and not match.group(2)):
+        raise StratusError("Invalid Range header.", status=416)
+    first, last = match.group(1), match.group(2)
+    if first:
+        start = int(first)
+        end = min(int(last), size - 1) if last else size - 1
+    else:  # a suffix: the last N bytes
+        start = max(size - int(last), 0)
+        end = size - 1
+    if start >= size or end < start:
+        raise StratusError(f"Requested range not satisfiable (size {size}).", status=416)
+    return start, end - start + 1
+
+
+class ImageStage(GlanceView):
+    def put(self, request, image_id):
+        ctx = request.auth
+        image = find_image(ctx, image_id)
+        authorize(ctx, "upload_image", target(ctx, image))
+        if image.status != ImageStatus.QUEUED:
+            from dashboard.exceptions import Conflict
+
+            raise Conflict(f"Image status is {image.status}; only a queued image can be staged.")
+        try:
+            uploads.stage(image, request_chunks(request._request), _declared_size(request))
+        except (TransferError, TooLarge, QuotaExceeded) as exc:
+            raise _as_http(exc) from exc
+        return empty()
+
+
+class ImageImport(GlanceView):
+    def post(self, request, image_id):
+        ctx = request.auth
+        image = find_image(ctx, image_id)
+        body = request.data if isinstance(request.data, dict) else {}
+        method = (body.get("method") or {}).get("name")
+        if method not in ImportMethod.values:
+            raise BadRequest(f"Unknown import method {method!r}.")
+        if not image.disk_format or not image.container_format:
+            raise BadRequest("Set disk_format and container_format before importing.")
+        stores = body.get("stores") or []
+        if body.get("all_stores"):
+            stores = [name for name, s in all_stores().items() if s.writable]
+        for name in stores:
+            if name not in all_stores() or not all_stores()[name].writable:
+                raise BadRequest(f"Unknown or read-only store {name!r}.")
+        if method == ImportMethod.COPY_IMAGE:
+            authorize(ctx, "copy_image", target(ctx, image))
+            have = set(ImageLocation.objects.filter(image=image).values_list("store", flat=True))
+            stores = [s for s in stores if s not in have]
+            if not stores:
+                raise BadRequest("copy-image needs at least one store the image is not in yet.")
+        else:
+            authorize(ctx, "upload_image", target(ctx, image))
+        uri = ""
+        if method == ImportMethod.WEB_DOWNLOAD:
+            uri = (body.get("method") or {}).get("uri") or ""
+            try:
+                check_url(uri)
+            except FetchError as exc:
+                raise BadRequest(f"URI not allowed: {exc}") from exc
+        services.start_import(image, method, uri, stores)
+        return empty(202)
+
+
+class ImportInfo(GlanceView):
+    def get(self, request):
+        return Response(
+            {
+                "import-methods": {
+                    "description": "Import methods available.",
+                    "type": "array",
+                    "value": list(ImportMethod.values),
+                }
+            }
+        )
+
+
+class StoresInfo(GlanceView):
+    def get(self, request):
+        stores = [
+            {"id": name, "description": store.description}
+            | ({"default": True} if name == settings.IMAGE_DEFAULT_STORE else {})
+            for name, store in all_stores().items()
+            if store.writable
+        ]
+        return Response({"stores": stores})
+
+
+def not_found(request, *args, **kwargs) -> HttpResponse:
+    return empty(404)

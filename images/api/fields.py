@@ -1,0 +1,142 @@
+"""Image JSON in and out: which attributes exist, which are read-only, and who may set what."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from django.conf import settings
+
+from dashboard.exceptions import BadRequest, Forbidden
+from dashboard.policy import authorize
+
+from .. import protections
+from ..choices import ContainerFormat, DiskFormat, ImageStatus, Visibility
+from ..policies import target
+from ..quotas import OverQuota
+
+READ_ONLY = {
+    "status", "checksum", "os_hash_algo", "os_hash_value", "size", "virtual_size", "created_at",
+    "updated_at", "self", "file", "schema", "direct_url", "locations", "stores",
+}  # fmt: skip
+WRITABLE = {"name", "visibility", "protected", "os_hidden", "min_disk", "min_ram", "disk_format",
+            "container_format", "owner"}  # fmt: skip
+RESERVED_PREFIX = "os_glance"
+
+
+def isotime(dt) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def image_json(image, ctx) -> dict:
+    pid = str(image.pk)
+    body = {
+        "id": pid,
+        "name": image.name,
+        "status": image.status,
+        "visibility": image.visibility,
+        "protected": image.protected,
+        "os_hidden": image.os_hidden,
+        "owner": image.owner,
+        "checksum": image.checksum,
+        "os_hash_algo": image.os_hash_algo,
+        "os_hash_value": image.os_hash_value,
+        "size": image.size,
+        "virtual_size": image.virtual_size,
+        "min_disk": image.min_disk,
+        "min_ram": image.min_ram,
+        "disk_format": image.disk_format,
+        "container_format": image.container_format,
+        "created_at": isotime(image.created_at),
+        "updated_at": isotime(image.updated_at),
+        "tags": [t.value for t in image.tag_set.all()],
+        "self": f"/v2/images/{pid}",
+        "file": f"/v2/images/{pid}/file",
+        "schema": "/v2/schemas/image",
+    }
+    rules = protections.active()
+    for key, value in image.properties.items():
+        if key not in body and (rules is None or rules.allowed(ctx, key, "read")):
+            body[key] = value
+    if image.reason and image.status in (ImageStatus.QUEUED, ImageStatus.KILLED):
+        body.setdefault("os_glance_failed_import", image.reason)
+    if image.status in (ImageStatus.ACTIVE, ImageStatus.DEACTIVATED):
+        body["stores"] = ",".join(sorted({loc.store for loc in image.locations.all()}))
+    return body
+
+
+def _check_choice(name: str, value, choices) -> None:
+    if value is not None and value not in choices:
+        raise BadRequest(f"Invalid value {value!r} for {name}; expected one of {', '.join(choices)}.")
+
+
+def clean_attribute(name: str, value):
+    """Type-check one base attribute; returns the value to store."""
+    if name == "name":
+        if value is not None and (not isinstance(value, str) or len(value) > 255):
+            raise BadRequest("name must be a string of at most 255 characters.")
+    elif name in ("protected", "os_hidden"):
+        if not isinstance(value, bool):
+            raise BadRequest(f"{name} must be true or false.")
+    elif name in ("min_disk", "min_ram"):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
+            raise BadRequest(f"{name} must be a non-negative integer.")
+    elif name == "visibility":
+        _check_choice(name, value, Visibility.values)
+    elif name == "disk_format":
+        _check_choice(name, value, DiskFormat.values)
+    elif name == "container_format":
+        _check_choice(name, value, ContainerFormat.values)
+    elif name == "owner" and value is not None and (not isinstance(value, str) or len(value) > 64):
+        raise BadRequest("owner must be a project id.")
+    return value
+
+
+def clean_property(name: str, value) -> str:
+    if not isinstance(name, str) or not 0 < len(name) <= 255:
+        raise BadRequest("Property names are strings of 1 to 255 characters.")
+    if not isinstance(value, str) or len(value) > 65535:
+        raise BadRequest(f"Property {name!r} must have a string value.")
+    return value
+
+
+def refuse_reserved(name: str) -> None:
+    if name in READ_ONLY or name == "id":
+        raise Forbidden(f"Attribute '{name}' is read-only.")
+    if name.startswith(RESERVED_PREFIX):
+        raise Forbidden(f"Attribute '{name}' is reserved.")
+
+
+def check_property_count(properties: dict) -> None:
+    if len(properties) > settings.IMAGE_PROPERTY_QUOTA:
+        raise OverQuota(f"An image may have at most {settings.IMAGE_PROPERTY_QUOTA} properties.")
+
+
+def check_tags(tags) -> list[str]:
+    if not isinstance(tags, list) or not all(isinstance(t, str) and 0 < len(t) <= 255 for t in tags):
+        raise BadRequest("tags must be a list of strings of at most 255 characters.")
+    if len(set(tags)) > settings.IMAGE_TAG_QUOTA:
+        raise OverQuota(f"An image may have at most {settings.IMAGE_TAG_QUOTA} tags.")
+    return list(dict.fromkeys(tags))
+
+
+def authorize_visibility(ctx, image, visibility: str | None) -> None:
+    if visibility == Visibility.PUBLIC:
+        authorize(ctx, "publicize_image", target(ctx, image))
+    elif visibility == Visibility.COMMUNITY:
+        authorize(ctx, "communitize_image", target(ctx, image))
+
+
+def protect(ctx, name: str, op: str, *, readable_before: bool = True) -> None:
+    """Property protections: create for new (or unreadable) keys, update/delete for present ones."""
+    rules = protections.active()
+    if rules is None:
+        return
+    if op != "create" and not readable_before:
+        op = "create"
+    if not rules.allowed(ctx, name, op):
+        raise Forbidden(f"Property '{name}' is protected.")
+
+
+def readable(ctx, name: str) -> bool:
+    rules = protections.active()
+    return rules is None or rules.allowed(ctx, name, "read")

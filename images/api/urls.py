@@ -1,0 +1,21 @@
+from django.urls import path, re_path
+
+from . import data, members, schemas, views
+
+urlpatterns = [
+    path("versions", views.VersionsView.as_view(multiple_choices=False)),
+    re_path(r"^v2/?$", views.VersionsView.as_view(multiple_choices=False)),
+    path("v2/images", views.ImageCollection.as_view()),
+    path("v2/images/<str:image_id>", views.ImageItem.as_view()),
+    path("v2/images/<str:image_id>/file", data.ImageFile.as_view()),
+    path("v2/images/<str:image_id>/stage", data.ImageStage.as_view()),
+    path("v2/images/<str:image_id>/import", data.ImageImport.as_view()),
+    path("v2/images/<str:image_id>/actions/<str:action>", views.ImageAction.as_view()),
+    path("v2/images/<str:image_id>/tags/<str:tag>", views.ImageTagItem.as_view()),
+    path("v2/images/<str:image_id>/members", members.MemberCollection.as_view()),
+    path("v2/images/<str:image_id>/members/<str:member_id>", members.MemberItem.as_view()),
+    path("v2/info/import", data.ImportInfo.as_view()),
+    path("v2/info/stores", data.StoresInfo.as_view()),
+    path("v2/schemas/<str:name>", schemas.SchemaView.as_view()),
+    path("v2/schemas/metadefs/<str:name>", data.not_found),
+]

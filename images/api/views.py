@@ -1,0 +1,204 @@
+"""Glance v2 images: versions, list/create, show/patch/delete, actions and tags."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.http import HttpResponse
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from dashboard.api.urls import base_url
+from dashboard.exceptions import BadRequest, Forbidden, NotFound, UnsupportedMediaType
+from dashboard.policy import authorize, can
+
+from .. import services
+from ..choices import Visibility
+from ..models import Image, ImageTag
+from ..policies import target
+from . import fields, listing, patch
+
+VERSIONS = [("v2.17", "CURRENT")] + [(f"v2.{n}", "SUPPORTED") for n in range(16, -1, -1)]
+
+
+class GlanceView(APIView):
+    error_style = "glance"
+
+
+def empty(code: int = 204) -> HttpResponse:
+    # No Content-Type on empty answers: glanceclient json-decodes any body labelled JSON.
+    response = HttpResponse(status=code)
+    del response["Content-Type"]
+    return response
+
+
+def find_image(ctx, image_id: str, *, for_update: bool = False) -> Image:
+    """The image if the caller may see it; anything else (bad id, hidden, missing) is a 404."""
+    try:
+        pk = uuid.UUID(str(image_id))
+    except ValueError:
+        raise NotFound(f"No image found with ID {image_id}") from None
+    image = (
+        Image.objects.visible_to(ctx)
+        .prefetch_related("tag_set", "members", "locations")
+        .filter(pk=pk)
+        .first()
+    )
+    if image is None or not can(ctx, "get_image", target(ctx, image)):
+        raise NotFound(f"No image found with ID {image_id}")
+    return image
+
+
+class VersionsView(GlanceView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    multiple_choices = True
+
+    def get(self, request):
+        root = f"{base_url(request)}/image/v2/"
+        doc = {
+            "versions": [
+                {"id": vid, "status": state, "links": [{"rel": "self", "href": root}]}
+                for vid, state in VERSIONS
+            ]
+        }
+        code = status.HTTP_300_MULTIPLE_CHOICES if self.multiple_choices else status.HTTP_200_OK
+        return Response(doc, status=code)
+
+
+class ImageCollection(GlanceView):
+    def get(self, request):
+        ctx = request.auth
+        authorize(ctx, "get_images", {"project_id": ctx.project_id})
+        params = request.query_params
+        order = listing.sort_order(params)
+        limit = listing.limit_of(params)
+        qs = Image.objects.listed_for(ctx, params.get("visibility"), listing.member_status(params))
+        qs = listing.filtered(qs, params, ctx.is_admin)
+        if "marker" in params:
+            marker = Image.objects.visible_to(ctx).filter(pk=_uuid_or_404(params["marker"])).first()
+            if marker is None:
+                raise BadRequest(f"Marker {params['marker']} could not be found.")
+            qs = listing.after_marker(qs, order, marker)
+        page = list(
+            qs.order_by(*listing.order_by(order)).prefetch_related("tag_set", "locations")[: limit + 1]
+        )
+        body = {
+            "images": [fields.image_json(image, ctx) for image in page[:limit]],
+            "first": "/v2/images",
+            "schema": "/v2/schemas/images",
+        }
+        if len(page) > limit and limit:
+            body["next"] = listing.next_link(params, str(page[limit - 1].pk), limit)
+        return Response(body)
+
+    def post(self, request):
+        ctx = request.auth
+        body = request.data
+        if not isinstance(body, dict):
+            raise BadRequest("The request body must be a JSON object.")
+        owner = body.get("owner", ctx.project_id)
+        authorize(ctx, "add_image", {"project_id": ctx.project_id, "owner": owner})
+        attrs: dict = {"visibility": Visibility.SHARED}
+        props: dict = {}
+        tags: list[str] = []
+        for name, value in body.items():
+            if name == "id":
+                attrs["id"] = _uuid_or_400(value)
+                continue
+            fields.refuse_reserved(name)
+            if name == "tags":
+                tags = fields.check_tags(value)
+            elif name in fields.WRITABLE:
+                attrs[name] = fields.clean_attribute(name, value)
+            else:
+                fields.protect(ctx, name, "create")
+                props[name] = fields.clean_property(name, value)
+        fields.check_property_count(props)
+        if owner != ctx.project_id and not ctx.is_admin:
+            raise Forbidden("You are not permitted to create images owned by another project.")
+        attrs.pop("owner", None)
+        fields.authorize_visibility(ctx, Image(owner=owner), attrs["visibility"])
+        if "id" in attrs and Image.objects.filter(pk=attrs["id"]).exists():
+            from dashboard.exceptions import Conflict
+
+            raise Conflict(f"An image with id {attrs['id']} already exists.")
+        image = services.create_image(owner, attrs, props, tags)
+        image = find_image(ctx, image.pk)
+        return Response(
+            fields.image_json(image, ctx),
+            status=status.HTTP_201_CREATED,
+            headers={
+                "Location": f"{base_url(request)}/image/v2/images/{image.pk}",
+                "OpenStack-image-import-methods": "glance-direct,web-download,copy-image",
+            },
+        )
+
+
+class ImageItem(GlanceView):
+    parser_classes = [patch.PatchV21Parser, patch.PatchV20Parser]
+
+    def get(self, request, image_id):
+        return Response(fields.image_json(find_image(request.auth, image_id), request.auth))
+
+    def patch(self, request, image_id):
+        media = request.content_type.split(";")[0].strip()
+        if media not in (patch.V21, patch.V20):
+            raise UnsupportedMediaType(f"Unsupported Content-Type {media!r} for a JSON patch.")
+        ctx = request.auth
+        image = find_image(ctx, image_id)
+        patch.apply(ctx, image, patch.operations(request.data, media))
+        return Response(fields.image_json(find_image(ctx, image_id), ctx))
+
+    def delete(self, request, image_id):
+        ctx = request.auth
+        image = find_image(ctx, image_id)
+        authorize(ctx, "delete_image", target(ctx, image))
+        services.delete_image(image)
+        return empty()
+
+
+class ImageAction(GlanceView):
+    def post(self, request, image_id, action):
+        ctx = request.auth
+        image = find_image(ctx, image_id)
+        if action not in ("deactivate", "reactivate"):
+            raise NotFound(f"Unknown action {action!r}.")
+        authorize(ctx, action, target(ctx, image))
+        getattr(services, action)(image)
+        return empty()
+
+
+class ImageTagItem(GlanceView):
+    def put(self, request, image_id, tag):
+        ctx = request.auth
+        image = find_image(ctx, image_id)
+        authorize(ctx, "modify_image", target(ctx, image))
+        current = [t.value for t in image.tag_set.all()]
+        if tag not in current:
+            services.set_tags(image, fields.check_tags([*current, tag]))
+        return empty()
+
+    def delete(self, request, image_id, tag):
+        ctx = request.auth
+        image = find_image(ctx, image_id)
+        authorize(ctx, "modify_image", target(ctx, image))
+        if not ImageTag.objects.filter(image=image, value=tag).delete()[0]:
+            raise NotFound(f"Tag {tag} not found.")
+        return empty()
+
+
+def _uuid_or_404(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise BadRequest(f"Marker {value} could not be found.") from None
+
+
+def _uuid_or_400(value) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise BadRequest("id must be a UUID.") from None

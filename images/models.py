@@ -1,0 +1,175 @@
+"""Images, their members, tags and store locations (Glance v2 shapes)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Exists, OuterRef, Q
+
+from .choices import ContainerFormat, DiskFormat, ImageStatus, ImportMethod, MemberStatus, Visibility
+
+
+class ImageQuerySet(models.QuerySet):
+    def alive(self) -> ImageQuerySet:
+        return self.exclude(status=ImageStatus.DELETED)
+
+    def visible_to(self, ctx) -> ImageQuerySet:
+        """Images the context may see at all: own, public, community, or shared with its project."""
+        qs = self.alive()
+        if ctx.is_admin:
+            return qs
+        member = ImageMember.objects.filter(image=OuterRef("pk"), member=ctx.project_id)
+        return qs.filter(
+            Q(owner=ctx.project_id)
+            | Q(visibility__in=(Visibility.PUBLIC, Visibility.COMMUNITY))
+            | Q(visibility=Visibility.SHARED, pk__in=member.values("image"))
+        )
+
+    def listed_for(self, ctx, visibility: str | None, member_status: str) -> ImageQuerySet:
+        """What GET /v2/images shows: Glance hides others' community images unless asked for them."""
+        qs = self.alive()
+        if visibility:
+            qs = qs.filter(visibility=visibility)
+        if ctx.is_admin:
+            return qs
+        members = ImageMember.objects.filter(image=OuterRef("pk"), member=ctx.project_id)
+        if member_status != "all":
+            members = members.filter(status=member_status)
+        shared = Q(visibility=Visibility.SHARED) & Exists(members)
+        if visibility == Visibility.COMMUNITY:
+            return qs
+        if visibility == Visibility.SHARED:
+            return qs.filter(shared | Q(owner=ctx.project_id))
+        return qs.filter(Q(owner=ctx.project_id) | Q(visibility=Visibility.PUBLIC) | shared)
+
+
+class Image(models.Model):
+    # Glance's API tells "not set" (null) apart from an empty string, so several text fields are nullable.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001 - Glance reports unset as null
+    status = models.CharField(max_length=16, choices=ImageStatus.choices, default=ImageStatus.QUEUED)
+    visibility = models.CharField(max_length=16, choices=Visibility.choices, default=Visibility.SHARED)
+    protected = models.BooleanField(default=False)
+    os_hidden = models.BooleanField(default=False)
+    owner = models.CharField(max_length=64, null=True, db_index=True, help_text="project id")  # noqa: DJ001 - Glance reports unset as null
+    checksum = models.CharField(max_length=32, null=True, blank=True)  # noqa: DJ001 - Glance reports unset as null
+    os_hash_algo = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 - Glance reports unset as null
+    os_hash_value = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001 - Glance reports unset as null
+    size = models.BigIntegerField(null=True, blank=True)
+    virtual_size = models.BigIntegerField(null=True, blank=True)
+    min_disk = models.PositiveIntegerField(default=0)
+    min_ram = models.PositiveIntegerField(default=0)
+    disk_format = models.CharField(max_length=16, choices=DiskFormat.choices, null=True, blank=True)  # noqa: DJ001 - Glance reports unset as null
+    container_format = models.CharField(max_length=16, choices=ContainerFormat.choices, null=True, blank=True)  # noqa: DJ001 - Glance reports unset as null
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # Additional properties: string keys to string values (architecture, os_distro, instance_uuid …).
+    properties = models.JSONField(default=dict, blank=True)
+    # Why the last upload or import failed, in words the user can act on.
+    reason = models.TextField(blank=True, default="")
+    # Bytes being written right now (upload, staging, import): counted against the storage quota.
+    reserved_bytes = models.BigIntegerField(default=0)
+    # Import bookkeeping: method, source, and a lease that a worker holds while it works.
+    import_method = models.CharField(max_length=16, choices=ImportMethod.choices, blank=True, default="")
+    import_uri = models.TextField(blank=True, default="")
+    import_stores = models.JSONField(default=list, blank=True)
+    import_attempts = models.PositiveSmallIntegerField(default=0)
+    lease_owner = models.CharField(max_length=64, blank=True, default="")
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ImageQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["created_at", "id"], name="image_created_id"),
+            models.Index(fields=["status", "updated_at"], name="image_status_updated"),
+            models.Index(fields=["visibility", "owner"], name="image_visibility_owner"),
+            models.Index(fields=["name"], name="image_name"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(size__isnull=True) | Q(size__gte=0),
+                name="image_size_not_negative",
+                violation_error_message="An image size cannot be negative.",
+            ),
+            models.CheckConstraint(
+                condition=Q(reserved_bytes__gte=0),
+                name="image_reserved_not_negative",
+                violation_error_message="Reserved bytes cannot be negative.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=ImageStatus.ACTIVE) | Q(size__isnull=False),
+                name="image_active_has_size",
+                violation_error_message="An active image has a size.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or str(self.id)
+
+    @property
+    def has_data(self) -> bool:
+        return self.status in (ImageStatus.ACTIVE, ImageStatus.DEACTIVATED)
+
+
+class ImageTag(models.Model):
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="tag_set")
+    value = models.CharField(max_length=255)
+
+    class Meta:
+        ordering = ["value"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["image", "value"], name="image_tag_unique", violation_error_message="Duplicate tag."
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class ImageMember(models.Model):
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="members")
+    member = models.CharField(max_length=64, db_index=True, help_text="project id")
+    status = models.CharField(max_length=16, choices=MemberStatus.choices, default=MemberStatus.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["image", "member"],
+                name="image_member_unique",
+                violation_error_message="This project is already a member of the image.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member} on {self.image_id}"
+
+
+class ImageLocation(models.Model):
+    """Where the bytes of an image live. Keys are derived from the image id, never from user input;
+    only HTTP locations carry a URL, and they are read-only."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="locations")
+    store = models.CharField(max_length=64)
+    key = models.CharField(max_length=255, blank=True, default="")
+    url = models.URLField(max_length=2048, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["image", "store"],
+                name="image_location_store_unique",
+                violation_error_message="The image already has data in this store.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.store}:{self.image_id}"

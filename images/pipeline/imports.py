@@ -1,0 +1,146 @@
+"""What a worker does for an import: fetch or read staged bytes, verify, convert, store."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from django.conf import settings
+
+from dashboard.exceptions import StratusError
+
+from .. import services
+from ..choices import ImportMethod
+from ..models import Image, ImageLocation
+from ..quotas import Reserver
+from ..staging import staging_path, write_staging
+from ..stores import StoreError, default_store, get_store
+from . import qemu
+from .errors import ImageRejected, PipelineError
+from .fetch import open_url
+from .ingest import Ingest
+from .source import file_chunks
+from .verify import check_content, check_with_qemu
+
+log = logging.getLogger(__name__)
+
+
+class ImportCancelled(PipelineError):
+    """The lease was lost: the image was deleted or another worker took over."""
+
+
+class Heartbeat:
+    """Progress hook: renews the lease every few seconds and stops the work once it is lost."""
+
+    def __init__(self, image_id: str, owner: str, then=None):
+        self.image_id, self.owner, self.then = image_id, owner, then
+        self.interval = max(1.0, settings.IMAGE_IMPORT_LEASE / 4)
+        self.last = time.monotonic()
+
+    def __call__(self, total: int) -> None:
+        if self.then is not None:
+            self.then(total)
+        self.beat()
+
+    def beat(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self.last >= self.interval:
+            self.last = now
+            if not services.heartbeat(self.image_id, self.owner):
+                raise ImportCancelled("The import was cancelled.")
+
+
+def run_import(image_id: str, owner: str) -> None:
+    image = Image.objects.get(pk=image_id)
+    if image.import_method == ImportMethod.COPY_IMAGE:
+        _copy(image, owner)
+        return
+    staged = staging_path(image_id)
+    converted = staged.with_name(f"{image_id}.converted")
+    store = default_store()
+    key = str(image.pk)
+    beat = Heartbeat(image_id, owner)
+    try:
+        ingest = _stage_and_inspect(image, staged, beat)
+        fmt, virtual_size = check_content(ingest.result.inspectors, image.disk_format, image.container_format)
+        virtual_size = check_with_qemu(staged, fmt) or virtual_size
+        final, disk_format = staged, image.disk_format
+        target = settings.IMAGE_CONVERT_TO
+        if target and image.disk_format in settings.IMAGE_CONVERT_FROM and fmt != target:
+            beat.beat(force=True)
+            qemu.convert(staged, fmt, converted, target)
+            # The converted file is new data: it goes through the same checks before it is stored.
+            check = Ingest(file_chunks(converted), max_bytes=settings.IMAGE_MAX_SIZE, on_progress=beat)
+            check.consume()
+            check_content(check.result.inspectors, target, image.container_format)
+            virtual_size = check_with_qemu(converted, target) or virtual_size
+            final, disk_format = converted, target
+        stored = Ingest(
+            file_chunks(final), max_bytes=settings.IMAGE_MAX_SIZE, on_progress=beat, inspect=False
+        )
+        store.put(key, stored)
+        services.finish_import(image, owner, stored.result, store.name, key, virtual_size, disk_format)
+    except ImportCancelled:
+        _discard(store, key, image_id)
+        log.info("Import of image %s was cancelled", image_id)
+    except (PipelineError, StoreError, StratusError) as exc:
+        _discard(store, key, image_id)
+        services.fail_import(image_id, owner, f"Import failed: {exc}")
+    finally:
+        staged.unlink(missing_ok=True)
+        converted.unlink(missing_ok=True)
+
+
+def _stage_and_inspect(image: Image, staged: Path, beat: Heartbeat) -> Ingest:
+    if image.import_method == ImportMethod.WEB_DOWNLOAD:
+        download = open_url(image.import_uri)
+        ingest = Ingest(
+            download.chunks(),
+            max_bytes=settings.IMAGE_MAX_SIZE,
+            on_progress=Heartbeat(str(image.pk), beat.owner, then=Reserver(image, staging=True)),
+        )
+        write_staging(image.pk, ingest)
+        return ingest
+    if not staged.is_file():
+        raise ImageRejected("The staged data is missing; stage the image again.")
+    ingest = Ingest(file_chunks(staged), max_bytes=settings.IMAGE_MAX_SIZE, on_progress=beat)
+    ingest.consume()
+    return ingest
+
+
+def _discard(store, key: str, image_id: str) -> None:
+    if ImageLocation.objects.filter(image_id=image_id, store=store.name).exists():
+        return  # the data belongs to a finished image (a duplicate delivery); keep it
+    try:
+        store.delete(key)
+    except StoreError:
+        log.warning("Could not remove partial data of image %s", image_id)
+
+
+def _copy(image: Image, owner: str) -> None:
+    beat = Heartbeat(str(image.pk), owner)
+    source = ImageLocation.objects.filter(image=image).first()
+    copied: list[str] = []
+    try:
+        if source is None:
+            raise ImageRejected("The image has no data to copy.")
+        for name in image.import_stores:
+            target = get_store(name)
+            if ImageLocation.objects.filter(image=image, store=name).exists():
+                continue
+            ingest = Ingest(
+                get_store(source.store).get(source.key or str(image.pk)),
+                max_bytes=settings.IMAGE_MAX_SIZE,
+                on_progress=beat,
+                inspect=False,
+            )
+            target.put(str(image.pk), ingest)
+            copied.append(name)
+            if ingest.result.os_hash_value != image.os_hash_value:
+                raise ImageRejected(f"The copy to store {name} does not match the image's hash.")
+        services.finish_copy(image, owner, copied, str(image.pk))
+    except (PipelineError, StoreError, StratusError) as exc:
+        for name in copied:
+            get_store(name).delete(str(image.pk))
+        services.fail_import(str(image.pk), owner, f"Copy failed: {exc}")

@@ -1,0 +1,81 @@
+"""Does the content match its declared disk_format, and is it safe to hand to qemu-img?"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from oslo_utils.imageutils import format_inspector
+
+from . import qemu
+from .errors import ImageRejected
+
+# Declared formats whose bytes are plain disk contents (the inspector reports them as raw).
+RAW_LIKE = {"raw", "ami", "ari", "aki", "ploop"}
+# Formats the inspector knows; for the others (and for docker/compressed containers) content is opaque.
+INSPECTED = RAW_LIKE | {"qcow2", "vmdk", "vhd", "vhdx", "vdi", "iso"}
+OPAQUE_CONTAINERS = {"docker", "compressed"}
+
+
+def detected_format(inspectors: list, disk_format: str) -> format_inspector.FileInspector:
+    """The one format the content is; several at once (a polyglot) is refused."""
+    names = sorted(str(i) for i in inspectors)
+    if not names:
+        raise ImageRejected("The image format could not be determined.")
+    if len(names) > 1:
+        # A bootable ISO may also carry a GPT; any other combination hides one image in another.
+        if set(names) == {"iso", "gpt"} and disk_format == "iso":
+            return next(i for i in inspectors if str(i) == "iso")
+        raise ImageRejected(f"The image content matches several formats ({', '.join(names)}); refused.")
+    return inspectors[0]
+
+
+def check_content(inspectors: list, disk_format: str, container_format: str | None) -> tuple[str, int]:
+    """Match, safety check and virtual size. Returns (qemu format name, virtual size)."""
+    if container_format in OPAQUE_CONTAINERS or disk_format not in INSPECTED:
+        return "raw", 0
+    inspector = detected_format(inspectors, disk_format)
+    found = str(inspector)
+    if found in ("qed", "luks"):
+        raise ImageRejected(f"The {found} format is not allowed.")
+    content = "raw" if found == "gpt" else found
+    wanted = "raw" if disk_format in RAW_LIKE else disk_format
+    if content != wanted:
+        raise ImageRejected(f"Image content is {content} but disk_format is {disk_format}.")
+    try:
+        inspector.safety_check()
+    except format_inspector.SafetyCheckFailed as exc:
+        raise ImageRejected(f"The image failed safety checks: {', '.join(sorted(exc.failures))}.") from exc
+    except format_inspector.ImageFormatError as exc:
+        raise ImageRejected(f"The image is not a valid {disk_format} file.") from exc
+    virtual_size = int(inspector.virtual_size or 0)
+    if virtual_size > settings.IMAGE_MAX_VIRTUAL_SIZE:
+        raise ImageRejected(
+            f"The image's virtual size of {virtual_size} bytes exceeds the limit of "
+            f"{settings.IMAGE_MAX_VIRTUAL_SIZE} bytes."
+        )
+    return content, virtual_size
+
+
+def check_with_qemu(path: Path, fmt: str) -> int:
+    """A second opinion from qemu-img info (run with -f, on data that passed the safety check)."""
+    if fmt == "raw":
+        return path.stat().st_size
+    data = qemu.info(path, fmt)
+    if data.get("format") != fmt:
+        raise ImageRejected(f"qemu-img reads this image as {data.get('format')}, not {fmt}.")
+    if data.get("backing-filename") or data.get("full-backing-filename"):
+        raise ImageRejected("The image has a backing file; refused.")
+    specific = (data.get("format-specific") or {}).get("data") or {}
+    if specific.get("data-file"):
+        raise ImageRejected("The image has an external data file; refused.")
+    if fmt == "vmdk":
+        create_type = specific.get("create-type")
+        if create_type not in settings.IMAGE_VMDK_ALLOWED_TYPES:
+            raise ImageRejected(f"VMDK create-type {create_type!r} is not allowed.")
+        if any(e.get("filename") != str(path) for e in specific.get("extents") or []):
+            raise ImageRejected("The VMDK refers to other files; refused.")
+    virtual_size = int(data.get("virtual-size") or 0)
+    if virtual_size > settings.IMAGE_MAX_VIRTUAL_SIZE:
+        raise ImageRejected(f"The image's virtual size of {virtual_size} bytes exceeds the limit.")
+    return virtual_size

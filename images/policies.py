@@ -1,0 +1,66 @@
+"""Glance's policy names with our defaults (security-cases §6); an operator file may override them."""
+
+from dashboard.policy import ADMIN, ADMIN_OR_MEMBER, RuleDefault
+
+READER_OF_OWNER_OR_MEMBER = (
+    f"{ADMIN} or (role:reader and (project_id:%(project_id)s or project_id:%(member_id)s))"
+)
+MEMBER_WHO_MAY_DOWNLOAD = (
+    f"{ADMIN} or (role:member and (project_id:%(project_id)s or project_id:%(member_id)s"
+    " or 'community':%(visibility)s or 'public':%(visibility)s))"
+)
+
+RULES = [
+    RuleDefault("get_images", f"{ADMIN} or role:reader", "List images."),
+    RuleDefault(
+        "get_image",
+        f"{ADMIN} or (role:reader and (project_id:%(project_id)s or project_id:%(member_id)s"
+        " or 'community':%(visibility)s or 'public':%(visibility)s))",
+        "Show an image.",
+    ),
+    RuleDefault("add_image", f"{ADMIN} or (role:member and project_id:%(owner)s)", "Create an image record."),
+    RuleDefault("modify_image", ADMIN_OR_MEMBER, "Update an image's metadata."),
+    RuleDefault("publicize_image", ADMIN, "Make an image public."),
+    RuleDefault("communitize_image", ADMIN_OR_MEMBER, "Make an image community."),
+    RuleDefault("delete_image", ADMIN_OR_MEMBER, "Delete an image."),
+    RuleDefault("download_image", MEMBER_WHO_MAY_DOWNLOAD, "Download image data."),
+    RuleDefault("upload_image", ADMIN_OR_MEMBER, "Upload, stage or import image data."),
+    RuleDefault("deactivate", ADMIN, "Deactivate an image (admins only, as the api-ref says)."),
+    RuleDefault("reactivate", ADMIN, "Reactivate an image."),
+    RuleDefault("add_member", ADMIN_OR_MEMBER, "Share an image with a project."),
+    RuleDefault("delete_member", ADMIN_OR_MEMBER, "Stop sharing an image with a project."),
+    RuleDefault("get_member", READER_OF_OWNER_OR_MEMBER, "Show one membership."),
+    RuleDefault("get_members", READER_OF_OWNER_OR_MEMBER, "List an image's members."),
+    RuleDefault(
+        "modify_member", f"{ADMIN} or (role:member and project_id:%(member_id)s)", "Accept or reject."
+    ),
+    RuleDefault("copy_image", ADMIN, "Copy an image to another store."),
+    RuleDefault("get_image_location", ADMIN, "See where image data is stored (never shown to users)."),
+    RuleDefault("set_image_location", ADMIN, "Add a location to an image."),
+    RuleDefault("delete_image_location", ADMIN, "Remove a location."),
+    RuleDefault("manage_image_cache", ADMIN, "Manage the image cache."),
+    RuleDefault("get_task", ADMIN, "Show an image task."),
+    RuleDefault("get_tasks", ADMIN, "List image tasks."),
+    RuleDefault("add_task", ADMIN, "Create an image task."),
+    RuleDefault("modify_task", ADMIN, "Update an image task."),
+    RuleDefault("tasks_api_access", ADMIN, "Use the tasks API."),
+]
+
+
+def target(ctx, image) -> dict:
+    """The policy target of an image, seen by ``ctx`` (member_id is set when ctx's project is one)."""
+    member_id = None
+    if (
+        ctx is not None
+        and ctx.project_id
+        and image.owner != ctx.project_id
+        and any(m.member == ctx.project_id for m in image.members.all())
+    ):
+        member_id = ctx.project_id
+    return {
+        "project_id": image.owner,
+        "owner": image.owner,
+        "visibility": image.visibility,
+        "member_id": member_id,
+        "image_id": str(image.pk),
+    }

@@ -1,0 +1,315 @@
+"""Every state change of an image, written once: the API, the dashboard and the tasks call these.
+
+A transition is one conditional UPDATE on the expected status; when it matches no row somebody
+else moved the image first, and the caller gets a Conflict (409)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from dashboard.exceptions import Conflict, Forbidden, NotFound, StratusError
+
+from . import quotas
+from .choices import ImageStatus, MemberStatus, Visibility
+from .models import Image, ImageLocation, ImageMember, ImageTag
+from .stores import StoreError, get_store
+
+log = logging.getLogger(__name__)
+
+
+class Gone(StratusError):
+    status = 410
+    title = "Gone"
+
+
+def transition(image_id, expected, to: str, **fields) -> None:
+    """Move the image from one of ``expected`` to ``to`` with ``fields``, or raise Conflict."""
+    expected = (expected,) if isinstance(expected, str) else tuple(expected)
+    updated = Image.objects.filter(pk=image_id, status__in=expected).update(
+        status=to, updated_at=timezone.now(), **fields
+    )
+    if updated != 1:
+        current = Image.objects.filter(pk=image_id).values_list("status", flat=True).first()
+        if current is None or current == ImageStatus.DELETED:
+            raise Gone("The image was deleted.")
+        raise Conflict(f"Image status is {current}; this needs {' or '.join(expected)}.")
+
+
+# --- records -----------------------------------------------------------------------------------
+
+
+def create_image(owner: str | None, fields: dict, properties: dict, tags: list[str]) -> Image:
+    with transaction.atomic():
+        quotas.lock_project(owner)
+        quotas.check_image_count(owner)
+        image = Image(owner=owner, properties=properties, **fields)
+        image.full_clean(exclude=["properties"])
+        image.save(force_insert=True)
+        ImageTag.objects.bulk_create([ImageTag(image=image, value=t) for t in dict.fromkeys(tags)])
+    return image
+
+
+def update_image(image: Image, fields: dict, properties: dict) -> Image:
+    """Save changed metadata. Only non-status fields; the status never changes here."""
+    for name, value in fields.items():
+        setattr(image, name, value)
+    image.properties = properties
+    image.full_clean(exclude=["properties"])
+    updated = (
+        Image.objects.filter(pk=image.pk)
+        .exclude(status=ImageStatus.DELETED)
+        .update(properties=properties, updated_at=timezone.now(), **fields)
+    )
+    if not updated:
+        raise NotFound("No image found.")
+    image.refresh_from_db()
+    return image
+
+
+def set_tags(image: Image, tags: list[str]) -> None:
+    with transaction.atomic():
+        ImageTag.objects.filter(image=image).exclude(value__in=tags).delete()
+        have = set(ImageTag.objects.filter(image=image).values_list("value", flat=True))
+        ImageTag.objects.bulk_create(
+            [ImageTag(image=image, value=t) for t in dict.fromkeys(tags) if t not in have]
+        )
+
+
+def delete_image(image: Image) -> None:
+    if image.protected:
+        raise Forbidden("Image is protected and cannot be deleted.")
+    with transaction.atomic():
+        updated = (
+            Image.objects.filter(pk=image.pk, protected=False)
+            .exclude(status=ImageStatus.DELETED)
+            .update(status=ImageStatus.DELETED, reserved_bytes=0, lease_owner="", updated_at=timezone.now())
+        )
+        if not updated:
+            raise NotFound("No image found.")
+        locations = list(ImageLocation.objects.filter(image=image))
+        ImageLocation.objects.filter(image=image).delete()
+        ImageMember.objects.filter(image=image).delete()
+    remove_data(image.pk, locations)
+
+
+def remove_data(image_id, locations: list[ImageLocation]) -> None:
+    from .staging import staging_path
+
+    for location in locations:
+        try:
+            get_store(location.store).delete(location.key or str(image_id))
+        except StoreError:
+            # The sweeper compares store contents with the database and retries later.
+            log.warning("Could not remove data of image %s from store %s", image_id, location.store)
+    staging_path(image_id).unlink(missing_ok=True)
+
+
+def deactivate(image: Image) -> None:
+    if image.status == ImageStatus.DEACTIVATED:
+        return
+    transition(image.pk, ImageStatus.ACTIVE, ImageStatus.DEACTIVATED)
+
+
+def reactivate(image: Image) -> None:
+    if image.status == ImageStatus.ACTIVE:
+        return
+    transition(image.pk, ImageStatus.DEACTIVATED, ImageStatus.ACTIVE)
+
+
+# --- data: synchronous upload (PUT /file) ---------------------------------------------------------
+
+
+def begin_upload(image: Image, to: str = ImageStatus.SAVING) -> None:
+    """queued → saving (upload) or uploading (staging), within the project's in-flight limit."""
+    with transaction.atomic():
+        quotas.lock_project(image.owner)
+        quotas.check_uploads_in_flight(image.owner)
+        transition(image.pk, ImageStatus.QUEUED, to, reason="", reserved_bytes=0)
+
+
+def finish_upload(image: Image, result, store: str, key: str, virtual_size: int, *, from_status=None) -> None:
+    with transaction.atomic():
+        transition(
+            image.pk,
+            from_status or ImageStatus.SAVING,
+            ImageStatus.ACTIVE,
+            size=result.size,
+            checksum=result.checksum,
+            os_hash_algo=result.os_hash_algo,
+            os_hash_value=result.os_hash_value,
+            virtual_size=virtual_size or None,
+            reserved_bytes=0,
+            lease_owner="",
+            lease_expires_at=None,
+            import_method="",
+            reason="",
+        )
+        ImageLocation.objects.update_or_create(image=image, store=store, defaults={"key": key})
+
+
+def fail_upload(image_id, reason: str, expected=ImageStatus.SAVING) -> None:
+    """A failed upload returns the image to queued, as Glance v2 does, so it can be retried."""
+    Image.objects.filter(pk=image_id, status__in=_as_tuple(expected)).update(
+        status=ImageStatus.QUEUED,
+        reason=reason[:2000],
+        reserved_bytes=0,
+        size=None,
+        checksum=None,
+        os_hash_algo=None,
+        os_hash_value=None,
+        lease_owner="",
+        lease_expires_at=None,
+        import_method="",
+        updated_at=timezone.now(),
+    )
+
+
+def _as_tuple(value) -> tuple:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+# --- imports (Celery) ------------------------------------------------------------------------------
+
+
+def start_import(image: Image, method: str, uri: str = "", stores: list[str] | None = None) -> None:
+    """Record the import and hand it to a worker once the transaction commits."""
+    with transaction.atomic():
+        if method == "glance-direct":
+            transition(image.pk, ImageStatus.UPLOADING, ImageStatus.IMPORTING, **_import_fields(method, uri))
+        elif method == "web-download":
+            quotas.lock_project(image.owner)
+            quotas.check_uploads_in_flight(image.owner)
+            transition(image.pk, ImageStatus.QUEUED, ImageStatus.IMPORTING, **_import_fields(method, uri))
+        else:  # copy-image: the image stays active; the import fields act as its lock
+            updated = Image.objects.filter(pk=image.pk, status=ImageStatus.ACTIVE, import_method="").update(
+                **_import_fields(method, uri), import_stores=stores or []
+            )
+            if not updated:
+                raise Conflict("The image is not active or another import is running.")
+        enqueue_import(str(image.pk))
+
+
+def enqueue_import(image_id: str) -> None:
+    from .tasks import import_image
+
+    import_image.delay_on_commit(image_id)
+
+
+def _import_fields(method: str, uri: str) -> dict:
+    return {"import_method": method, "import_uri": uri, "import_attempts": 0, "lease_owner": "", "reason": ""}
+
+
+def claim_import(image_id: str) -> tuple[str, int] | None:
+    """Take the import lease if nobody holds a live one. Returns (lease owner, attempt) or None."""
+    owner = uuid.uuid4().hex
+    now = timezone.now()
+    held = Q(lease_owner="") | Q(lease_expires_at__lt=now)
+    updated = (
+        Image.objects.filter(pk=image_id, import_method__gt="")
+        .filter(held)
+        .exclude(status=ImageStatus.DELETED)
+        .update(
+            lease_owner=owner,
+            lease_expires_at=now + timedelta(seconds=settings.IMAGE_IMPORT_LEASE),
+            import_attempts=F("import_attempts") + 1,
+        )
+    )
+    if updated != 1:
+        return None
+    return owner, Image.objects.filter(pk=image_id).values_list("import_attempts", flat=True).get()
+
+
+def finish_import(
+    image: Image, owner: str, result, store: str, key: str, virtual_size: int, disk_format: str
+) -> None:
+    """importing → active, only for the worker that still holds the lease."""
+    with transaction.atomic():
+        updated = Image.objects.filter(pk=image.pk, status=ImageStatus.IMPORTING, lease_owner=owner).update(
+            status=ImageStatus.ACTIVE,
+            size=result.size,
+            checksum=result.checksum,
+            os_hash_algo=result.os_hash_algo,
+            os_hash_value=result.os_hash_value,
+            virtual_size=virtual_size or None,
+            disk_format=disk_format,
+            reserved_bytes=0,
+            lease_owner="",
+            lease_expires_at=None,
+            import_method="",
+            reason="",
+            updated_at=timezone.now(),
+        )
+        if updated != 1:
+            raise Conflict("The import lost its lease or the image changed.")
+        ImageLocation.objects.update_or_create(image=image, store=store, defaults={"key": key})
+
+
+def finish_copy(image: Image, owner: str, stores: list[str], key: str) -> None:
+    with transaction.atomic():
+        updated = Image.objects.filter(pk=image.pk, status=ImageStatus.ACTIVE, lease_owner=owner).update(
+            lease_owner="", lease_expires_at=None, import_method="", import_stores=[], reason=""
+        )
+        if updated != 1:
+            raise Conflict("The copy lost its lease or the image changed.")
+        for store in stores:
+            ImageLocation.objects.update_or_create(image=image, store=store, defaults={"key": key})
+
+
+def heartbeat(image_id: str, owner: str) -> bool:
+    """Extend the lease; False when it was lost (image deleted, or taken over after expiry)."""
+    return bool(
+        Image.objects.filter(pk=image_id, lease_owner=owner)
+        .exclude(status=ImageStatus.DELETED)
+        .update(lease_expires_at=timezone.now() + timedelta(seconds=settings.IMAGE_IMPORT_LEASE))
+    )
+
+
+def fail_import(image_id: str, owner: str | None, reason: str, *, kill: bool = False) -> None:
+    """An import that cannot finish: back to queued (retryable) or killed, with the reason."""
+    qs = Image.objects.filter(pk=image_id)
+    if owner is not None:
+        qs = qs.filter(lease_owner=owner)
+    common = {"reason": reason[:2000], "lease_owner": "", "lease_expires_at": None, "import_method": ""}
+    # A failed copy-image leaves the active image as it was.
+    qs.filter(status=ImageStatus.ACTIVE).update(**common)
+    qs.filter(status=ImageStatus.IMPORTING).update(
+        status=ImageStatus.KILLED if kill else ImageStatus.QUEUED,
+        reserved_bytes=0,
+        size=None,
+        checksum=None,
+        os_hash_algo=None,
+        os_hash_value=None,
+        updated_at=timezone.now(),
+        **common,
+    )
+
+
+# --- members -------------------------------------------------------------------------------------
+
+
+def add_member(image: Image, member: str) -> ImageMember:
+    if image.visibility != Visibility.SHARED:
+        raise Forbidden("Only shared images have members.")
+    with transaction.atomic():
+        if ImageMember.objects.filter(image=image).count() >= settings.IMAGE_MEMBER_QUOTA:
+            raise quotas.OverQuota("The image has the maximum number of members.")
+        if ImageMember.objects.filter(image=image, member=member).exists():
+            raise Conflict(f"Project {member} is already a member of the image.")
+        return ImageMember.objects.create(image=image, member=member)
+
+
+def set_member_status(membership: ImageMember, status: str) -> ImageMember:
+    if status not in MemberStatus.values:
+        from dashboard.exceptions import BadRequest
+
+        raise BadRequest(f"Member status must be one of {', '.join(MemberStatus.values)}.")
+    ImageMember.objects.filter(pk=membership.pk).update(status=status, updated_at=timezone.now())
+    membership.refresh_from_db()
+    return membership

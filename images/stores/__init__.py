@@ -1,0 +1,43 @@
+"""Named image stores from settings: several at once, one default, plus read-only HTTP."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from .base import ImageStore, ReadOnlyStore, StoreError
+from .filesystem import FilesystemStore
+from .http import HttpStore
+from .s3 import S3Store
+
+__all__ = ["ImageStore", "ReadOnlyStore", "StoreError", "all_stores", "default_store", "get_store"]
+
+
+def _build(name: str, conf: dict) -> ImageStore:
+    conf = dict(conf)
+    kind = conf.pop("type", None)
+    if kind == "filesystem":
+        return FilesystemStore(name, **conf)
+    if kind == "s3":
+        return S3Store(name, **conf)
+    raise ImproperlyConfigured(f"Image store {name!r} has an unknown type {kind!r}.")
+
+
+@cache
+def all_stores() -> dict[str, ImageStore]:
+    stores = {name: _build(name, conf) for name, conf in settings.IMAGE_STORES.items()}
+    stores["http"] = HttpStore()
+    return stores
+
+
+def get_store(name: str) -> ImageStore:
+    try:
+        return all_stores()[name]
+    except KeyError as exc:
+        raise StoreError(f"Unknown store {name!r}.") from exc
+
+
+def default_store() -> ImageStore:
+    return get_store(settings.IMAGE_DEFAULT_STORE)

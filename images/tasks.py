@@ -1,0 +1,38 @@
+"""Celery shells around the pipeline: they take ids, claim the work, and are safe to run twice."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from celery.signals import worker_ready
+from django.conf import settings
+
+from . import housekeeping, services
+from .pipeline.imports import run_import
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name="images.import_image", acks_late=True, reject_on_worker_lost=True)
+def import_image(image_id: str) -> None:
+    claim = services.claim_import(image_id)
+    if claim is None:
+        return  # finished, cancelled, or another worker holds a live lease
+    owner, attempt = claim
+    if attempt > settings.IMAGE_IMPORT_MAX_ATTEMPTS:
+        # Every earlier attempt died (OOM, segfault, SIGKILL): stop the redelivery loop here.
+        services.fail_import(image_id, owner, "Import failed: it was interrupted too many times.", kill=True)
+        return
+    run_import(image_id, owner)
+
+
+@shared_task(name="images.sweep", acks_late=True)
+def sweep() -> dict:
+    return housekeeping.sweep()
+
+
+@worker_ready.connect
+def _sweep_on_start(sender=None, **kwargs) -> None:
+    # Like Glance at start-up: reclaim what a crashed predecessor left behind.
+    sweep.delay()

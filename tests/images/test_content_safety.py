@@ -1,0 +1,143 @@
+"""Security cases A: image content. Each bad input is refused, the image stays queued, and nothing
+of it (or of the host file it points at) stays in the store."""
+
+from __future__ import annotations
+
+import pytest
+
+from images.models import Image
+from tests.images.conftest import qemu_img
+
+pytestmark = pytest.mark.django_db
+
+CANARY = b"CANARY-host-secret-" * 64
+
+
+@pytest.fixture
+def canary(tmp_path):
+    path = tmp_path / "canary"
+    path.write_bytes(CANARY)
+    return path
+
+
+def refused(api, stores_dir, data: bytes, disk_format: str, expect: str, container_format: str = "bare"):
+    image = api.create(disk_format=disk_format, container_format=container_format)
+    response = api.upload(image["id"], data)
+    assert response.status_code == 400, response.content
+    assert expect in response.json()["message"]
+    assert CANARY not in response.content
+    row = Image.objects.get(pk=image["id"])
+    assert row.status == "queued" and row.size is None and row.checksum is None
+    assert expect in row.reason
+    leftovers = list((stores_dir / "store").iterdir())
+    assert leftovers == [], leftovers
+    return row
+
+
+def test_it_rejects_a_qcow2_with_a_backing_file(member, stores_dir, tmp_path, canary):
+    path = tmp_path / "x.qcow2"
+    qemu_img("create", "-f", "qcow2", "-b", str(canary), "-F", "raw", str(path), "16M")
+    refused(member, stores_dir, path.read_bytes(), "qcow2", "backing_file")
+
+
+def test_it_rejects_a_qcow2_with_an_external_data_file(member, stores_dir, tmp_path, canary):
+    path = tmp_path / "x.qcow2"
+    qemu_img("create", "-f", "qcow2", "-o", f"data_file={canary},data_file_raw=on", str(path), "16M")
+    refused(member, stores_dir, path.read_bytes(), "qcow2", "data_file")
+
+
+def test_it_rejects_a_flat_vmdk_pointing_at_a_host_file(member, stores_dir, tmp_path, canary):
+    path = tmp_path / "x.vmdk"
+    qemu_img("create", "-f", "vmdk", "-o", "subformat=monolithicFlat", str(path), "1M")
+    descriptor = path.read_bytes().replace(b'"x-flat.vmdk"', f'"{canary}"'.encode())
+    refused(member, stores_dir, descriptor, "vmdk", "safety checks: descriptor")
+
+
+def test_it_rejects_a_sparse_vmdk_with_an_extra_extent(member, stores_dir, tmp_path, canary):
+    path = tmp_path / "x.vmdk"
+    qemu_img("create", "-f", "vmdk", "-o", "subformat=monolithicSparse", str(path), "1M")
+    data = bytearray(path.read_bytes())
+    marker = data.index(b'RW 2048 SPARSE "x.vmdk"')
+    extra = f'\nRW 2048 FLAT "{canary}" 0'.encode()
+    end = data.index(b"\n", marker)
+    data[end:end] = extra
+    refused(member, stores_dir, bytes(data[: len(path.read_bytes())]), "vmdk", "safety checks")
+
+
+def test_a_qcow2_with_a_backing_file_declared_raw_is_refused(member, stores_dir, tmp_path, canary):
+    path = tmp_path / "x.qcow2"
+    qemu_img("create", "-f", "qcow2", "-b", str(canary), "-F", "raw", str(path), "16M")
+    refused(member, stores_dir, path.read_bytes(), "raw", "Image content is qcow2 but disk_format is raw")
+
+
+def test_a_clean_qcow2_declared_raw_is_refused(member, stores_dir, qcow2):
+    refused(member, stores_dir, qcow2, "raw", "Image content is qcow2 but disk_format is raw")
+
+
+def test_raw_bytes_declared_qcow2_are_refused(member, stores_dir):
+    refused(member, stores_dir, b"\0" * 100_000, "qcow2", "Image content is raw but disk_format is qcow2")
+
+
+def test_a_vdi_declared_vmdk_is_refused(member, stores_dir, tmp_path):
+    path = tmp_path / "x.vdi"
+    qemu_img("create", "-f", "vdi", str(path), "16M")
+    refused(member, stores_dir, path.read_bytes(), "vmdk", "Image content is vdi but disk_format is vmdk")
+
+
+def test_qed_is_banned(member, stores_dir, tmp_path):
+    path = tmp_path / "x.qed"
+    qemu_img("create", "-f", "qed", str(path), "16M")
+    refused(member, stores_dir, path.read_bytes(), "raw", "qed format is not allowed")
+
+
+def test_luks_is_refused(member, stores_dir, tmp_path):
+    path = tmp_path / "x.luks"
+    qemu_img(
+        "create", "-f", "luks", "--object", "secret,id=s0,data=abc", "-o", "key-secret=s0", str(path), "16M"
+    )
+    refused(member, stores_dir, path.read_bytes(), "raw", "luks format is not allowed")
+
+
+def test_a_qcow2_with_unknown_incompatible_features_is_refused(member, stores_dir, qcow2):
+    data = bytearray(qcow2)
+    data[0x4F] = 0x20
+    refused(member, stores_dir, bytes(data), "qcow2", "safety checks")
+
+
+def test_a_qcow2_version_1_header_is_refused(member, stores_dir, qcow2):
+    data = bytearray(qcow2)
+    data[4:8] = (1).to_bytes(4, "big")
+    refused(member, stores_dir, bytes(data), "qcow2", "unknown_features")
+
+
+def test_an_iso_qcow2_polyglot_is_refused(member, stores_dir, qcow2):
+    data = bytearray(qcow2)
+    data[0x8000:0x8006] = b"\x01CD001"
+    refused(member, stores_dir, bytes(data), "qcow2", "several formats")
+
+
+def test_a_truncated_qcow2_is_refused_as_qcow2(member, stores_dir, qcow2):
+    refused(member, stores_dir, qcow2[:60], "qcow2", "disk_format is qcow2")
+
+
+def test_an_empty_file_is_not_a_qcow2(member, stores_dir):
+    refused(member, stores_dir, b"", "qcow2", "disk_format is qcow2")
+
+
+def test_tiny_raw_data_is_accepted_as_opaque_raw(member, stores_dir, qcow2):
+    image = member.create(disk_format="raw")
+    assert member.upload(image["id"], qcow2[:60]).status_code == 204
+    assert Image.objects.get(pk=image["id"]).status == "active"
+
+
+def test_a_huge_virtual_size_in_a_small_file_is_refused(member, stores_dir, tmp_path):
+    path = tmp_path / "h.qcow2"
+    qemu_img("create", "-f", "qcow2", str(path), "1P")
+    refused(member, stores_dir, path.read_bytes(), "qcow2", "virtual size")
+
+
+def test_qemu_img_runs_under_a_memory_limit(member, stores_dir, qcow2, settings):
+    # With an address-space limit too small to even start, qemu-img fails and the image is refused:
+    # proof that the limit applies (a resource bomb meets the same fate).
+    settings.IMAGE_QEMU_IMG_MEMORY = 4 * 1024 * 1024
+    refused(member, stores_dir, qcow2, "qcow2", "qemu-img info failed")

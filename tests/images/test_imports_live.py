@@ -1,0 +1,136 @@
+"""Imports through a real Redis and real Celery workers: glanceclient's import methods, and a
+worker killed in the middle of an import."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import signal
+import subprocess
+
+import pytest
+
+from tests.images.live_support import (
+    RemoteFiles,
+    glance_env,
+    start_import_stack,
+    token,
+    wait_until_settled,
+)
+from tests.support.processes import BIN, DEMO_PASSWORD, require
+from tests.support.wait import wait_for
+
+pytestmark = pytest.mark.live
+
+
+@pytest.fixture(scope="module")
+def remote(tmp_path_factory):
+    server = RemoteFiles(tmp_path_factory.mktemp("remote"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(remote):
+    stack = start_import_stack(remote)
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="module")
+def demo_token(stack):
+    return token(stack, "demo", DEMO_PASSWORD, "demo")
+
+
+def make_qcow2(path, size="32M"):
+    subprocess.run(
+        [require("qemu-img"), "create", "-f", "qcow2", str(path), size], check=True, capture_output=True
+    )
+    return path.read_bytes()
+
+
+def _close_stdin() -> None:
+    os.close(0)
+
+
+def glance(stack, tok, home, *args, stdin_file=None):
+    """glanceclient reads image data from a non-tty stdin, so stdin is the file or closed."""
+    with open(stdin_file, "rb") if stdin_file else contextlib.nullcontext() as fh:
+        result = subprocess.run(
+            [str(BIN / "glance"), *args],
+            env=glance_env(stack, tok, home),
+            capture_output=not fh,
+            stdout=subprocess.PIPE if fh else None,
+            stderr=subprocess.PIPE if fh else None,
+            stdin=fh,
+            preexec_fn=None if fh else _close_stdin,
+            text=True,
+            timeout=120,
+        )
+    assert result.returncode == 0, f"glance {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def _id_from(output: str) -> str:
+    for line in output.splitlines():
+        cells = [c.strip() for c in line.split("|")]
+        if len(cells) > 2 and cells[1] == "id":
+            return cells[2]
+    raise AssertionError(f"no id in:\n{output}")
+
+
+def test_glance_direct_import_with_glanceclient_ends_active(stack, demo_token, tmp_path):
+    data = make_qcow2(tmp_path / "direct.qcow2")
+    out = glance(
+        stack, demo_token, tmp_path, "image-create-via-import", "--name", "direct", "--disk-format", "qcow2",
+        "--container-format", "bare", "--import-method", "glance-direct",
+        stdin_file=tmp_path / "direct.qcow2",
+    )  # fmt: skip
+    image = wait_until_settled(stack, demo_token, _id_from(out))
+    assert image["status"] == "active", image
+    assert image["os_hash_value"] == hashlib.sha512(data).hexdigest()
+    assert not list((stack.data_dir / "staging").iterdir())
+
+
+def test_web_download_import_with_glanceclient_ends_active(stack, remote, demo_token, tmp_path):
+    data = make_qcow2(remote.root / "web.qcow2")
+    out = glance(
+        stack, demo_token, tmp_path, "image-create-via-import", "--name", "web", "--disk-format", "qcow2",
+        "--container-format", "bare", "--import-method", "web-download",
+        "--uri", remote.url("web.qcow2"),
+    )  # fmt: skip
+    image = wait_until_settled(stack, demo_token, _id_from(out))
+    assert image["status"] == "active", image
+    assert image["checksum"] == hashlib.md5(data).hexdigest()
+    assert image["size"] == len(data)
+
+
+def test_a_worker_killed_mid_import_leaves_no_stuck_image_and_no_staging_file(
+    stack, remote, demo_token, tmp_path
+):
+    data = make_qcow2(remote.root / "slow.qcow2", "64M")
+    # Fill the file past the first MiB so the import is held with data half sent.
+    with open(remote.root / "slow.qcow2", "ab") as fh:
+        fh.write(b"\0" * (4 << 20))
+    data = (remote.root / "slow.qcow2").read_bytes()
+    out = glance(
+        stack, demo_token, tmp_path, "image-create-via-import", "--name", "slow", "--disk-format", "qcow2",
+        "--container-format", "bare", "--import-method", "web-download",
+        "--uri", remote.url("slow.qcow2", hold=True),
+    )  # fmt: skip
+    image_id = _id_from(out)
+    wait_for(remote.holding.is_set, timeout=60, what="the worker to be mid-download")
+    stack.services["worker"].kill(signal.SIGKILL)
+    wait_for(lambda: not stack.services["worker"].alive(), timeout=10, what="the worker to die")
+    stack.start_worker("worker2")
+    remote.released.set()
+    image = wait_until_settled(stack, demo_token, image_id, timeout=120)
+    assert image["status"] in ("active", "killed"), image
+    if image["status"] == "active":
+        assert image["os_hash_value"] == hashlib.sha512(data).hexdigest()
+    staging = stack.data_dir / "staging"
+    assert not [p for p in staging.iterdir() if p.name.startswith(image_id)]
+    assert "images.import_image" in stack.log("worker2")

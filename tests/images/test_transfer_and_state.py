@@ -1,0 +1,168 @@
+"""Security cases B (transfer, integrity) and D (state machine, interruption, concurrency)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from dashboard.exceptions import Conflict
+from images import housekeeping, services
+from images.models import Image
+from images.pipeline import upload as uploads
+from images.pipeline.errors import TooLarge
+from images.staging import staging_path
+
+pytestmark = pytest.mark.django_db
+
+
+def store_files(stores_dir):
+    return list((stores_dir / "store").iterdir())
+
+
+def test_a_declared_size_that_does_not_match_the_body_is_refused(member, stores_dir):
+    image = member.create(disk_format="raw")
+    response = member.upload(image["id"], b"x" * 50, HTTP_X_OPENSTACK_IMAGE_SIZE="100")
+    assert response.status_code == 400 and "declared size" in response.json()["message"]
+    assert Image.objects.get(pk=image["id"]).status == "queued"
+    assert store_files(stores_dir) == []
+
+
+def test_an_upload_over_the_cap_stops_at_the_cap_not_at_the_end(member, stores_dir, settings):
+    settings.IMAGE_MAX_SIZE = 10_000
+    image = Image.objects.get(pk=member.create(disk_format="raw")["id"])
+    sent = []
+
+    def endless():
+        while True:
+            sent.append(4096)
+            yield b"\0" * 4096
+
+    with pytest.raises(TooLarge):
+        uploads.upload(image, endless(), None)
+    assert sum(sent) <= 10_000 + 4096
+    image.refresh_from_db()
+    assert image.status == "queued" and image.reserved_bytes == 0
+    assert store_files(stores_dir) == []
+
+
+def test_an_upload_over_the_cap_is_a_413(member, stores_dir, settings):
+    settings.IMAGE_MAX_SIZE = 1000
+    image = member.create(disk_format="raw")
+    response = member.upload(image["id"], b"x" * 5000)
+    assert response.status_code == 413
+    assert Image.objects.get(pk=image["id"]).status == "queued"
+    assert store_files(stores_dir) == []
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["status", "checksum", "os_hash_value", "size", "virtual_size", "direct_url", "locations", "os_glance_x"],
+)
+def test_clients_cannot_set_read_only_or_reserved_fields(member, stores_dir, field):
+    response = member.post("/v2/images", {"name": "x", field: "file:///etc/passwd"})
+    assert response.status_code == 403
+    assert not Image.objects.filter(name="x").exists()
+    image = member.create()
+    response = member.patch(f"/v2/images/{image['id']}", [{"op": "add", "path": f"/{field}", "value": "1"}])
+    assert response.status_code == 403
+
+
+def test_active_data_is_immutable(member, stores_dir, qcow2):
+    image = member.create()
+    assert member.upload(image["id"], qcow2).status_code == 204
+    assert member.upload(image["id"], qcow2).status_code == 409
+    assert member.put(f"/v2/images/{image['id']}/stage", qcow2).status_code == 409
+
+
+def test_a_client_that_goes_away_mid_upload_leaves_the_image_queued_and_no_data(member, stores_dir):
+    image = Image.objects.get(pk=member.create(disk_format="raw")["id"])
+
+    def dropped():
+        yield b"\0" * 65536
+        raise OSError("client disconnected")
+
+    with pytest.raises(OSError):
+        uploads.upload(image, dropped(), None)
+    image.refresh_from_db()
+    assert image.status == "queued" and "interrupted" in image.reason
+    assert store_files(stores_dir) == []
+
+
+def test_only_one_of_two_uploads_to_one_image_wins(member, stores_dir):
+    image = Image.objects.get(pk=member.create(disk_format="raw")["id"])
+    services.begin_upload(image)
+    with pytest.raises(Conflict):
+        services.begin_upload(image)
+    assert member.upload(str(image.pk), b"x").status_code == 409
+
+
+def test_deleting_an_image_while_it_uploads_ends_the_upload_with_410(member, stores_dir):
+    image = Image.objects.get(pk=member.create(disk_format="raw")["id"])
+
+    def chunks():
+        yield b"\0" * 65536
+        services.delete_image(Image.objects.get(pk=image.pk))
+        yield b"\0" * 65536
+
+    with pytest.raises(services.Gone):
+        uploads.upload(image, chunks(), None)
+    assert Image.objects.get(pk=image.pk).status == "deleted"
+    assert store_files(stores_dir) == []
+
+
+def test_a_protected_image_cannot_be_deleted_by_owner_or_admin(member, admin, stores_dir):
+    image = member.create(protected=True)
+    assert member.delete(f"/v2/images/{image['id']}").status_code == 403
+    assert admin.delete(f"/v2/images/{image['id']}").status_code == 403
+    member.patch(f"/v2/images/{image['id']}", [{"op": "replace", "path": "/protected", "value": False}])
+    assert member.delete(f"/v2/images/{image['id']}").status_code == 204
+    assert member.get(f"/v2/images/{image['id']}").status_code == 404
+
+
+def test_deactivation_is_admin_only_and_blocks_downloads_for_others(member, admin, stores_dir, qcow2):
+    image = member.create(visibility="shared")
+    path = f"/v2/images/{image['id']}"
+    assert admin.post(f"{path}/actions/deactivate").status_code == 409  # queued: nothing to deactivate
+    member.upload(image["id"], qcow2)
+    assert member.post(f"{path}/actions/deactivate").status_code == 403
+    assert admin.post(f"{path}/actions/deactivate").status_code == 204
+    assert member.get(f"{path}/file").status_code == 403
+    assert admin.get(f"{path}/file").status_code == 200
+    assert admin.post(f"{path}/actions/reactivate").status_code == 204
+    assert member.get(f"{path}/file").status_code == 200
+
+
+def test_the_sweeper_removes_orphaned_staging_files_and_keeps_live_ones(member, stores_dir):
+    live = Image.objects.get(pk=member.create(disk_format="raw")["id"])
+    Image.objects.filter(pk=live.pk).update(status="uploading")
+    gone = Image.objects.get(pk=member.create(disk_format="raw")["id"])
+    Image.objects.filter(pk=gone.pk).update(status="deleted")
+    missing = uuid.uuid4()
+    for image_id in (live.pk, gone.pk, missing):
+        staging_path(image_id).write_bytes(b"x")
+    foreign = staging_path("not-an-image")
+    foreign.write_bytes(b"x")
+    housekeeping.clean_staging()
+    assert staging_path(live.pk).exists() and foreign.exists()
+    assert not staging_path(gone.pk).exists() and not staging_path(missing).exists()
+
+
+def test_the_sweeper_removes_store_objects_no_image_accounts_for(member, stores_dir, qcow2):
+    kept = member.create()
+    member.upload(kept["id"], qcow2)
+    orphan = stores_dir / "store" / str(uuid.uuid4())
+    orphan.write_bytes(b"x")
+    housekeeping.clean_stores()
+    assert not orphan.exists()
+    assert (stores_dir / "store" / kept["id"]).exists()
+
+
+def test_a_stalled_upload_is_returned_to_queued(member, stores_dir, settings):
+    settings.IMAGE_UPLOAD_STALL_TIMEOUT = 0
+    image = Image.objects.get(pk=member.create(disk_format="raw")["id"])
+    services.begin_upload(image)
+    (stores_dir / "store" / str(image.pk)).write_bytes(b"partial")
+    assert housekeeping.recover_stalled_uploads() == 1
+    assert Image.objects.get(pk=image.pk).status == "queued"
+    assert store_files(stores_dir) == []
