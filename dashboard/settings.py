@@ -326,3 +326,24 @@ if IMAGE_PROPERTY_PROTECTION_FORMAT not in ("roles", "policies"):
     raise ImproperlyConfigured("STRATUS_PROPERTY_PROTECTION_RULE_FORMAT must be roles or policies.")
 CELERY_TASK_ROUTES = {"images.*": {"queue": "images"}}
 CELERY_BEAT_SCHEDULE["images-sweep"] = {"task": "images.sweep", "schedule": IMAGE_SWEEP_INTERVAL}
+
+# --- Compute: virt drivers ---
+# Which hypervisor driver the compute agent uses: "qemu" (real guests) or "fake" (no processes).
+VIRT_DRIVER = _read("str", "STRATUS_VIRT_DRIVER", "qemu")
+if VIRT_DRIVER not in ("qemu", "fake"):
+    raise ImproperlyConfigured(f"STRATUS_VIRT_DRIVER={VIRT_DRIVER!r} must be qemu or fake.")
+# Per-host state: instance dirs (spec, console log, sockets, pid) and the base image cache.
+COMPUTE_STATE_DIR = Path(_read("str", "STRATUS_COMPUTE_STATE_DIR", str(DATA_DIR / "compute"))).expanduser()
+# Empty: qemu-system-<arch> from PATH.
+QEMU_BINARY = _read("str", "STRATUS_QEMU_BINARY", "")
+# auto: KVM when /dev/kvm really works, else TCG; kvm/tcg force one (kvm fails if unusable).
+QEMU_ACCEL = _read("str", "STRATUS_QEMU_ACCEL", "auto")
+if QEMU_ACCEL not in ("auto", "kvm", "tcg"):
+    raise ImproperlyConfigured(f"STRATUS_QEMU_ACCEL={QEMU_ACCEL!r} must be auto, kvm or tcg.")
+OVMF_CODE = _read("str", "STRATUS_OVMF_CODE", "/usr/share/OVMF/OVMF_CODE_4M.fd")
+OVMF_VARS = _read("str", "STRATUS_OVMF_VARS", "/usr/share/OVMF/OVMF_VARS_4M.fd")
+# qemu-img runs under these limits (prlimit --as / --cpu) and a wall-clock timeout.
+QEMU_IMG_BINARY = _read("str", "STRATUS_QEMU_IMG", "qemu-img")
+QEMU_IMG_ADDRESS_SPACE_MB = _read("int", "STRATUS_QEMU_IMG_ADDRESS_SPACE_MB", 1024)
+QEMU_IMG_CPU_SECONDS = _read("int", "STRATUS_QEMU_IMG_CPU_SECONDS", 60)
+QEMU_IMG_TIMEOUT = _read("int", "STRATUS_QEMU_IMG_TIMEOUT", 300)

@@ -1,0 +1,221 @@
+"""The one interface between the compute agent and a hypervisor.
+
+A guest is described by a frozen ``GuestSpec``; a driver turns specs into running guests and
+acts on them by instance uuid. Drivers keep everything they need in a per-instance state dir, so
+a new driver object (an agent restart) finds its guests again. Every failure is a ``VirtError``.
+
+Disk ownership: the caller (the agent, with ``instances.virt.disks``) creates and deletes the
+disk files. ``destroy`` stops the guest and removes only the driver's runtime files (spec,
+console log, sockets, pid, firmware variables, saved memory state), never the disks.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+import ipaddress
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+TARGET_RE = re.compile(r"^vd[a-h]$")
+MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+DISK_FORMATS = ("raw", "qcow2")
+
+
+class VirtError(Exception):
+    """Anything the hypervisor layer could not do; the message is meant for the operator."""
+
+
+class GuestNotFound(VirtError):
+    """The driver knows no guest with this uuid."""
+
+
+class PowerState(enum.StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    SHUTDOWN = "shutdown"
+    SUSPENDED = "suspended"
+    CRASHED = "crashed"
+    NOSTATE = "nostate"
+
+
+@dataclass(frozen=True)
+class DiskSpec:
+    path: str
+    format: str
+    target: str  # vda, vdb, … ; also names the device and its PCIe slot, so it stays stable
+    readonly: bool = False
+
+    def __post_init__(self) -> None:
+        if not TARGET_RE.match(self.target):
+            raise VirtError(f"disk target {self.target!r} must be one of vda…vdh")
+        if self.format not in DISK_FORMATS:
+            raise VirtError(f"disk format {self.format!r} must be one of {', '.join(DISK_FORMATS)}")
+        if not Path(self.path).is_absolute():
+            raise VirtError(f"disk path {self.path!r} must be absolute")
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """One NIC on QEMU user networking; the guest's DHCP lease is exactly ``address``."""
+
+    cidr: str
+    address: str
+    gateway: str
+    mac: str
+    dhcp_start: str = ""  # defaults to ``address``, so the first (only) lease is the instance's
+
+    def __post_init__(self) -> None:
+        try:
+            net = ipaddress.ip_network(self.cidr, strict=True)
+            members = [ipaddress.ip_address(a) for a in (self.address, self.gateway, self.lease_start)]
+        except ValueError as exc:
+            raise VirtError(f"invalid network spec: {exc}") from exc
+        if net.version != 4 or any(a not in net for a in members):
+            raise VirtError(f"address, gateway and DHCP start must lie in the IPv4 network {self.cidr}")
+        if self.address == self.gateway:
+            raise VirtError("the instance address must differ from the gateway")
+        if not MAC_RE.match(self.mac):
+            raise VirtError(f"MAC address {self.mac!r} must be lower-case xx:xx:xx:xx:xx:xx")
+
+    @property
+    def lease_start(self) -> str:
+        return self.dhcp_start or self.address
+
+
+@dataclass(frozen=True)
+class GuestSpec:
+    uuid: str
+    name: str
+    vcpus: int
+    memory_mb: int
+    disks: tuple[DiskSpec, ...] = ()
+    network: NetworkSpec | None = None
+    arch: str = "x86_64"
+    firmware: str = "bios"  # "uefi" when the image says hw_firmware_type=uefi
+
+    def __post_init__(self) -> None:
+        if not re.match(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", self.uuid):
+            raise VirtError(f"guest uuid {self.uuid!r} is not a lower-case UUID")
+        if self.vcpus < 1 or self.memory_mb < 16:
+            raise VirtError("a guest needs at least 1 vCPU and 16 MiB of memory")
+        if self.firmware not in ("bios", "uefi"):
+            raise VirtError(f"firmware {self.firmware!r} must be bios or uefi")
+        if not re.match(r"^[a-z0-9_]+$", self.arch):
+            raise VirtError(f"invalid architecture {self.arch!r}")
+        # Lists are accepted for convenience but stored as a tuple, so the spec stays hashable.
+        object.__setattr__(self, "disks", tuple(self.disks))
+        targets = [d.target for d in self.disks]
+        if len(set(targets)) != len(targets):
+            raise VirtError(f"duplicate disk targets in {targets}")
+
+    def disk(self, target: str) -> DiskSpec | None:
+        return next((d for d in self.disks if d.target == target), None)
+
+    def with_disks(self, disks: list[DiskSpec] | tuple[DiskSpec, ...]) -> GuestSpec:
+        data = self.to_dict()
+        data["disks"] = [asdict(d) for d in sorted(disks, key=lambda d: d.target)]
+        return GuestSpec.from_dict(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GuestSpec:
+        data = dict(data)
+        data["disks"] = tuple(DiskSpec(**d) for d in data.get("disks", ()))
+        if data.get("network"):
+            data["network"] = NetworkSpec(**data["network"])
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    hypervisor_type: str  # "kvm", "qemu" (TCG) or "fake"
+    arch: str
+    uefi: bool
+    vcpus: int
+    memory_mb: int
+    disk_gb: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class VirtDriver(abc.ABC):
+    """What the compute agent calls. Methods are idempotent where that is meaningful:
+    spawning a running guest, powering off a stopped one or destroying an unknown one is a no-op,
+    so a task that runs twice does no harm."""
+
+    name: str
+
+    @abc.abstractmethod
+    def spawn(self, spec: GuestSpec) -> None:
+        """Define the guest (state dir, saved spec) and start it; disks must exist."""
+
+    @abc.abstractmethod
+    def destroy(self, uuid: str) -> None:
+        """Stop the guest however it is and remove its runtime files (not its disks)."""
+
+    @abc.abstractmethod
+    def power_off(self, uuid: str, timeout: float = 60.0) -> None:
+        """ACPI power-down, wait up to ``timeout`` seconds for the guest to stop, then force it."""
+
+    @abc.abstractmethod
+    def power_on(self, spec: GuestSpec) -> None:
+        """Start a stopped guest; ``spec`` replaces the saved one (the caller owns the truth)."""
+
+    @abc.abstractmethod
+    def reboot(self, uuid: str, hard: bool = False, timeout: float = 60.0) -> None:
+        """Hard: reset now. Soft: clean power-down and start again; a guest that ignores the
+        request for ``timeout`` seconds is reset (as Nova falls back to a hard reboot)."""
+
+    @abc.abstractmethod
+    def pause(self, uuid: str) -> None: ...
+
+    @abc.abstractmethod
+    def unpause(self, uuid: str) -> None: ...
+
+    @abc.abstractmethod
+    def suspend(self, uuid: str) -> None:
+        """Save the guest's memory to a file in its state dir and stop the process."""
+
+    @abc.abstractmethod
+    def resume(self, uuid: str) -> None:
+        """Start the guest again from its saved memory state."""
+
+    @abc.abstractmethod
+    def snapshot(self, uuid: str, target_path: str | Path) -> Path:
+        """Write a consistent standalone qcow2 of the root disk (vda); the guest keeps its state."""
+
+    @abc.abstractmethod
+    def console_output(self, uuid: str, tail_lines: int | None = None) -> str: ...
+
+    @abc.abstractmethod
+    def attach_disk(self, uuid: str, disk: DiskSpec) -> None:
+        """Hot-plug on a running guest; on a stopped one, record it for the next start."""
+
+    @abc.abstractmethod
+    def detach_disk(self, uuid: str, target: str) -> None: ...
+
+    @abc.abstractmethod
+    def power_state(self, uuid: str) -> PowerState:
+        """The guest's state; NOSTATE when the driver knows no guest with this uuid."""
+
+    @abc.abstractmethod
+    def list_running(self) -> list[str]:
+        """Uuids of guests with a live process (running or paused)."""
+
+    @abc.abstractmethod
+    def list_defined(self) -> list[str]:
+        """Uuids of all guests that have a state dir, whatever their power state."""
+
+    @abc.abstractmethod
+    def saved_spec(self, uuid: str) -> GuestSpec:
+        """The spec the guest was last started with (with attached disks); GuestNotFound if none."""
+
+    @abc.abstractmethod
+    def capabilities(self) -> Capabilities: ...

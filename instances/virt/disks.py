@@ -1,0 +1,220 @@
+"""Disk files for guests: root overlays, blank ephemeral/swap disks, inspection, conversion.
+
+Every qemu-img call names the input format with ``-f`` (never probing, which would let a raw
+image pretend to be qcow2 with a backing file pointing at a host file) and runs under
+``prlimit`` address-space and CPU limits plus a wall-clock timeout, because qemu-img parsing a
+hostile header is the classic way to exhaust a host.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from oslo_utils.imageutils import format_inspector
+
+from .base import DISK_FORMATS, VirtError
+
+GiB = 1024**3
+MiB = 1024**2
+
+
+@dataclass(frozen=True)
+class Limits:
+    address_space_mb: int = 1024
+    cpu_seconds: int = 30
+    timeout: float = 120.0
+    qemu_img: str = "qemu-img"
+
+    @classmethod
+    def from_settings(cls) -> Limits:
+        from django.conf import settings
+
+        return cls(
+            address_space_mb=settings.QEMU_IMG_ADDRESS_SPACE_MB,
+            cpu_seconds=settings.QEMU_IMG_CPU_SECONDS,
+            timeout=settings.QEMU_IMG_TIMEOUT,
+            qemu_img=settings.QEMU_IMG_BINARY,
+        )
+
+
+@dataclass(frozen=True)
+class DiskInfo:
+    format: str
+    virtual_size: int
+    actual_size: int
+    backing_file: str | None
+    raw: dict[str, Any]
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise VirtError(f"`{name}` is not installed on this host (Debian: apt install qemu-utils util-linux)")
+    return path
+
+
+def run_qemu_img(args: list[str], limits: Limits | None = None) -> str:
+    limits = limits or Limits.from_settings()
+    argv = [
+        _tool("prlimit"),
+        f"--as={limits.address_space_mb * MiB}",
+        f"--cpu={limits.cpu_seconds}",
+        "--",
+        _tool(limits.qemu_img),
+        *args,
+    ]
+    try:
+        result = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=limits.timeout,
+            env={"LC_ALL": "C", "PATH": "/usr/bin:/bin"},
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise VirtError(f"qemu-img {args[0]} timed out after {limits.timeout:.0f}s") from exc
+    if result.returncode != 0:
+        raise VirtError(f"qemu-img {args[0]} failed: {result.stderr.strip() or result.returncode}")
+    return result.stdout
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in DISK_FORMATS:
+        raise VirtError(f"disk format {fmt!r} must be one of {', '.join(DISK_FORMATS)}")
+
+
+def info(path: str | Path, fmt: str, *, in_use: bool = False, limits: Limits | None = None) -> DiskInfo:
+    """``qemu-img info`` of a file whose format we already know (our own disks, or a checked image)."""
+    _check_format(fmt)
+    args = ["info", "-f", fmt, "--output=json"]
+    if in_use:
+        args.append("-U")  # a running guest holds the write lock; reading metadata is still safe
+    data = json.loads(run_qemu_img([*args, "--", str(path)], limits))
+    return DiskInfo(
+        format=data["format"],
+        virtual_size=int(data["virtual-size"]),
+        actual_size=int(data.get("actual-size", 0)),
+        backing_file=data.get("backing-filename") or data.get("full-backing-filename"),
+        raw=data,
+    )
+
+
+def inspect(path: str | Path, expected_format: str, *, limits: Limits | None = None) -> DiskInfo:
+    """Check an untrusted image: its content must be ``expected_format`` and pass the format
+    inspector's safety checks (no backing file, no data file, sane headers) before qemu-img
+    ever reads it."""
+    _check_format(expected_format)
+    try:
+        detected = format_inspector.detect_file_format(str(path))
+        if detected is None:
+            raise VirtError(f"could not determine the format of {path}")
+        detected.safety_check()
+    except format_inspector.SafetyCheckFailed as exc:
+        raise VirtError(f"image {path} failed the safety check: {', '.join(exc.failures)}") from exc
+    except format_inspector.ImageFormatError as exc:
+        raise VirtError(f"image {path} is not a valid disk image: {exc}") from exc
+    name = str(detected)
+    # A whole-disk image with a GPT is still a raw image (Glance accepts it the same way).
+    if name != expected_format and not (expected_format == "raw" and name == "gpt"):
+        raise VirtError(f"image {path} contains {name}, not the declared {expected_format}")
+    result = info(path, expected_format, limits=limits)
+    if result.backing_file:
+        raise VirtError(f"image {path} has a backing file")
+    return result
+
+
+def create_overlay(
+    base_path: str | Path, base_format: str, path: str | Path, size_gb: int, *, limits: Limits | None = None
+) -> Path:
+    """A qcow2 root disk backed by a cached base image, grown to the flavor's root size.
+    A size of 0 keeps the image's own size (Nova's root_gb=0). Never shrinks: that would cut
+    the guest's file system, so it is an error."""
+    base = info(base_path, base_format, limits=limits)
+    size = size_gb * GiB if size_gb else base.virtual_size
+    if size < base.virtual_size:
+        raise VirtError(
+            f"root disk of {size_gb} GiB is smaller than the image's virtual size "
+            f"of {base.virtual_size} bytes"
+        )
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    run_qemu_img(
+        [
+            "create",
+            "-q",
+            "-f",
+            "qcow2",
+            "-b",
+            str(Path(base_path).resolve()),
+            "-F",
+            base_format,
+            "--",
+            str(path),
+            str(size),
+        ],
+        limits,
+    )
+    return path
+
+
+def create_blank(
+    path: str | Path,
+    size_gb: int | None = None,
+    *,
+    size_mb: int | None = None,
+    fmt: str = "qcow2",
+    limits: Limits | None = None,
+) -> Path:
+    """An empty disk (ephemeral vdb, swap) of exactly one of ``size_gb`` / ``size_mb``."""
+    _check_format(fmt)
+    if (size_gb is None) == (size_mb is None):
+        raise VirtError("give exactly one of size_gb and size_mb")
+    size = size_gb * GiB if size_gb is not None else size_mb * MiB
+    if size <= 0:
+        raise VirtError("a blank disk needs a positive size")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    run_qemu_img(["create", "-q", "-f", fmt, "--", str(path), str(size)], limits)
+    return path
+
+
+def convert(
+    source: str | Path,
+    source_format: str,
+    target: str | Path,
+    target_format: str = "qcow2",
+    *,
+    in_use: bool = False,
+    limits: Limits | None = None,
+) -> Path:
+    """Copy a disk into a standalone file, flattening any backing chain. Written to a temp name
+    and renamed, so a failed conversion never leaves a plausible-looking target behind."""
+    _check_format(source_format)
+    _check_format(target_format)
+    target = Path(target)
+    tmp = target.with_name(f".{target.name}.part")
+    args = ["convert", "-q", "-f", source_format, "-O", target_format]
+    if in_use:
+        args.append("-U")
+    try:
+        run_qemu_img([*args, "--", str(source), str(tmp)], limits)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return target
+
+
+def remove(*paths: str | Path) -> None:
+    """Delete disk files; a file that is already gone is fine (delete is retried on failure)."""
+    for path in paths:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            continue

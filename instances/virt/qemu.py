@@ -1,0 +1,405 @@
+"""Guests as detached ``qemu-system-<arch>`` processes, driven over QMP.
+
+Each guest lives in ``<state>/instances/<uuid>/``: spec.json (what it was started with),
+console.log (serial port, appended across boots), qmp.sock, vnc.sock, pid, OVMF_VARS.fd for
+UEFI guests and memory.state while suspended. QEMU daemonizes (its own session), so guests
+outlive the worker that started them; a new driver finds them through the pidfile, trusting a
+pid only if /proc/<pid>/cmdline is a QEMU started with this guest's ``-uuid``.
+
+The machine is q35 with one PCIe root port per disk target (vda→rp0 … vdh→rp7), so a disk keeps
+its slot across hot-plug, restart and suspend/resume. ACPI PCI hot-plug is switched off so
+native PCIe hot-plug is used: a port the guest never powered on releases a device at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from . import disks
+from .argv import disk_options, qemu_argv
+from .base import Capabilities, DiskSpec, GuestSpec, PowerState, VirtDriver, VirtError
+from .qmp import QMPClient, QMPError
+from .state import StateDirs, disk_gb, host_arch, host_memory_mb, kvm_usable, tail
+
+log = logging.getLogger(__name__)
+
+QMP_STATES = {
+    "running": PowerState.RUNNING,
+    "paused": PowerState.PAUSED,
+    "suspended": PowerState.PAUSED,  # guest-initiated S3 sleep: vCPUs stopped, process alive
+    "shutdown": PowerState.SHUTDOWN,
+    "internal-error": PowerState.CRASHED,
+    "guest-panicked": PowerState.CRASHED,
+    "io-error": PowerState.PAUSED,
+}
+START_TIMEOUT = 60.0
+KILL_TIMEOUT = 10.0
+MIGRATE_TIMEOUT = 600.0
+
+
+class QemuDriver(VirtDriver):
+    name = "qemu"
+
+    def __init__(
+        self,
+        state_dir: str | Path,
+        *,
+        binary: str | None = None,
+        accel: str = "auto",
+        ovmf_code: str = "/usr/share/OVMF/OVMF_CODE_4M.fd",
+        ovmf_vars: str = "/usr/share/OVMF/OVMF_VARS_4M.fd",
+    ):
+        if accel not in ("auto", "kvm", "tcg"):
+            raise VirtError(f"accel {accel!r} must be auto, kvm or tcg")
+        self.dirs = StateDirs(state_dir)
+        self.accel_mode = accel
+        self.ovmf_code, self.ovmf_vars = Path(ovmf_code), Path(ovmf_vars)
+        self.binary_override = binary
+        self.binary(host_arch())  # fail now, not at the first spawn, on a host without QEMU
+
+    # -- host ------------------------------------------------------------------------------------
+
+    def binary(self, arch: str) -> str:
+        name = self.binary_override or f"qemu-system-{arch}"
+        path = shutil.which(name)
+        if path is None:
+            raise VirtError(f"`{name}` is not installed on this host (Debian: apt install qemu-system-x86)")
+        return path
+
+    def accel(self) -> str:
+        if self.accel_mode == "tcg":
+            return "tcg"
+        if kvm_usable():
+            return "kvm"
+        if self.accel_mode == "kvm":
+            raise VirtError("KVM was required (STRATUS_QEMU_ACCEL=kvm) but /dev/kvm is not usable")
+        return "tcg"
+
+    def capabilities(self) -> Capabilities:
+        accel = self.accel()
+        return Capabilities(
+            hypervisor_type="kvm" if accel == "kvm" else "qemu",
+            arch=host_arch(),
+            uefi=self.ovmf_code.is_file() and self.ovmf_vars.is_file(),
+            vcpus=os.cpu_count() or 1,
+            memory_mb=host_memory_mb(),
+            disk_gb=disk_gb(self.dirs.root),
+            extra={"accel": accel, "binary": self.binary(host_arch())},
+        )
+
+    # -- processes -------------------------------------------------------------------------------
+
+    def _file(self, uuid: str, name: str) -> Path:
+        return self.dirs.dir(uuid) / name
+
+    def _pid(self, uuid: str) -> int | None:
+        """The guest's live QEMU pid, or None. A stale pidfile whose number was reused by another
+        process must never make us signal that process."""
+        try:
+            pid = int(self._file(uuid, "pid").read_text().strip())
+            args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            return None
+        # A zombie has an empty cmdline, so an exited guest is never mistaken for a live one.
+        if b"-uuid" in args[:-1] and args[args.index(b"-uuid") + 1] == uuid.encode():
+            return pid
+        return None
+
+    def _qmp(self, uuid: str, timeout: float = 10.0) -> QMPClient:
+        return QMPClient(self._file(uuid, "qmp.sock"), timeout=timeout)
+
+    def _wait_gone(self, uuid: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while self._pid(uuid) is not None:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+    def _kill(self, uuid: str) -> None:
+        """Stop the process: SIGTERM lets QEMU flush its disks, SIGKILL if it does not exit."""
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            pid = self._pid(uuid)
+            if pid is None:
+                return
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                return
+            if self._wait_gone(uuid, KILL_TIMEOUT):
+                return
+        raise VirtError(f"QEMU process of guest {uuid} did not exit after SIGKILL")
+
+    def _start(self, spec: GuestSpec, incoming: bool = False) -> None:
+        for disk in spec.disks:
+            if not Path(disk.path).is_file():
+                raise VirtError(f"disk {disk.target} of guest {spec.uuid} is missing: {disk.path}")
+        directory = self.dirs.dir(spec.uuid)
+        if spec.firmware == "uefi":
+            if not (self.ovmf_code.is_file() and self.ovmf_vars.is_file()):
+                raise VirtError(f"UEFI needs OVMF ({self.ovmf_code}, {self.ovmf_vars}): apt install ovmf")
+            vars_copy = directory / "OVMF_VARS.fd"
+            if not vars_copy.exists():  # per instance, and kept across power cycles (boot entries)
+                shutil.copyfile(self.ovmf_vars, vars_copy)
+        for name in ("qmp.sock", "vnc.sock", "pid"):
+            (directory / name).unlink(missing_ok=True)
+        argv = qemu_argv(
+            spec,
+            binary=self.binary(spec.arch),
+            accel=self.accel(),
+            pidfile=directory / "pid",
+            ovmf_code=self.ovmf_code if spec.firmware == "uefi" else None,
+            incoming=incoming,
+        )
+        try:
+            result = subprocess.run(
+                argv, cwd=directory, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                timeout=START_TIMEOUT,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired as exc:
+            self._kill(spec.uuid)
+            raise VirtError(f"QEMU did not start guest {spec.uuid} within {START_TIMEOUT:.0f}s") from exc
+        with open(directory / "qemu.log", "a") as fh:
+            fh.write(f"$ {' '.join(argv)}\n{result.stderr}")
+        if result.returncode != 0:
+            raise VirtError(f"QEMU could not start guest {spec.uuid}: {result.stderr.strip()}")
+        if self._pid(spec.uuid) is None:
+            raise VirtError(
+                f"QEMU started guest {spec.uuid} but its process is gone: {result.stderr.strip()}"
+            )
+
+    def _running_pid(self, uuid: str) -> int:
+        pid = self._pid(uuid)
+        if pid is None:
+            self.dirs.load_spec(uuid)  # GuestNotFound for an unknown guest
+            raise VirtError(f"guest {uuid} is not running")
+        return pid
+
+    def _status(self, uuid: str) -> str:
+        with self._qmp(uuid) as qmp:
+            return qmp.execute("query-status")["status"]
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def spawn(self, spec: GuestSpec) -> None:
+        with self.dirs.lock(spec.uuid):
+            if self._pid(spec.uuid) is not None:
+                return
+            if self._file(spec.uuid, "memory.state").exists():
+                raise VirtError(f"guest {spec.uuid} is suspended; resume it instead")
+            self.dirs.save_spec(spec)
+            self._start(spec)
+
+    def destroy(self, uuid: str) -> None:
+        with self.dirs.lock(uuid):
+            self._kill(uuid)
+            self.dirs.remove(uuid)
+
+    def power_off(self, uuid: str, timeout: float = 60.0) -> None:
+        with self.dirs.lock(uuid):
+            self._power_off(uuid, timeout)
+
+    def _power_off(self, uuid: str, timeout: float) -> None:
+        if self._pid(uuid) is None:
+            return
+        try:
+            with self._qmp(uuid) as qmp:
+                # A paused guest cannot act on an ACPI event, so it is stopped at once.
+                if qmp.execute("query-status")["status"] == "running" and timeout > 0:
+                    qmp.execute("system_powerdown")
+                else:
+                    timeout = 0
+        except VirtError as exc:
+            log.warning("guest %s: no clean power-down (%s), stopping it", uuid, exc)
+            timeout = 0
+        if not self._wait_gone(uuid, timeout):
+            log.info("guest %s ignored the ACPI power-down for %.0fs, stopping it", uuid, timeout)
+        self._kill(uuid)
+
+    def power_on(self, spec: GuestSpec) -> None:
+        with self.dirs.lock(spec.uuid):
+            if self._pid(spec.uuid) is not None:
+                return
+            self.dirs.load_spec(spec.uuid)  # GuestNotFound: power_on is for a spawned guest
+            if self._file(spec.uuid, "memory.state").exists():
+                raise VirtError(f"guest {spec.uuid} is suspended; resume it instead")
+            self.dirs.save_spec(spec)
+            self._start(spec)
+
+    def reboot(self, uuid: str, hard: bool = False, timeout: float = 60.0) -> None:
+        with self.dirs.lock(uuid):
+            spec = self.dirs.load_spec(uuid)
+            if self._pid(uuid) is None:
+                if not hard:
+                    raise VirtError(f"guest {uuid} is not running")
+                if self._file(uuid, "memory.state").exists():
+                    raise VirtError(f"guest {uuid} is suspended; resume it instead")
+                self._start(spec)
+                return
+            if not hard:
+                with self._qmp(uuid) as qmp:
+                    if qmp.execute("query-status")["status"] == "running":
+                        qmp.execute("system_powerdown")
+                if self._wait_gone(uuid, timeout):
+                    self._start(spec)
+                    return
+                # As Nova does: a guest that ignores the request gets a hard reboot.
+                log.info("guest %s ignored the soft reboot for %.0fs, resetting it", uuid, timeout)
+                if self._pid(uuid) is None:
+                    self._start(spec)
+                    return
+            with self._qmp(uuid) as qmp:
+                qmp.execute("system_reset")
+                if qmp.execute("query-status")["status"] == "paused":
+                    qmp.execute("cont")
+
+    def pause(self, uuid: str) -> None:
+        self._expect_and_run(uuid, "running", "stop")
+
+    def unpause(self, uuid: str) -> None:
+        self._expect_and_run(uuid, "paused", "cont")
+
+    def _expect_and_run(self, uuid: str, expected: str, command: str) -> None:
+        with self.dirs.lock(uuid):
+            self._running_pid(uuid)
+            with self._qmp(uuid) as qmp:
+                status = qmp.execute("query-status")["status"]
+                if status != expected:
+                    raise VirtError(f"guest {uuid} is {status}, expected {expected}")
+                qmp.execute(command)
+
+    def console_output(self, uuid: str, tail_lines: int | None = None) -> str:
+        self.dirs.load_spec(uuid)
+        try:
+            text = self._file(uuid, "console.log").read_text(errors="replace")
+        except FileNotFoundError:
+            text = ""
+        return tail(text, tail_lines)
+
+    def power_state(self, uuid: str) -> PowerState:
+        if self._pid(uuid) is None:
+            if not self.dirs.exists(uuid):
+                return PowerState.NOSTATE
+            if self._file(uuid, "memory.state").exists():
+                return PowerState.SUSPENDED
+            return PowerState.SHUTDOWN
+        try:
+            return QMP_STATES.get(self._status(uuid), PowerState.NOSTATE)
+        except VirtError:
+            # The process exited between the pid check and the query.
+            return PowerState.SHUTDOWN if self._pid(uuid) is None else PowerState.NOSTATE
+
+    def list_running(self) -> list[str]:
+        return [uuid for uuid in self.dirs.uuids() if self._pid(uuid) is not None]
+
+    def list_defined(self) -> list[str]:
+        return self.dirs.uuids()
+
+    def saved_spec(self, uuid: str) -> GuestSpec:
+        return self.dirs.load_spec(uuid)
+
+    # -- memory state, snapshots, disks ----------------------------------------------------------
+
+    def suspend(self, uuid: str) -> None:
+        from .migration import save_memory
+
+        with self.dirs.lock(uuid):
+            self._running_pid(uuid)
+            save_memory(self, uuid)
+
+    def resume(self, uuid: str) -> None:
+        from .migration import restore_memory
+
+        with self.dirs.lock(uuid):
+            if self._pid(uuid) is not None:
+                raise VirtError(f"guest {uuid} is running, not suspended")
+            if not self._file(uuid, "memory.state").exists():
+                self.dirs.load_spec(uuid)
+                raise VirtError(f"guest {uuid} is not suspended")
+            restore_memory(self, uuid)
+
+    def snapshot(self, uuid: str, target_path: str | Path) -> Path:
+        with self.dirs.lock(uuid):
+            root = self.dirs.load_spec(uuid).disk("vda")
+            if root is None:
+                raise VirtError(f"guest {uuid} has no root disk vda")
+            if self._pid(uuid) is None:
+                return disks.convert(root.path, root.format, target_path, "qcow2")
+            with self._qmp(uuid) as qmp:
+                # Stopping the vCPUs flushes QEMU's caches to the file, so the copy is consistent.
+                was_running = qmp.execute("query-status")["status"] == "running"
+                if was_running:
+                    qmp.execute("stop")
+                try:
+                    return disks.convert(root.path, root.format, target_path, "qcow2", in_use=True)
+                finally:
+                    if was_running:
+                        qmp.execute("cont")
+
+    def attach_disk(self, uuid: str, disk: DiskSpec) -> None:
+        with self.dirs.lock(uuid):
+            spec = self.dirs.load_spec(uuid)
+            if spec.disk(disk.target):
+                raise VirtError(f"guest {uuid} already has a disk {disk.target}")
+            if not Path(disk.path).is_file():
+                raise VirtError(f"disk {disk.path} does not exist")
+            if self._file(uuid, "memory.state").exists():
+                raise VirtError(f"guest {uuid} is suspended; resume it before attaching a disk")
+            if self._pid(uuid) is not None:
+                with self._qmp(uuid) as qmp:
+                    added: list[str] = []
+                    try:
+                        for option, value in disk_options(disk, boot=False):
+                            if option == "-blockdev":
+                                qmp.execute("blockdev-add", **value)
+                                added.append(value["node-name"])
+                            else:
+                                qmp.execute("device_add", **value)
+                    except VirtError:
+                        for node in reversed(added):
+                            qmp.execute("blockdev-del", **{"node-name": node})
+                        raise
+            self.dirs.save_spec(spec.with_disks([*spec.disks, disk]))
+
+    def detach_disk(self, uuid: str, target: str, timeout: float = 30.0) -> None:
+        with self.dirs.lock(uuid):
+            spec = self.dirs.load_spec(uuid)
+            if spec.disk(target) is None:
+                raise VirtError(f"guest {uuid} has no disk {target}")
+            if target == "vda":
+                raise VirtError("the root disk vda cannot be detached")
+            if self._file(uuid, "memory.state").exists():
+                raise VirtError(f"guest {uuid} is suspended; resume it before detaching a disk")
+            if self._pid(uuid) is not None:
+                with self._qmp(uuid) as qmp:
+                    qmp.execute("device_del", id=f"dev-{target}")
+                    # The guest may take its time to let go of the device (or refuse).
+                    deadline = time.monotonic() + timeout
+                    while f"dev-{target}" in _peripherals(qmp):
+                        if time.monotonic() >= deadline:
+                            raise VirtError(f"guest {uuid} did not release {target} within {timeout:.0f}s")
+                        qmp.wait_event("DEVICE_DELETED", 0.2)
+                    # The device lets go of its block node just after it leaves the tree.
+                    for node in (f"fmt-{target}", f"file-{target}"):
+                        while node in _block_nodes(qmp):
+                            try:
+                                qmp.execute("blockdev-del", **{"node-name": node})
+                            except QMPError:
+                                if time.monotonic() >= deadline:
+                                    raise
+                                qmp.wait_event("DEVICE_DELETED", 0.05)
+            self.dirs.save_spec(spec.with_disks([d for d in spec.disks if d.target != target]))
+
+
+def _block_nodes(qmp: QMPClient) -> set[str]:
+    return {node["node-name"] for node in qmp.execute("query-named-block-nodes", flat=True)}
+
+
+def _peripherals(qmp: QMPClient) -> set[str]:
+    return {item["name"] for item in qmp.execute("qom-list", path="/machine/peripheral")}
