@@ -1,7 +1,7 @@
 from django.urls import include, path, re_path
 
-from instances.api import base as compute
 from images.api.views import VersionsView as ImageVersions
+from instances.api import base as compute
 
 from . import views
 from .identity.api import VersionsView as IdentityVersions
