@@ -42,6 +42,11 @@ class Cloud:
             f"{self.url}/compute/v2.1{path}", json=body, headers=self._headers(version), timeout=60
         )
 
+    def put(self, path: str, body: dict, version: str | None = None) -> requests.Response:
+        return requests.put(
+            f"{self.url}/compute/v2.1{path}", json=body, headers=self._headers(version), timeout=60
+        )
+
     def delete(self, path: str) -> requests.Response:
         return requests.delete(f"{self.url}/compute/v2.1{path}", headers=self._headers(), timeout=60)
 
