@@ -345,3 +345,38 @@ if QEMU_ACCEL not in ("auto", "kvm", "tcg"):
     raise ImproperlyConfigured(f"STRATUS_QEMU_ACCEL={QEMU_ACCEL!r} must be auto, kvm or tcg.")
 OVMF_CODE = _read("str", "STRATUS_OVMF_CODE", "/usr/share/OVMF/OVMF_CODE_4M.fd")
 OVMF_VARS = _read("str", "STRATUS_OVMF_VARS", "/usr/share/OVMF/OVMF_VARS_4M.fd")
+
+# --- Compute: hosts, scheduler, instances ---
+# A host whose agent has not sent a heartbeat for this many seconds is down (not scheduled to).
+COMPUTE_HEARTBEAT_INTERVAL = _read("float", "STRATUS_COMPUTE_HEARTBEAT_INTERVAL", 10.0)
+COMPUTE_HOST_DOWN_AFTER = _read("int", "STRATUS_HOST_DOWN_AFTER", 60)
+if COMPUTE_HOST_DOWN_AFTER <= COMPUTE_HEARTBEAT_INTERVAL:
+    raise ImproperlyConfigured("STRATUS_HOST_DOWN_AFTER must exceed STRATUS_COMPUTE_HEARTBEAT_INTERVAL.")
+# Overcommit, copied onto a host when its agent registers (Nova's initial allocation ratios).
+COMPUTE_CPU_ALLOCATION_RATIO = _read("float", "STRATUS_CPU_ALLOCATION_RATIO", 4.0)
+COMPUTE_RAM_ALLOCATION_RATIO = _read("float", "STRATUS_RAM_ALLOCATION_RATIO", 1.0)
+COMPUTE_DISK_ALLOCATION_RATIO = _read("float", "STRATUS_DISK_ALLOCATION_RATIO", 1.0)
+# Memory kept back for the host itself (Nova's reserved_host_memory_mb).
+COMPUTE_RESERVED_HOST_MEMORY_MB = _read("int", "STRATUS_RESERVED_HOST_MEMORY_MB", 512)
+# Per-project private networks: one /24 each, carved out of this pool.
+COMPUTE_NETWORK_POOL = _read("str", "STRATUS_NETWORK_POOL", "10.100.0.0/16")
+# Default per-project quotas (-1 = unlimited); per-project overrides live in the database.
+COMPUTE_QUOTA_INSTANCES = _read("int", "STRATUS_QUOTA_INSTANCES", 10)
+COMPUTE_QUOTA_CORES = _read("int", "STRATUS_QUOTA_CORES", 20)
+COMPUTE_QUOTA_RAM = _read("int", "STRATUS_QUOTA_RAM", 51200)
+# Seconds a guest gets to power down cleanly (stop, soft reboot) before it is forced.
+COMPUTE_SHUTDOWN_TIMEOUT = _read("float", "STRATUS_COMPUTE_SHUTDOWN_TIMEOUT", 60.0)
+# A build not finished after this long goes to ERROR (0 disables; Nova's default is off, ours on).
+COMPUTE_BUILD_TIMEOUT = _read("int", "STRATUS_COMPUTE_BUILD_TIMEOUT", 1800)
+# Any other task state older than this is stuck: the instance goes to ERROR with a fault.
+COMPUTE_TASK_TIMEOUT = _read("int", "STRATUS_COMPUTE_TASK_TIMEOUT", 3600)
+# How often every host compares its guests with the database, and prunes its image cache.
+COMPUTE_SYNC_INTERVAL = _read("float", "STRATUS_COMPUTE_SYNC_INTERVAL", 60.0)
+COMPUTE_CACHE_PRUNE_INTERVAL = _read("float", "STRATUS_COMPUTE_CACHE_PRUNE_INTERVAL", 3600.0)
+# Cached base images no instance on the host uses are removed after this many seconds unused.
+COMPUTE_IMAGE_CACHE_MAX_AGE = _read("int", "STRATUS_IMAGE_CACHE_MAX_AGE", 24 * 3600)
+# Parallel tasks per compute agent (threads: QEMU runs detached, the work is mostly waiting).
+COMPUTE_AGENT_CONCURRENCY = _read("int", "STRATUS_COMPUTE_AGENT_CONCURRENCY", 4)
+# How long the API waits for an agent's answer (console output).
+COMPUTE_RPC_TIMEOUT = _read("float", "STRATUS_COMPUTE_RPC_TIMEOUT", 30.0)
+CELERY_BEAT_SCHEDULE["compute-sync"] = {"task": "instances.sync_hosts", "schedule": COMPUTE_SYNC_INTERVAL}

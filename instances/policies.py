@@ -1,6 +1,6 @@
 """Policy defaults for flavors, under Nova's rule names."""
 
-from dashboard.policy import ADMIN, ADMIN_OR_READER, RuleDefault
+from dashboard.policy import ADMIN, ADMIN_OR_MEMBER, ADMIN_OR_READER, RuleDefault
 
 FLAVOR_READ = "os_compute_api:flavors:read"
 FLAVOR_CREATE = "os_compute_api:os-flavor-manage:create"
@@ -35,4 +35,70 @@ RULES = [
     RuleDefault(SPECS_CREATE, ADMIN, "Create or update flavor extra specs."),
     RuleDefault(SPECS_UPDATE, ADMIN, "Update one flavor extra spec."),
     RuleDefault(SPECS_DELETE, ADMIN, "Delete a flavor extra spec."),
+]
+
+# --- servers (Nova's names and defaults) ---
+SERVERS_INDEX = "os_compute_api:servers:index"
+SERVERS_DETAIL = "os_compute_api:servers:detail"
+SERVERS_ALL_TENANTS = "os_compute_api:servers:index:get_all_tenants"
+SERVERS_DETAIL_ALL_TENANTS = "os_compute_api:servers:detail:get_all_tenants"
+SERVERS_SHOW = "os_compute_api:servers:show"
+SERVERS_SHOW_HOST_STATUS = "os_compute_api:servers:show:host_status"
+SERVERS_CREATE = "os_compute_api:servers:create"
+SERVERS_FORCED_HOST = "os_compute_api:servers:create:forced_host"
+SERVERS_ZERO_DISK_FLAVOR = "os_compute_api:servers:create:zero_disk_flavor"
+SERVERS_DELETE = "os_compute_api:servers:delete"
+SERVERS_START = "os_compute_api:servers:start"
+SERVERS_STOP = "os_compute_api:servers:stop"
+SERVERS_REBOOT = "os_compute_api:servers:reboot"
+SERVERS_CREATE_IMAGE = "os_compute_api:servers:create_image"
+PAUSE = "os_compute_api:os-pause-server:pause"
+UNPAUSE = "os_compute_api:os-pause-server:unpause"
+SUSPEND = "os_compute_api:os-suspend-server:suspend"
+RESUME = "os_compute_api:os-suspend-server:resume"
+CONSOLE_OUTPUT = "os_compute_api:os-console-output"
+EXTENDED_SERVER_ATTRIBUTES = "os_compute_api:os-extended-server-attributes"
+HYPERVISORS_LIST = "os_compute_api:os-hypervisors:list"
+HYPERVISORS_DETAIL = "os_compute_api:os-hypervisors:list-detail"
+HYPERVISORS_SHOW = "os_compute_api:os-hypervisors:show"
+AZ_LIST = "os_compute_api:os-availability-zone:list"
+AZ_DETAIL = "os_compute_api:os-availability-zone:detail"
+QUOTA_SHOW = "os_compute_api:os-quota-sets:show"
+QUOTA_UPDATE = "os_compute_api:os-quota-sets:update"
+QUOTA_DEFAULTS = "os_compute_api:os-quota-sets:defaults"
+LIMITS = "os_compute_api:limits"
+SERVICES_UPDATE = "os_compute_api:os-services:update"
+
+_ACT = "Project members act on their project's servers; administrators on any."
+RULES += [
+    RuleDefault(SERVERS_INDEX, ADMIN_OR_READER, "List the project's servers."),
+    RuleDefault(SERVERS_DETAIL, ADMIN_OR_READER, "List the project's servers with details."),
+    RuleDefault(SERVERS_ALL_TENANTS, ADMIN, "List servers of every project (all_tenants)."),
+    RuleDefault(SERVERS_DETAIL_ALL_TENANTS, ADMIN, "List server details of every project."),
+    RuleDefault(SERVERS_SHOW, ADMIN_OR_READER, "Show a server of the project."),
+    RuleDefault(SERVERS_SHOW_HOST_STATUS, ADMIN, "See the status of a server's host."),
+    RuleDefault(SERVERS_CREATE, ADMIN_OR_MEMBER, "Launch servers in the project."),
+    RuleDefault(SERVERS_FORCED_HOST, ADMIN, "Pick the host with availability_zone=AZ:HOST."),
+    RuleDefault(SERVERS_ZERO_DISK_FLAVOR, ADMIN, "Boot from an image with a flavor of zero root disk."),
+    RuleDefault(SERVERS_DELETE, ADMIN_OR_MEMBER, f"Delete a server. {_ACT}"),
+    RuleDefault(SERVERS_START, ADMIN_OR_MEMBER, f"Start a server. {_ACT}"),
+    RuleDefault(SERVERS_STOP, ADMIN_OR_MEMBER, f"Stop a server. {_ACT}"),
+    RuleDefault(SERVERS_REBOOT, ADMIN_OR_MEMBER, f"Reboot a server. {_ACT}"),
+    RuleDefault(SERVERS_CREATE_IMAGE, ADMIN_OR_MEMBER, "Snapshot a server to an image of its project."),
+    RuleDefault(PAUSE, ADMIN_OR_MEMBER, f"Pause a server. {_ACT}"),
+    RuleDefault(UNPAUSE, ADMIN_OR_MEMBER, f"Unpause a server. {_ACT}"),
+    RuleDefault(SUSPEND, ADMIN_OR_MEMBER, f"Suspend a server. {_ACT}"),
+    RuleDefault(RESUME, ADMIN_OR_MEMBER, f"Resume a server. {_ACT}"),
+    RuleDefault(CONSOLE_OUTPUT, ADMIN_OR_MEMBER, "Read a server's serial console output."),
+    RuleDefault(EXTENDED_SERVER_ATTRIBUTES, ADMIN, "See OS-EXT-SRV-ATTR:* (the host) of servers."),
+    RuleDefault(HYPERVISORS_LIST, ADMIN, "List compute hosts."),
+    RuleDefault(HYPERVISORS_DETAIL, ADMIN, "List compute hosts with details."),
+    RuleDefault(HYPERVISORS_SHOW, ADMIN, "Show a compute host."),
+    RuleDefault(AZ_LIST, ADMIN_OR_READER, "List availability zones."),
+    RuleDefault(AZ_DETAIL, ADMIN, "List availability zones with their hosts."),
+    RuleDefault(QUOTA_SHOW, ADMIN_OR_READER, "Show a project's compute quotas."),
+    RuleDefault(QUOTA_UPDATE, ADMIN, "Change a project's compute quotas."),
+    RuleDefault(QUOTA_DEFAULTS, ADMIN_OR_READER, "Show the default compute quotas."),
+    RuleDefault(LIMITS, ADMIN_OR_READER, "Show the project's limits and usage."),
+    RuleDefault(SERVICES_UPDATE, ADMIN, "Enable or disable a compute host."),
 ]

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import base, flavors
+from . import base, flavors, hosts, servers
 
 urlpatterns = [
     path("", base.V21View.as_view()),
@@ -13,4 +13,19 @@ urlpatterns = [
     path("flavors/<str:flavor_id>/os-flavor-access", flavors.FlavorAccessView.as_view()),
     path("flavors/<str:flavor_id>/os-extra_specs", flavors.ExtraSpecsView.as_view()),
     path("flavors/<str:flavor_id>/os-extra_specs/<str:key>", flavors.ExtraSpecView.as_view()),
+    path("servers", servers.ServerListView.as_view()),
+    path("servers/detail", servers.ServerDetailListView.as_view()),
+    path("servers/<str:server_id>", servers.ServerView.as_view()),
+    path("servers/<str:server_id>/action", servers.ServerActionView.as_view()),
+    path("os-hypervisors", hosts.HypervisorListView.as_view()),
+    path("os-hypervisors/detail", hosts.HypervisorDetailListView.as_view()),
+    path("os-hypervisors/<str:hypervisor_id>", hosts.HypervisorView.as_view()),
+    path("os-availability-zone", hosts.AvailabilityZoneView.as_view()),
+    path("os-availability-zone/detail", hosts.AvailabilityZoneDetailView.as_view()),
+    path("os-services", hosts.ServiceListView.as_view()),
+    path("os-services/<str:service_id>", hosts.ServiceView.as_view()),
+    path("os-quota-sets/<str:project_id>", hosts.QuotaSetView.as_view()),
+    path("os-quota-sets/<str:project_id>/detail", hosts.QuotaSetDetailView.as_view()),
+    path("os-quota-sets/<str:project_id>/defaults", hosts.QuotaDefaultsView.as_view()),
+    path("limits", hosts.LimitsView.as_view()),
 ]

@@ -9,6 +9,13 @@ document.addEventListener("DOMContentLoaded", () => {
       document.dispatchEvent(new Event("selection-changed"));
     });
   });
+  // A search box that filters the [data-project] rows of the list right after it.
+  document.querySelectorAll("[data-filter-projects]").forEach((input) => input.addEventListener("input", () => {
+    const q = input.value.toLowerCase();
+    input.nextElementSibling.querySelectorAll("[data-project]").forEach((el) => {
+      el.hidden = !el.dataset.project.includes(q);
+    });
+  }));
   // Batch buttons: data-requires-selection="<checkbox selector>" enables the button while any is checked.
   document.querySelectorAll("[data-requires-selection]").forEach((button) => {
     const selector = button.dataset.requiresSelection;

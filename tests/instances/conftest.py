@@ -54,3 +54,89 @@ def flavor_body(name: str, /, **fields) -> dict:
     body = {"name": name, "ram": 1024, "vcpus": 2, "disk": 10, "id": None}
     body.update(fields)
     return {"flavor": body}
+
+
+# --- compute: a fake-driver host in this process, a real image in a real filesystem store -----
+
+
+@pytest.fixture
+def stores_dir(settings, tmp_path):
+    from images.stores import all_stores
+
+    settings.IMAGE_STORES = {"file": {"type": "filesystem", "path": str(tmp_path / "store")}}
+    settings.IMAGE_DEFAULT_STORE = "file"
+    settings.IMAGE_STAGING_DIR = tmp_path / "staging"
+    all_stores.cache_clear()
+    yield tmp_path
+    all_stores.cache_clear()
+
+
+def make_host(tmp_path, name: str = "host1", zone: str = "nova", **overrides):
+    """A registered compute host driven by the fake driver, with its manager."""
+    from instances import agent
+    from instances.manager import ComputeManager
+    from instances.virt.fake import FakeDriver
+
+    state = tmp_path / f"state-{name}"
+    manager = ComputeManager(name, FakeDriver(state), state)
+    agent.register(manager, zone, overrides or {"vcpus": 8, "memory_mb": 4096, "disk_gb": 100})
+    return manager
+
+
+@pytest.fixture
+def host(db, tmp_path, settings):
+    settings.VIRT_DRIVER = "fake"
+    return make_host(tmp_path)
+
+
+def upload_image(owner, data: bytes, *, disk_format: str = "raw", **fields):
+    """An active image, created and uploaded through the image service's own pipeline."""
+    from images import services as image_services
+    from images.pipeline.upload import upload
+
+    values = {"name": "marker", "disk_format": disk_format, "container_format": "bare"}
+    values.update(fields)
+    properties = values.pop("properties", {})
+    image = image_services.create_image(owner, values, properties, [])
+    upload(image, [data], len(data))
+    image.refresh_from_db()
+    return image
+
+
+@pytest.fixture
+def marker_bytes(tmp_path) -> bytes:
+    from tests.instances.bootimage import build_boot_image
+
+    return build_boot_image(tmp_path / "marker.raw", "STRATUS-MARKER unit").read_bytes()
+
+
+@pytest.fixture
+def image(world, stores_dir, marker_bytes):
+    return upload_image(world["home"].pk, marker_bytes, visibility="public")
+
+
+@pytest.fixture
+def tiny(db):
+    from instances import services
+
+    return services.create_flavor(name="t.tiny", vcpus=1, ram=128, disk=1, ephemeral=1, swap=16)
+
+
+class Deliver:
+    """Runs the compute tasks a request enqueued (captured on-commit callbacks), in this process,
+    on the named hosts' managers: what the host's agent would do with each message."""
+
+    def __init__(self, *managers):
+        self.managers = {m.host_name: m for m in managers}
+
+    def __call__(self, callbacks) -> list[str]:
+        ran = []
+        for callback in callbacks:
+            name, args, queue = callback.args[0], callback.keywords["args"], callback.keywords["queue"]
+            manager = self.managers[queue.removeprefix("compute.")]
+            method = name.removeprefix("instances.")
+            if method == "console_output":
+                continue
+            getattr(manager, method)(*args)
+            ran.append(name)
+        return ran

@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from dashboard.exceptions import BadRequest, Conflict, NotFound
 from dashboard.models import Project
 
-from .models import Flavor, FlavorAccess, FlavorExtraSpec
+from ..models import Flavor, FlavorAccess, FlavorExtraSpec
 
 
 class FlavorExists(Conflict):

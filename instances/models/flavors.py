@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
-from django.db.models import Count, IntegerField, Q, Value
+from django.db.models import Count, Q
 from django.db.models.functions import Lower
 
 from dashboard.models import Project
@@ -36,13 +36,11 @@ class FlavorQuerySet(models.QuerySet):
         return self.visible_to(ctx).filter(disabled=False)
 
     def with_instance_count(self) -> FlavorQuerySet:
-        """Annotate ``instance_count``. Instances point at their flavor with
-        ``related_name="instances"``; until that model exists, every flavor counts 0."""
-        try:
-            self.model._meta.get_field("instances")
-        except FieldDoesNotExist:
-            return self.annotate(instance_count=Value(0, output_field=IntegerField()))
-        return self.annotate(instance_count=Count("instances", distinct=True))
+        """Annotate ``instance_count``: the flavor's instances that are not deleted (deleted
+        rows stay in the table, as in Nova, for the action log)."""
+        return self.annotate(
+            instance_count=Count("instances", filter=Q(instances__deleted=False), distinct=True)
+        )
 
 
 class Flavor(models.Model):

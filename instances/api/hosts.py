@@ -1,0 +1,273 @@
+"""os-hypervisors, os-availability-zone, os-services, os-quota-sets and limits."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import Count, Q
+from rest_framework.response import Response
+
+from dashboard.context import RequestContext
+from dashboard.exceptions import BadRequest, NotFound
+from dashboard.models import Project
+from dashboard.policy import authorize
+
+from .. import policies
+from ..models import ComputeHost
+from ..services import hosts as host_services
+from ..services import quotas
+from .base import ComputeView
+
+
+def _hosts():
+    return ComputeHost.objects.annotate(running_vms=Count("instances", filter=Q(instances__deleted=False)))
+
+
+def hypervisor_json(request, host: ComputeHost, detail: bool) -> dict:
+    version = request.api_version
+    out: dict = {
+        "id": str(host.uuid) if version >= "2.53" else host.pk,
+        "hypervisor_hostname": host.name,
+        "state": "up" if host.is_up else "down",
+        "status": "enabled" if host.enabled else "disabled",
+    }
+    if not detail:
+        return out
+    out.update(
+        {
+            "hypervisor_type": host.hypervisor_type.upper() if host.hypervisor_type != "fake" else "fake",
+            "hypervisor_version": 1,
+            "host_ip": "127.0.0.1",
+            "service": {
+                "host": host.name,
+                "id": str(host.uuid) if version >= "2.53" else host.pk,
+                "disabled_reason": host.disabled_reason or None,
+            },
+        }
+    )
+    if version < "2.88":
+        out.update(
+            {
+                "vcpus": host.vcpus,
+                "memory_mb": host.memory_mb,
+                "local_gb": host.local_gb,
+                "vcpus_used": host.vcpus_used,
+                "memory_mb_used": host.memory_mb_used,
+                "local_gb_used": host.local_gb_used,
+                "free_ram_mb": host.memory_mb - host.memory_mb_used,
+                "free_disk_gb": host.local_gb - host.local_gb_used,
+                "current_workload": 0,
+                "running_vms": host.running_vms,
+                "disk_available_least": host.local_gb - host.local_gb_used,
+                "cpu_info": {"arch": host.arch, "uefi": host.uefi},
+            }
+        )
+    else:
+        out["uptime"] = None
+    return out
+
+
+def _host_by_id(request, hypervisor_id: str) -> ComputeHost:
+    qs = _hosts()
+    try:
+        host = qs.filter(uuid=uuid.UUID(hypervisor_id)).first()
+    except ValueError:
+        host = qs.filter(pk=int(hypervisor_id)).first() if hypervisor_id.isdigit() else None
+    if host is None:
+        raise NotFound(f"Hypervisor with ID {hypervisor_id} could not be found.")
+    return host
+
+
+class HypervisorListView(ComputeView):
+    detail = False
+
+    def get(self, request):
+        ctx: RequestContext = request.auth
+        authorize(ctx, policies.HYPERVISORS_DETAIL if self.detail else policies.HYPERVISORS_LIST)
+        hosts = _hosts()
+        pattern = request.query_params.get("hypervisor_hostname_pattern")
+        if pattern:
+            hosts = hosts.filter(name__contains=pattern)
+        return Response({"hypervisors": [hypervisor_json(request, h, self.detail) for h in hosts]})
+
+
+class HypervisorDetailListView(HypervisorListView):
+    detail = True
+
+
+class HypervisorView(ComputeView):
+    def get(self, request, hypervisor_id: str):
+        ctx: RequestContext = request.auth
+        authorize(ctx, policies.HYPERVISORS_SHOW)
+        return Response({"hypervisor": hypervisor_json(request, _host_by_id(request, hypervisor_id), True)})
+
+
+class AvailabilityZoneView(ComputeView):
+    detail = False
+
+    def get(self, request):
+        ctx: RequestContext = request.auth
+        authorize(
+            ctx, policies.AZ_DETAIL if self.detail else policies.AZ_LIST, {"project_id": ctx.project_id}
+        )
+        zones: dict[str, list[ComputeHost]] = {}
+        for host in ComputeHost.objects.all():
+            zones.setdefault(host.availability_zone, []).append(host)
+        info = []
+        for name, members in sorted(zones.items()):
+            available = any(h.enabled and h.is_up for h in members)
+            if not available and not self.detail:
+                continue
+            hosts = None
+            if self.detail:
+                hosts = {
+                    h.name: {
+                        "nova-compute": {
+                            "available": h.is_up,
+                            "active": h.enabled,
+                            "updated_at": h.last_heartbeat.isoformat() if h.last_heartbeat else None,
+                        }
+                    }
+                    for h in members
+                }
+            info.append({"zoneName": name, "zoneState": {"available": available}, "hosts": hosts})
+        return Response({"availabilityZoneInfo": info})
+
+
+class AvailabilityZoneDetailView(AvailabilityZoneView):
+    detail = True
+
+
+def service_json(request, host: ComputeHost) -> dict:
+    return {
+        "id": str(host.uuid) if request.api_version >= "2.53" else host.pk,
+        "binary": "nova-compute",
+        "host": host.name,
+        "zone": host.availability_zone,
+        "status": "enabled" if host.enabled else "disabled",
+        "state": "up" if host.is_up else "down",
+        "updated_at": host.last_heartbeat.isoformat() if host.last_heartbeat else None,
+        "disabled_reason": host.disabled_reason or None,
+        "forced_down": False,
+    }
+
+
+class ServiceListView(ComputeView):
+    def get(self, request):
+        authorize(request.auth, policies.SERVICES_UPDATE)
+        return Response({"services": [service_json(request, h) for h in ComputeHost.objects.all()]})
+
+
+class ServiceView(ComputeView):
+    """``PUT /os-services/{id}`` (2.53+): {"status": "enabled"|"disabled", "disabled_reason"}."""
+
+    def put(self, request, service_id: str):
+        authorize(request.auth, policies.SERVICES_UPDATE)
+        host = _host_by_id(request, service_id)
+        body = request.data if isinstance(request.data, dict) else {}
+        status = body.get("status")
+        if status not in ("enabled", "disabled"):
+            raise BadRequest("Invalid input for field/attribute status. It must be enabled or disabled.")
+        host = host_services.set_enabled(host, status == "enabled", body.get("disabled_reason") or "")
+        return Response({"service": service_json(request, host)})
+
+
+# -- quotas and limits ---------------------------------------------------------------------------
+
+# Nova reports these fixed limits too; Stratus has no key pairs or server groups to count yet.
+FIXED = {
+    "metadata_items": 128,
+    "injected_files": 5,
+    "injected_file_content_bytes": 10240,
+    "injected_file_path_bytes": 255,
+    "key_pairs": 100,
+    "server_groups": 10,
+    "server_group_members": 10,
+}
+
+
+def quota_set(request, project_id: str, with_usage: bool) -> dict:
+    limits = quotas.limits_for(project_id)
+    used = quotas.usage_of(project_id)
+    out: dict = {"id": project_id}
+    for name in quotas.RESOURCES:
+        out[name] = (
+            {"limit": limits[name], "in_use": getattr(used, name), "reserved": 0}
+            if with_usage
+            else limits[name]
+        )
+    for name, value in FIXED.items():
+        out[name] = {"limit": value, "in_use": 0, "reserved": 0} if with_usage else value
+    return out
+
+
+class QuotaSetView(ComputeView):
+    detail = False
+
+    def get(self, request, project_id: str):
+        ctx: RequestContext = request.auth
+        authorize(ctx, policies.QUOTA_SHOW, {"project_id": project_id})
+        usage = self.detail or request.query_params.get("usage", "").lower() in ("true", "1")
+        return Response({"quota_set": quota_set(request, project_id, usage)})
+
+    def put(self, request, project_id: str):
+        ctx: RequestContext = request.auth
+        authorize(ctx, policies.QUOTA_UPDATE, {"project_id": project_id})
+        project = Project.objects.filter(pk=project_id).first()
+        if project is None:
+            raise BadRequest(f"Project ID {project_id} is not a valid project.")
+        body = request.data.get("quota_set") if isinstance(request.data, dict) else None
+        if not isinstance(body, dict):
+            raise BadRequest(
+                "Invalid input for field/attribute quota_set. 'quota_set' is a required property"
+            )
+        values = {}
+        for name in quotas.RESOURCES:
+            if name in body:
+                try:
+                    value = int(body[name])
+                except (TypeError, ValueError) as exc:
+                    raise BadRequest(f"Invalid input for field/attribute {name}.") from exc
+                if value < -1:
+                    raise BadRequest(f"Quota limit {value} for {name} must be -1 or greater.")
+                values[name] = value
+        quotas.set_limits(project, values)
+        out = quota_set(request, project_id, False)
+        out.pop("id")
+        return Response({"quota_set": out})
+
+
+class QuotaSetDetailView(QuotaSetView):
+    detail = True
+    http_method_names = ["get", "head", "options"]
+
+
+class QuotaDefaultsView(ComputeView):
+    def get(self, request, project_id: str):
+        authorize(request.auth, policies.QUOTA_DEFAULTS, {"project_id": project_id})
+        return Response({"quota_set": {"id": project_id, **quotas.defaults(), **FIXED}})
+
+
+class LimitsView(ComputeView):
+    def get(self, request):
+        ctx: RequestContext = request.auth
+        project_id = request.query_params.get("tenant_id") if ctx.is_admin else None
+        project_id = project_id or ctx.project_id
+        authorize(ctx, policies.LIMITS, {"project_id": ctx.project_id})
+        limits, used = quotas.limits_for(project_id), quotas.usage_of(project_id)
+        absolute = {
+            "maxTotalInstances": limits["instances"],
+            "maxTotalCores": limits["cores"],
+            "maxTotalRAMSize": limits["ram"],
+            "totalInstancesUsed": used.instances,
+            "totalCoresUsed": used.cores,
+            "totalRAMUsed": used.ram,
+            "maxServerMeta": FIXED["metadata_items"],
+            "maxImageMeta": FIXED["metadata_items"],
+            "maxPersonality": FIXED["injected_files"],
+            "maxPersonalitySize": FIXED["injected_file_content_bytes"],
+            "maxTotalKeypairs": FIXED["key_pairs"],
+            "maxServerGroups": FIXED["server_groups"],
+            "maxServerGroupMembers": FIXED["server_group_members"],
+        }
+        return Response({"limits": {"rate": [], "absolute": absolute}})

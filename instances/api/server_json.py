@@ -1,0 +1,170 @@
+"""Servers in the shape of the request's microversion (Nova's views/servers.py).
+
+2.1 is the plain shape Tempest validates with ``additionalProperties: false``: ``flavor`` is
+``{id, links}`` and nothing newer appears. Newer fields are added at the version Nova added
+them; ≥2.47 embeds the flavor's sizes instead of linking to it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from dashboard.api.urls import base_url
+
+from ..choices import VmState
+from ..models import Instance
+from .base import compute_url
+
+
+def _time(value) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+def _usage_time(value) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%f") if value else None
+
+
+def server_links(request, server_id) -> list[dict]:
+    base = compute_url(request)
+    return [
+        {"rel": "self", "href": f"{base}/v2.1/servers/{server_id}"},
+        {"rel": "bookmark", "href": f"{base}/servers/{server_id}"},
+    ]
+
+
+def image_ref(request, instance: Instance):
+    if not instance.image_id:
+        return ""  # boot from volume
+    return {
+        "id": instance.image_id,
+        "links": [{"rel": "bookmark", "href": f"{compute_url(request)}/images/{instance.image_id}"}],
+    }
+
+
+def flavor_ref(request, instance: Instance) -> dict:
+    if request.api_version >= "2.47":
+        return {
+            "vcpus": instance.vcpus,
+            "ram": instance.memory_mb,
+            "disk": instance.root_gb,
+            "ephemeral": instance.ephemeral_gb,
+            "swap": instance.swap_mb,
+            "original_name": instance.flavor_name,
+            "extra_specs": instance.flavor_extra_specs,
+        }
+    return {
+        "id": instance.flavor_ref,
+        "links": [{"rel": "bookmark", "href": f"{compute_url(request)}/flavors/{instance.flavor_ref}"}],
+    }
+
+
+def addresses(instance: Instance) -> dict:
+    if not instance.address or instance.vm_state == VmState.DELETED:
+        return {}
+    name = instance.network.name if instance.network is not None else "private"
+    return {
+        name: [
+            {
+                "version": 4,
+                "addr": instance.address,
+                "OS-EXT-IPS:type": "fixed",
+                "OS-EXT-IPS-MAC:mac_addr": instance.mac_address,
+            }
+        ]
+    }
+
+
+def host_id(instance: Instance) -> str:
+    # Nova: an opaque per-project hash of the host, so users see co-location but not the name.
+    if instance.host_id is None:
+        return ""
+    return hashlib.sha224(f"{instance.project_id}{instance.host.name}".encode()).hexdigest()
+
+
+def fault(instance: Instance, admin: bool) -> dict | None:
+    if instance.vm_state != VmState.ERROR or not instance.fault_message:
+        return None
+    out = {
+        "code": instance.fault_code or 500,
+        "created": _time(instance.fault_at),
+        "message": instance.fault_message,
+    }
+    if admin and instance.fault_details:
+        out["details"] = instance.fault_details
+    return out
+
+
+def server_summary(request, instance: Instance) -> dict:
+    return {"id": str(instance.pk), "name": instance.name, "links": server_links(request, instance.pk)}
+
+
+def server_detail(request, instance: Instance, *, admin_attrs: bool, admin: bool) -> dict:
+    version = request.api_version
+    building = instance.vm_state == VmState.BUILDING
+    out: dict = {
+        "id": str(instance.pk),
+        "name": instance.name,
+        "status": instance.status,
+        "tenant_id": instance.project_id,
+        "user_id": instance.user_id or "",
+        "metadata": instance.metadata,
+        "hostId": host_id(instance),
+        "image": image_ref(request, instance),
+        "flavor": flavor_ref(request, instance),
+        "created": _time(instance.created_at),
+        "updated": _time(instance.updated_at),
+        "addresses": addresses(instance),
+        "accessIPv4": "",
+        "accessIPv6": "",
+        "links": server_links(request, instance.pk),
+        "OS-DCF:diskConfig": "MANUAL",
+        "OS-EXT-AZ:availability_zone": instance.availability_zone,
+        "config_drive": "",
+        "key_name": None,
+        "OS-SRV-USG:launched_at": _usage_time(instance.launched_at),
+        "OS-SRV-USG:terminated_at": _usage_time(instance.terminated_at),
+        "OS-EXT-STS:task_state": instance.task_state or None,
+        "OS-EXT-STS:vm_state": instance.vm_state,
+        "OS-EXT-STS:power_state": instance.power_state,
+        "os-extended-volumes:volumes_attached": [],
+        "security_groups": [{"name": "default"}],
+    }
+    if building or instance.vm_state == VmState.ACTIVE:
+        out["progress"] = 100 if instance.vm_state == VmState.ACTIVE else 0
+    if admin_attrs:
+        out["OS-EXT-SRV-ATTR:host"] = instance.host.name if instance.host_id else None
+        out["OS-EXT-SRV-ATTR:hypervisor_hostname"] = instance.host.name if instance.host_id else None
+        out["OS-EXT-SRV-ATTR:instance_name"] = f"instance-{instance.pk}"
+        if version >= "2.3":
+            out.update(
+                {
+                    "OS-EXT-SRV-ATTR:reservation_id": instance.reservation_id,
+                    "OS-EXT-SRV-ATTR:launch_index": instance.launch_index,
+                    "OS-EXT-SRV-ATTR:hostname": instance.name,
+                    "OS-EXT-SRV-ATTR:kernel_id": "",
+                    "OS-EXT-SRV-ATTR:ramdisk_id": "",
+                    "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda",
+                }
+            )
+    if version >= "2.3":
+        out["os-extended-volumes:volumes_attached"] = []
+    if version >= "2.9":
+        out["locked"] = False
+    if version >= "2.19":
+        out["description"] = instance.description or None
+    if version >= "2.26":
+        out["tags"] = []
+    if version >= "2.63":
+        out["trusted_image_certificates"] = None
+    if version >= "2.73":
+        out["locked_reason"] = None
+    if version >= "2.96":
+        out["pinned_availability_zone"] = None
+    problem = fault(instance, admin)
+    if problem is not None:
+        out["fault"] = problem
+    return out
+
+
+def image_location(request, image_id) -> str:
+    return f"{base_url(request)}/image/v2/images/{image_id}"

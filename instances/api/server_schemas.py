@@ -1,0 +1,170 @@
+"""Request bodies of the servers API, checked as Nova's JSON schemas check them (400 naming the
+field). Only what Stratus can honour is accepted; anything else is refused, not ignored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from dashboard.exceptions import BadRequest
+
+from .microversion import APIVersion
+from .schemas import _integer, _name, boolean, invalid
+
+
+@dataclass
+class CreateRequest:
+    name: str
+    image_ref: str
+    flavor_ref: str
+    min_count: int = 1
+    max_count: int = 1
+    availability_zone: str | None = None
+    force_host: str | None = None
+    metadata: dict = field(default_factory=dict)
+    description: str = ""
+    return_reservation_id: bool = False
+
+
+def _last_segment(ref: Any, field_name: str) -> str:
+    """imageRef/flavorRef may be an id or a URL ending in it."""
+    if not isinstance(ref, str | int) or isinstance(ref, bool) or str(ref).strip() == "":
+        raise invalid(field_name, ref, "It must be a non-empty string.")
+    return str(ref).rstrip("/").rsplit("/", 1)[-1]
+
+
+def _networks(server: dict, version: APIVersion) -> None:
+    """Every instance gets its project's private network; "none" still gets its address (the
+    guest's user-mode NIC), as ``addresses`` must never be empty for an ACTIVE server."""
+    if "networks" not in server:
+        if version >= "2.37":
+            raise BadRequest("Invalid input for field/attribute networks. 'networks' is a required property")
+        return
+    value = server["networks"]
+    if isinstance(value, str):
+        if version < "2.37" or value not in ("none", "auto"):
+            raise invalid("networks", value, "It must be 'auto', 'none' or a list of networks.")
+        return
+    if not isinstance(value, list) or any(not isinstance(n, dict) for n in value):
+        raise invalid("networks", value, "It must be 'auto', 'none' or a list of networks.")
+    for net in value:
+        if "port" in net and net["port"]:
+            raise invalid("networks", value, "Ports are not supported; give a network uuid or 'auto'.")
+
+
+def _boot_image(server: dict) -> str:
+    image = server.get("imageRef")
+    bdms = server.get("block_device_mapping_v2")
+    if bdms is None:
+        if image in (None, ""):
+            raise BadRequest("Invalid input for field/attribute imageRef. 'imageRef' is a required property")
+        return _last_segment(image, "imageRef")
+    if not isinstance(bdms, list):
+        raise invalid("block_device_mapping_v2", bdms, "It must be a list.")
+    boot = None
+    for bdm in bdms:
+        if not isinstance(bdm, dict):
+            raise invalid("block_device_mapping_v2", bdm, "Each mapping must be an object.")
+        source, dest = bdm.get("source_type"), bdm.get("destination_type", "local")
+        if source != "image" or dest != "local":
+            raise BadRequest(
+                f"Block device mapping {source} → {dest} is not supported; "
+                "only an image copied to a local root disk (source_type image, destination_type local)."
+            )
+        if str(bdm.get("boot_index", "0")) not in ("0",):
+            raise BadRequest("Only one image mapping, with boot_index 0, is supported.")
+        boot = bdm
+    if boot is None:
+        raise BadRequest("Invalid input for field/attribute imageRef. 'imageRef' is a required property")
+    ref = boot.get("uuid") or image
+    if image not in (None, "") and boot.get("uuid") and _last_segment(image, "imageRef") != boot["uuid"]:
+        raise BadRequest("The image of block_device_mapping_v2 differs from imageRef.")
+    return _last_segment(ref, "uuid")
+
+
+def _zone(server: dict) -> tuple[str | None, str | None]:
+    """availability_zone "AZ", "AZ:HOST" or ":HOST" (Nova's forced host syntax)."""
+    value = server.get("availability_zone")
+    if value in (None, ""):
+        return None, None
+    if not isinstance(value, str) or len(value) > 255:
+        raise invalid("availability_zone", value, "It must be a string of at most 255 characters.")
+    zone, _, host = value.partition(":")
+    host = host.partition(":")[0]  # AZ:HOST:NODE; nodes are hosts here
+    return zone or None, host or None
+
+
+def server_create(body: Any, version: APIVersion) -> CreateRequest:
+    if not isinstance(body, dict) or not isinstance(body.get("server"), dict):
+        raise BadRequest("Invalid input for field/attribute server. 'server' is a required property")
+    server = body["server"]
+    name = _name(server)
+    if "flavorRef" not in server:
+        raise BadRequest("Invalid input for field/attribute flavorRef. 'flavorRef' is a required property")
+    min_count = _integer(server, "min_count", 1, default=1)
+    max_count = _integer(server, "max_count", 1, default=min_count)
+    if min_count > max_count:
+        raise BadRequest("min_count must be <= max_count")
+    metadata = server.get("metadata") or {}
+    if not isinstance(metadata, dict) or any(
+        not isinstance(k, str) or not isinstance(v, str) or not 0 < len(k) <= 255 or len(v) > 255
+        for k, v in metadata.items()
+    ):
+        raise invalid("metadata", metadata, "Keys and values must be strings of at most 255 characters.")
+    if server.get("key_name"):
+        raise BadRequest("Invalid key_name provided.")
+    description = server.get("description")
+    if description is not None and (version < "2.19" or not isinstance(description, str)):
+        raise invalid("description", description, "Descriptions need microversion 2.19 and a string.")
+    _networks(server, version)
+    zone, host = _zone(server)
+    reservation = server.get("return_reservation_id", False)
+    return CreateRequest(
+        name=name,
+        image_ref=_boot_image(server),
+        flavor_ref=_last_segment(server["flavorRef"], "flavorRef"),
+        min_count=min_count,
+        max_count=max_count,
+        availability_zone=zone,
+        force_host=host,
+        metadata=metadata,
+        description=description or "",
+        return_reservation_id=boolean("return_reservation_id", reservation) if reservation else False,
+    )
+
+
+def create_image(body: Any) -> tuple[str, dict]:
+    data = body.get("createImage")
+    if not isinstance(data, dict) or not isinstance(data.get("name"), str) or not data["name"].strip():
+        raise BadRequest("Invalid input for field/attribute name. 'name' is a required property")
+    metadata = data.get("metadata") or {}
+    if not isinstance(metadata, dict) or any(not isinstance(v, str) for v in metadata.values()):
+        raise invalid("metadata", metadata, "Values must be strings.")
+    return data["name"][:255], metadata
+
+
+def reboot_type(body: Any) -> bool:
+    """True for HARD."""
+    data = body.get("reboot")
+    kind = data.get("type") if isinstance(data, dict) else None
+    if not isinstance(kind, str) or kind.upper() not in ("SOFT", "HARD"):
+        raise BadRequest("Invalid input for field/attribute type. Value must be SOFT or HARD.")
+    return kind.upper() == "HARD"
+
+
+def console_length(body: Any) -> int | None:
+    data = body.get("os-getConsoleOutput") or {}
+    if not isinstance(data, dict):
+        raise invalid("os-getConsoleOutput", data, "It must be an object.")
+    length = data.get("length")
+    if length is None:
+        return None
+    if isinstance(length, bool):
+        raise invalid("length", length, "It must be an integer.")
+    try:
+        number = int(length)
+    except (TypeError, ValueError) as exc:
+        raise invalid("length", length, "It must be an integer.") from exc
+    if number < -1:
+        raise invalid("length", length, "It must be -1 or more.")
+    return None if number == -1 else number

@@ -1,0 +1,275 @@
+"""Nova's servers API: list, detail, show, create, delete and the server actions."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.db.models import Q
+from rest_framework.response import Response
+
+from dashboard.context import RequestContext
+from dashboard.exceptions import BadRequest, Conflict, NotFound
+from dashboard.policy import authorize, can
+
+from .. import policies, rpc
+from ..choices import STATUS_FILTERS
+from ..models import ComputeHost, Flavor, Instance
+from ..services import servers
+from . import server_json, server_schemas
+from .base import ComputeView, compute_url
+
+_FALSE = ("false", "0", "no", "off", "f", "n")
+
+
+def request_id(request) -> str:
+    return request.headers.get("X-Openstack-Request-Id") or f"req-{uuid.uuid4()}"
+
+
+def get_server(ctx: RequestContext, server_id: str) -> Instance:
+    """The server if the caller may see it: own project's, or any for an admin; else 404."""
+    try:
+        pk = uuid.UUID(server_id)
+    except ValueError as exc:
+        raise NotFound(f"Instance {server_id} could not be found.") from exc
+    qs = Instance.objects.alive().for_api().filter(pk=pk)
+    if not ctx.is_admin:
+        qs = qs.filter(project_id=ctx.project_id)
+    instance = qs.first()
+    if instance is None:
+        raise NotFound(f"Instance {server_id} could not be found.")
+    return instance
+
+
+def _flag(params, name: str) -> bool:
+    return name in params and params.get(name, "").strip().lower() not in _FALSE
+
+
+class ServerListView(ComputeView):
+    detail = False
+
+    def get(self, request):
+        ctx: RequestContext = request.auth
+        params = request.query_params
+        base_rule = policies.SERVERS_DETAIL if self.detail else policies.SERVERS_INDEX
+        authorize(ctx, base_rule, {"project_id": ctx.project_id})
+        all_projects = _flag(params, "all_tenants")
+        if all_projects:
+            rule = policies.SERVERS_DETAIL_ALL_TENANTS if self.detail else policies.SERVERS_ALL_TENANTS
+            authorize(ctx, rule, {"project_id": ctx.project_id})
+        servers_qs = self._filtered(ctx, params, all_projects)
+        max_limit = settings.COMPUTE_API_MAX_LIMIT
+        limit = params.get("limit")
+        try:
+            limit = max_limit if limit is None else min(int(limit), max_limit)
+        except ValueError as exc:
+            raise BadRequest(f"Invalid limit [{params.get('limit')}]") from exc
+        if limit < 0:
+            raise BadRequest(f"Invalid limit [{limit}]")
+        marker = params.get("marker")
+        if marker is not None:
+            anchor = servers_qs.filter(pk=_uuid_or_none(marker)).values("created_at", "pk").first()
+            if anchor is None:
+                raise BadRequest(f"marker [{marker}] not found")
+            servers_qs = servers_qs.filter(
+                Q(created_at__lt=anchor["created_at"])
+                | Q(created_at=anchor["created_at"], pk__lt=anchor["pk"])
+            )
+        page = list(servers_qs.order_by("-created_at", "-id")[:limit]) if limit else []
+        if self.detail:
+            attrs = can(ctx, policies.EXTENDED_SERVER_ATTRIBUTES, {"project_id": ctx.project_id})
+            items = [
+                server_json.server_detail(request, s, admin_attrs=attrs, admin=ctx.is_admin) for s in page
+            ]
+        else:
+            items = [server_json.server_summary(request, s) for s in page]
+        body: dict = {"servers": items}
+        if page and len(page) == limit:
+            query = {k: v for k, v in params.items() if k != "marker"}
+            query.update(limit=limit, marker=str(page[-1].pk))
+            path = "servers/detail" if self.detail else "servers"
+            body["servers_links"] = [
+                {"rel": "next", "href": f"{compute_url(request)}/v2.1/{path}?{urlencode(query)}"}
+            ]
+        return Response(body)
+
+    def _filtered(self, ctx: RequestContext, params, all_projects: bool):
+        qs = Instance.objects.visible_to(ctx, all_projects=all_projects).for_api()
+        if ctx.is_admin and _flag(params, "deleted"):
+            qs = Instance.objects.filter(deleted=True).for_api()
+            if not all_projects:
+                qs = qs.filter(project_id=ctx.project_id)
+        name = params.get("name")
+        if name:
+            try:
+                re.compile(name)
+                qs = qs.filter(name__regex=name)
+            except re.error:
+                qs = qs.filter(name__contains=name)
+        status = params.get("status")
+        if status:
+            wanted = STATUS_FILTERS.get(status.upper())
+            if wanted is None:
+                return qs.none()
+            vm_state, task_state = wanted
+            qs = qs.filter(vm_state=vm_state)
+            if task_state is not None:
+                qs = qs.filter(task_state=task_state)
+        exact = {
+            "image": "image_id",
+            "flavor": "flavor_ref",
+            "reservation_id": "reservation_id",
+            "ip": "address",
+        }
+        for param, lookup in exact.items():
+            if params.get(param):
+                qs = qs.filter(**{lookup: params[param].rstrip("/").rsplit("/", 1)[-1]})
+        if ctx.is_admin and all_projects:
+            project = params.get("project_id") or params.get("tenant_id")
+            if project:
+                qs = qs.filter(project_id=project)
+        if ctx.is_admin and params.get("host"):
+            qs = qs.filter(host__name=params["host"])
+        return qs
+
+    def post(self, request):
+        ctx: RequestContext = request.auth
+        authorize(ctx, policies.SERVERS_CREATE, {"project_id": ctx.project_id})
+        data = server_schemas.server_create(request.data, request.api_version)
+        if data.force_host:
+            authorize(ctx, policies.SERVERS_FORCED_HOST, {"project_id": ctx.project_id})
+        if (
+            data.availability_zone
+            and not ComputeHost.objects.filter(availability_zone=data.availability_zone).exists()
+        ):
+            raise BadRequest("The requested availability zone is not available")
+        image = _image_for(ctx, data.image_ref)
+        flavor = (
+            Flavor.objects.launchable_by(ctx)
+            .filter(pk=data.flavor_ref)
+            .prefetch_related("extra_specs")
+            .first()
+        )
+        if flavor is None:
+            raise BadRequest(f"Flavor {data.flavor_ref} could not be found.")
+        created = servers.launch(
+            ctx,
+            image=image,
+            flavor=flavor,
+            name=data.name,
+            min_count=data.min_count,
+            max_count=data.max_count,
+            availability_zone=data.availability_zone,
+            force_host=data.force_host,
+            metadata=data.metadata,
+            description=data.description,
+            request_id=request_id(request),
+        )
+        if data.return_reservation_id:
+            return Response({"reservation_id": created[0].reservation_id}, status=202)
+        first = created[0]
+        return Response(
+            {
+                "server": {
+                    "id": str(first.pk),
+                    "links": server_json.server_links(request, first.pk),
+                    "OS-DCF:diskConfig": "MANUAL",
+                    "security_groups": [{"name": "default"}],
+                    "adminPass": secrets.token_urlsafe(9),
+                }
+            },
+            status=202,
+        )
+
+
+def _uuid_or_none(value: str):
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def _image_for(ctx: RequestContext, image_ref: str):
+    from images.models import Image
+
+    pk = _uuid_or_none(image_ref)
+    image = Image.objects.visible_to(ctx).filter(pk=pk).first() if pk else None
+    if image is None:
+        raise BadRequest(f"Image {image_ref} could not be found.")
+    return image
+
+
+class ServerDetailListView(ServerListView):
+    detail = True
+    http_method_names = ["get", "head", "options"]
+
+
+class ServerView(ComputeView):
+    def get(self, request, server_id: str):
+        ctx: RequestContext = request.auth
+        instance = get_server(ctx, server_id)
+        authorize(ctx, policies.SERVERS_SHOW, {"project_id": instance.project_id})
+        attrs = can(ctx, policies.EXTENDED_SERVER_ATTRIBUTES, {"project_id": instance.project_id})
+        return Response(
+            {"server": server_json.server_detail(request, instance, admin_attrs=attrs, admin=ctx.is_admin)}
+        )
+
+    def delete(self, request, server_id: str):
+        ctx: RequestContext = request.auth
+        instance = get_server(ctx, server_id)
+        authorize(ctx, policies.SERVERS_DELETE, {"project_id": instance.project_id})
+        servers.begin_delete(ctx, instance, request_id(request))
+        return self.empty(204)
+
+
+# action body key → (policy, service action name)
+ACTIONS = {
+    "os-stop": (policies.SERVERS_STOP, "stop"),
+    "os-start": (policies.SERVERS_START, "start"),
+    "pause": (policies.PAUSE, "pause"),
+    "unpause": (policies.UNPAUSE, "unpause"),
+    "suspend": (policies.SUSPEND, "suspend"),
+    "resume": (policies.RESUME, "resume"),
+}
+
+
+class ServerActionView(ComputeView):
+    def post(self, request, server_id: str):
+        ctx: RequestContext = request.auth
+        body = request.data
+        if not isinstance(body, dict) or len(body) != 1:
+            raise BadRequest("The request body must hold exactly one action.")
+        (name,) = body
+        instance = get_server(ctx, server_id)
+        target = {"project_id": instance.project_id}
+        rid = request_id(request)
+        if name in ACTIONS:
+            rule, action = ACTIONS[name]
+            authorize(ctx, rule, target)
+            servers.begin_action(ctx, instance, action, request_id=rid)
+            return self.empty(202)
+        if name == "reboot":
+            authorize(ctx, policies.SERVERS_REBOOT, target)
+            hard = server_schemas.reboot_type(body)
+            servers.begin_action(ctx, instance, "reboot_hard" if hard else "reboot", request_id=rid)
+            return self.empty(202)
+        if name == "createImage":
+            authorize(ctx, policies.SERVERS_CREATE_IMAGE, target)
+            image_name, metadata = server_schemas.create_image(body)
+            image = servers.create_snapshot(ctx, instance, image_name, metadata, request_id=rid)
+            if request.api_version >= "2.45":
+                return Response({"image_id": str(image.pk)}, status=202)
+            response = self.empty(202)
+            response["Location"] = server_json.image_location(request, image.pk)
+            return response
+        if name == "os-getConsoleOutput":
+            authorize(ctx, policies.CONSOLE_OUTPUT, target)
+            length = server_schemas.console_length(body)
+            if instance.host is None or not instance.host.is_up:
+                raise Conflict(f"Instance {instance.pk} is not ready: its compute host is not available.")
+            output = rpc.call("instances.console_output", instance.host.name, str(instance.pk), length)
+            return Response({"output": output})
+        raise BadRequest(f"There is no such action: {name}")

@@ -1,0 +1,85 @@
+"""Instance states as Nova names them, and how they map to the API's status."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class VmState(models.TextChoices):
+    BUILDING = "building", "Building"
+    ACTIVE = "active", "Active"
+    STOPPED = "stopped", "Shutoff"
+    PAUSED = "paused", "Paused"
+    SUSPENDED = "suspended", "Suspended"
+    ERROR = "error", "Error"
+    DELETED = "deleted", "Deleted"
+
+
+class TaskState(models.TextChoices):
+    NONE = "", "None"
+    SCHEDULING = "scheduling", "Scheduling"
+    SPAWNING = "spawning", "Spawning"
+    POWERING_OFF = "powering-off", "Powering Off"
+    POWERING_ON = "powering-on", "Powering On"
+    REBOOTING = "rebooting", "Rebooting"
+    REBOOTING_HARD = "rebooting_hard", "Rebooting Hard"
+    PAUSING = "pausing", "Pausing"
+    UNPAUSING = "unpausing", "Resuming"
+    SUSPENDING = "suspending", "Suspending"
+    RESUMING = "resuming", "Resuming"
+    IMAGE_SNAPSHOT = "image_snapshot", "Snapshotting"
+    DELETING = "deleting", "Deleting"
+
+
+class PowerState(models.IntegerChoices):
+    """Nova's numeric power states (``OS-EXT-STS:power_state``)."""
+
+    NOSTATE = 0, "No State"
+    RUNNING = 1, "Running"
+    PAUSED = 3, "Paused"
+    SHUTDOWN = 4, "Shut Down"
+    CRASHED = 6, "Crashed"
+    SUSPENDED = 7, "Suspended"
+
+
+class HypervisorType(models.TextChoices):
+    KVM = "kvm", "KVM"
+    QEMU = "qemu", "QEMU"
+    FAKE = "fake", "Fake"
+
+
+# Task states an agent crash can leave behind that only a (re)build could finish.
+BUILD_TASKS = (TaskState.SCHEDULING, TaskState.SPAWNING)
+
+
+def api_status(vm_state: str, task_state: str) -> str:
+    """Nova's ``status`` for a vm_state/task_state pair (nova/api/openstack/common.py)."""
+    if vm_state == VmState.ACTIVE:
+        if task_state == TaskState.REBOOTING:
+            return "REBOOT"
+        if task_state == TaskState.REBOOTING_HARD:
+            return "HARD_REBOOT"
+        return "ACTIVE"
+    return {
+        VmState.BUILDING: "BUILD",
+        VmState.STOPPED: "SHUTOFF",
+        VmState.PAUSED: "PAUSED",
+        VmState.SUSPENDED: "SUSPENDED",
+        VmState.ERROR: "ERROR",
+        VmState.DELETED: "DELETED",
+    }.get(vm_state, "UNKNOWN")
+
+
+# The reverse, for the ``status`` filter of GET /servers: one status → the vm_states it covers
+# (and, for REBOOT/HARD_REBOOT, the task state too).
+STATUS_FILTERS: dict[str, tuple[str, str | None]] = {
+    "BUILD": (VmState.BUILDING, None),
+    "ACTIVE": (VmState.ACTIVE, None),
+    "REBOOT": (VmState.ACTIVE, TaskState.REBOOTING),
+    "HARD_REBOOT": (VmState.ACTIVE, TaskState.REBOOTING_HARD),
+    "SHUTOFF": (VmState.STOPPED, None),
+    "PAUSED": (VmState.PAUSED, None),
+    "SUSPENDED": (VmState.SUSPENDED, None),
+    "ERROR": (VmState.ERROR, None),
+    "DELETED": (VmState.DELETED, None),
+}

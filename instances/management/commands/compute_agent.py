@@ -1,0 +1,72 @@
+"""Run the compute agent of one host: register it, heal what a crash left, send heartbeats, and
+consume the host's queue ``compute.<host>`` with a threaded Celery worker."""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from instances import agent
+from instances.manager import ComputeManager
+from instances.virt import VirtError, get_driver
+
+log = logging.getLogger("instances.agent")
+
+
+class Command(BaseCommand):
+    help = "Run the compute agent for one hypervisor host (a Celery worker on compute.<host>)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=socket.gethostname().split(".")[0], help="Host name.")
+        parser.add_argument("--availability-zone", default="nova")
+        parser.add_argument(
+            "--state-dir", default=None, help="Instance dirs and image cache (default: <compute dir>/<host>)."
+        )
+        parser.add_argument("--concurrency", type=int, default=settings.COMPUTE_AGENT_CONCURRENCY)
+        parser.add_argument("--vcpus", type=int, default=0, help="Offer at most this many vCPUs.")
+        parser.add_argument("--memory-mb", type=int, default=0, help="Offer at most this much RAM.")
+        parser.add_argument("--disk-gb", type=int, default=0, help="Offer at most this much disk.")
+        parser.add_argument("--loglevel", default="INFO")
+
+    def handle(self, *args, **opts) -> None:
+        host = opts["host"]
+        if not host or any(c in host for c in " /:"):
+            raise CommandError(f"Invalid host name {host!r}.")
+        state_dir = agent.state_dir_for(host, opts["state_dir"])
+        try:
+            driver = get_driver(state_dir=state_dir)
+        except VirtError as exc:
+            raise CommandError(str(exc)) from exc
+        manager = ComputeManager(host, driver, state_dir)
+        agent.configure(manager)
+        row = agent.register(
+            manager,
+            opts["availability_zone"],
+            {"vcpus": opts["vcpus"], "memory_mb": opts["memory_mb"], "disk_gb": opts["disk_gb"]},
+        )
+        counts = agent.heal(manager)
+        self.stdout.write(
+            f"compute host {host} ({row.hypervisor_type}, {row.vcpus} vCPU, {row.memory_mb} MB, "
+            f"{row.local_gb} GB) in zone {row.availability_zone}; healed {counts}"
+        )
+        heartbeat = agent.Heartbeat(host, settings.COMPUTE_HEARTBEAT_INTERVAL)
+        heartbeat.start()
+        from dashboard.celery import app
+
+        worker = app.Worker(
+            queues=[f"compute.{host}"],
+            pool="threads",
+            concurrency=opts["concurrency"],
+            hostname=f"compute@{host}",
+            loglevel=opts["loglevel"],
+            without_mingle=True,
+            without_gossip=True,
+        )
+        try:
+            worker.start()
+        finally:
+            heartbeat.stopped.set()
+        raise SystemExit(worker.exitcode)

@@ -1,0 +1,166 @@
+"""Instances, the log of actions on them, project networks and compute quotas."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from dashboard.models import Project
+
+from ..choices import PowerState, TaskState, VmState, api_status
+from .flavors import Flavor
+from .hosts import ComputeHost
+
+
+class ProjectNetwork(models.Model):
+    """A project's private network: one /24 out of STRATUS_NETWORK_POOL, gateway at .1."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="compute_network")
+    name = models.CharField(max_length=64, default="private")
+    cidr = models.CharField(max_length=43, unique=True)
+    gateway = models.GenericIPAddressField(protocol="IPv4")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["cidr"]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.cidr}"
+
+
+class ComputeQuota(models.Model):
+    """Per-project overrides of the instance quotas; a null field means the setting's default."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="compute_quota")
+    instances = models.IntegerField(null=True, blank=True)
+    cores = models.IntegerField(null=True, blank=True)
+    ram = models.IntegerField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"quota of {self.project_id}"
+
+
+class InstanceQuerySet(models.QuerySet):
+    def alive(self) -> InstanceQuerySet:
+        return self.filter(deleted=False)
+
+    def for_project(self, project_id: str | None) -> InstanceQuerySet:
+        return self.alive().filter(project_id=project_id)
+
+    def visible_to(self, ctx, all_projects: bool = False) -> InstanceQuerySet:
+        """What a caller sees: its project's instances; every project's for an admin who asks."""
+        qs = self.alive()
+        if all_projects and ctx.is_admin:
+            return qs
+        return qs.filter(project_id=ctx.project_id)
+
+    def for_api(self) -> InstanceQuerySet:
+        return self.select_related("host", "network", "flavor")
+
+
+class Instance(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True, default="")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="instances")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    # No foreign key: an image may be deleted while instances launched from it live on.
+    image_id = models.CharField(max_length=64, blank=True, default="")
+    image_properties = models.JSONField(default=dict, blank=True)
+    flavor = models.ForeignKey(Flavor, null=True, on_delete=models.SET_NULL, related_name="instances")
+    # The instance's own copy of its flavor (Flavor.sizes()): deleting the flavor changes nothing.
+    flavor_ref = models.CharField(max_length=255)
+    flavor_name = models.CharField(max_length=255)
+    vcpus = models.PositiveIntegerField()
+    memory_mb = models.PositiveIntegerField()
+    root_gb = models.PositiveIntegerField()
+    ephemeral_gb = models.PositiveIntegerField(default=0)
+    swap_mb = models.PositiveIntegerField(default=0)
+    rxtx_factor = models.FloatField(default=1.0)
+    flavor_extra_specs = models.JSONField(default=dict, blank=True)
+    host = models.ForeignKey(
+        ComputeHost, null=True, blank=True, on_delete=models.SET_NULL, related_name="instances"
+    )
+    availability_zone = models.CharField(max_length=255, blank=True, default="")
+    vm_state = models.CharField(max_length=16, choices=VmState.choices, default=VmState.BUILDING)
+    task_state = models.CharField(
+        max_length=32, choices=TaskState.choices, blank=True, default=TaskState.SCHEDULING
+    )
+    power_state = models.IntegerField(choices=PowerState.choices, default=PowerState.NOSTATE)
+    # When task_state last changed: the stuck-task sweeper measures from here.
+    task_started_at = models.DateTimeField(null=True, blank=True)
+    fault_code = models.IntegerField(null=True, blank=True)
+    fault_message = models.CharField(max_length=255, blank=True, default="")
+    fault_details = models.TextField(blank=True, default="")
+    fault_at = models.DateTimeField(null=True, blank=True)
+    network = models.ForeignKey(
+        ProjectNetwork, null=True, blank=True, on_delete=models.SET_NULL, related_name="instances"
+    )
+    address = models.GenericIPAddressField(protocol="IPv4", null=True, blank=True)
+    mac_address = models.CharField(max_length=17, blank=True, default="")
+    metadata = models.JSONField(default=dict, blank=True)
+    reservation_id = models.CharField(max_length=32, blank=True, default="")
+    launch_index = models.PositiveIntegerField(default=0)
+    launched_at = models.DateTimeField(null=True, blank=True)
+    terminated_at = models.DateTimeField(null=True, blank=True)
+    deleted = models.BooleanField(default=False)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = InstanceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["project", "deleted", "created_at"], name="instance_project_alive"),
+            models.Index(fields=["host", "deleted"], name="instance_host_alive"),
+            models.Index(fields=["vm_state", "task_state"], name="instance_states"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["network", "address"],
+                condition=Q(deleted=False),
+                name="instance_address_unique",
+                violation_error_message="This address is already in use on the network.",
+            ),
+            models.CheckConstraint(
+                condition=Q(deleted=False) | Q(vm_state=VmState.DELETED),
+                name="instance_deleted_state",
+                violation_error_message="A deleted instance has vm_state deleted.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def status(self) -> str:
+        return api_status(self.vm_state, self.task_state)
+
+    @property
+    def firmware(self) -> str:
+        return "uefi" if self.image_properties.get("hw_firmware_type") == "uefi" else "bios"
+
+
+class InstanceAction(models.Model):
+    """Who did what to an instance and when (Nova's os-instance-actions)."""
+
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="actions")
+    action = models.CharField(max_length=32)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    project_id = models.CharField(max_length=64, blank=True, default="")
+    request_id = models.CharField(max_length=64, blank=True, default="")
+    start_time = models.DateTimeField(auto_now_add=True)
+    finish_time = models.DateTimeField(null=True, blank=True)
+    result = models.CharField(max_length=16, blank=True, default="")
+    message = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-start_time", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} on {self.instance_id}"

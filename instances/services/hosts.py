@@ -1,0 +1,16 @@
+"""Compute host administration."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from ..models import ComputeHost
+
+
+def set_enabled(host: ComputeHost, enabled: bool, reason: str = "") -> ComputeHost:
+    """A disabled host keeps its instances but the scheduler passes it over."""
+    ComputeHost.objects.filter(pk=host.pk).update(
+        enabled=enabled, disabled_reason="" if enabled else reason[:255], updated_at=timezone.now()
+    )
+    host.refresh_from_db()
+    return host

@@ -1,0 +1,94 @@
+"""Per-project instance quotas (instances, cores, ram). Usage is counted from the live instances,
+so releasing a quota is simply deleting the instance. Checks run under the project's row lock,
+in the transaction that inserts the instances, so parallel launches never overshoot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Count, Sum
+from django.db.models.functions import Coalesce
+
+from dashboard.exceptions import Forbidden
+from dashboard.models import Project
+
+from ..models import ComputeQuota, Instance
+
+RESOURCES = ("instances", "cores", "ram")
+
+
+class OverQuota(Forbidden):
+    """Nova answers 403 with "Quota exceeded for …"."""
+
+
+@dataclass(frozen=True)
+class Usage:
+    instances: int
+    cores: int
+    ram: int
+
+
+def defaults() -> dict[str, int]:
+    return {
+        "instances": settings.COMPUTE_QUOTA_INSTANCES,
+        "cores": settings.COMPUTE_QUOTA_CORES,
+        "ram": settings.COMPUTE_QUOTA_RAM,
+    }
+
+
+def limits_for(project_id: str) -> dict[str, int]:
+    limits = defaults()
+    override = ComputeQuota.objects.filter(project_id=project_id).first()
+    if override is not None:
+        for name in RESOURCES:
+            value = getattr(override, name)
+            if value is not None:
+                limits[name] = value
+    return limits
+
+
+def usage_of(project_id: str) -> Usage:
+    row = Instance.objects.for_project(project_id).aggregate(
+        instances=Count("pk"), cores=Coalesce(Sum("vcpus"), 0), ram=Coalesce(Sum("memory_mb"), 0)
+    )
+    return Usage(instances=row["instances"], cores=row["cores"], ram=row["ram"])
+
+
+def lock_project(project_id: str) -> None:
+    """Serialise launches of one project (PostgreSQL row lock; SQLite's IMMEDIATE transactions
+    serialise every writer anyway)."""
+    list(Project.objects.select_for_update().filter(pk=project_id).values_list("pk"))
+
+
+def allowed_count(project_id: str, vcpus: int, ram: int, min_count: int, max_count: int) -> int:
+    """How many instances of this size fit (at most ``max_count``); OverQuota if not ``min_count``.
+    Call inside the launch transaction after :func:`lock_project`."""
+    limits, used = limits_for(project_id), usage_of(project_id)
+    fits = max_count
+    need = {"instances": 1, "cores": vcpus, "ram": ram}
+    for name in RESOURCES:
+        limit = limits[name]
+        if limit < 0 or need[name] == 0:
+            continue
+        fits = min(fits, (limit - getattr(used, name)) // need[name])
+    if fits < min_count:
+        over = [
+            name
+            for name in RESOURCES
+            if limits[name] >= 0 and getattr(used, name) + need[name] * min_count > limits[name]
+        ]
+        detail = ", ".join(
+            f"{name} (requested {need[name] * min_count}, used {getattr(used, name)}, limit {limits[name]})"
+            for name in over
+        )
+        raise OverQuota(f"Quota exceeded for {', '.join(over)}: Requested {detail}.")
+    return fits
+
+
+def set_limits(project: Project, values: dict[str, int]) -> dict[str, int]:
+    quota, _ = ComputeQuota.objects.get_or_create(project=project)
+    for name, value in values.items():
+        setattr(quota, name, value)
+    quota.save()
+    return limits_for(project.pk)

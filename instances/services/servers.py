@@ -1,0 +1,365 @@
+"""Instance lifecycle, written once: launch, the power actions, snapshot and delete.
+
+Every transition is one conditional UPDATE on (vm_state, task_state). The API side moves an
+instance into a task state (``begin_*``) and enqueues the agent's task once the transaction has
+committed; the agent finishes it with :func:`finish_task`, which only matches while the task
+state is still the one it was given — a delete that raced in first wins, and a task that runs
+twice finds nothing to do.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from dataclasses import dataclass
+from functools import partial
+
+from django.db import transaction
+from django.utils import timezone
+
+from dashboard.exceptions import BadRequest, Conflict, Forbidden, NotFound
+
+from .. import scheduler
+from ..choices import PowerState, TaskState, VmState
+from ..models import ComputeHost, Flavor, Instance, InstanceAction
+from . import network, quotas
+
+GiB = 1024**3
+SUPPORTED_DISK_FORMATS = ("raw", "qcow2")
+
+
+class InstanceInvalidState(Conflict):
+    """Nova's 409 for an action the instance's state does not allow (or a lost race)."""
+
+
+@dataclass(frozen=True)
+class Action:
+    allowed: tuple[str, ...]
+    task_state: str
+    task: str  # name of the agent task (instances.tasks)
+
+
+ACTIONS: dict[str, Action] = {
+    "stop": Action((VmState.ACTIVE, VmState.ERROR), TaskState.POWERING_OFF, "instances.stop"),
+    "start": Action((VmState.STOPPED,), TaskState.POWERING_ON, "instances.start"),
+    "reboot": Action((VmState.ACTIVE,), TaskState.REBOOTING, "instances.reboot"),
+    "reboot_hard": Action(
+        (VmState.ACTIVE, VmState.STOPPED, VmState.PAUSED, VmState.SUSPENDED, VmState.ERROR),
+        TaskState.REBOOTING_HARD,
+        "instances.reboot",
+    ),
+    "pause": Action((VmState.ACTIVE,), TaskState.PAUSING, "instances.pause"),
+    "unpause": Action((VmState.PAUSED,), TaskState.UNPAUSING, "instances.unpause"),
+    "suspend": Action((VmState.ACTIVE,), TaskState.SUSPENDING, "instances.suspend"),
+    "resume": Action((VmState.SUSPENDED,), TaskState.RESUMING, "instances.resume"),
+    "createImage": Action(
+        (VmState.ACTIVE, VmState.STOPPED, VmState.PAUSED, VmState.SUSPENDED),
+        TaskState.IMAGE_SNAPSHOT,
+        "instances.snapshot",
+    ),
+}
+
+
+def record_action(instance_id, action: str, ctx=None, request_id: str = "") -> InstanceAction:
+    return InstanceAction.objects.create(
+        instance_id=instance_id,
+        action=action,
+        user=ctx.user if ctx is not None else None,
+        project_id=(ctx.project_id or "") if ctx is not None else "",
+        request_id=request_id,
+    )
+
+
+def finish_action(instance_id, action: str, result: str = "Success", message: str = "") -> None:
+    """Close the newest open log entry of ``action`` (a no-op when a retry already did)."""
+    entry = (
+        InstanceAction.objects.filter(instance_id=instance_id, action=action, finish_time__isnull=True)
+        .order_by("-start_time", "-id")
+        .first()
+    )
+    if entry is not None:
+        InstanceAction.objects.filter(pk=entry.pk, finish_time__isnull=True).update(
+            finish_time=timezone.now(), result=result, message=message[:2000]
+        )
+
+
+def enqueue(task_name: str, host: ComputeHost | str, *args) -> None:
+    """Send an agent task to the host's queue once the surrounding transaction commits."""
+    from dashboard.celery import app
+
+    queue = host.queue if isinstance(host, ComputeHost) else f"compute.{host}"
+    transaction.on_commit(partial(app.send_task, task_name, args=list(args), queue=queue))
+
+
+# --- launch ------------------------------------------------------------------------------------
+
+
+def check_image_and_flavor(image, flavor: Flavor, ctx=None) -> int:
+    """Refuse what could never boot (Nova's checks in compute/api.py); return the root disk GB."""
+    from images.choices import ImageStatus
+
+    if image.status != ImageStatus.ACTIVE:
+        raise BadRequest(f"Image {image.pk} is not active.")
+    if image.disk_format not in SUPPORTED_DISK_FORMATS or not image.os_hash_value:
+        raise BadRequest(
+            f"Image {image.pk} is unacceptable: disk format {image.disk_format} is not supported "
+            f"(use {' or '.join(SUPPORTED_DISK_FORMATS)})."
+        )
+    virtual = image.virtual_size or image.size or 0
+    if flavor.disk == 0:
+        from dashboard.policy import can
+
+        from ..policies import SERVERS_ZERO_DISK_FLAVOR
+
+        if ctx is not None and not can(ctx, SERVERS_ZERO_DISK_FLAVOR, {"project_id": ctx.project_id}):
+            raise Forbidden("Only volume-backed servers are allowed for flavors with zero disk.")
+        return max(1, math.ceil(virtual / GiB), image.min_disk)
+    if virtual > flavor.disk * GiB:
+        raise BadRequest(
+            f"Flavor's disk is too small for requested image. Flavor disk is {flavor.disk * GiB} bytes, "
+            f"image is {virtual} bytes."
+        )
+    if image.min_disk > flavor.disk:
+        raise BadRequest(
+            f"Flavor's disk is too small for requested image. Flavor disk is {flavor.disk} GB, "
+            f"minimum disk is {image.min_disk} GB."
+        )
+    if image.min_ram > flavor.ram:
+        raise BadRequest("Flavor's memory is too small for requested image.")
+    return flavor.disk
+
+
+def launch(
+    ctx,
+    *,
+    image,
+    flavor: Flavor,
+    name: str,
+    min_count: int = 1,
+    max_count: int = 1,
+    availability_zone: str | None = None,
+    force_host: str | None = None,
+    metadata: dict | None = None,
+    description: str = "",
+    request_id: str = "",
+) -> list[Instance]:
+    """Create, schedule and claim ``min_count``…``max_count`` instances in one transaction;
+    the builds go to the chosen hosts' queues after it commits. An instance no host can take is
+    created in ERROR with the scheduler's reason, as Nova does."""
+    root_gb = check_image_and_flavor(image, flavor, ctx)
+    sizes = flavor.sizes()
+    request = scheduler.Request(
+        vcpus=flavor.vcpus,
+        memory_mb=flavor.ram,
+        disk_gb=root_gb + flavor.ephemeral,
+        image_properties=dict(image.properties or {}),
+        availability_zone=availability_zone,
+        force_host=force_host,
+    )
+    reservation_id = f"r-{secrets.token_hex(4)}"
+    created: list[Instance] = []
+    with transaction.atomic():
+        quotas.lock_project(ctx.project_id)
+        count = quotas.allowed_count(ctx.project_id, flavor.vcpus, flavor.ram, min_count, max_count)
+        net = network.network_for(ctx.project_id)
+        for index in range(count):
+            instance = Instance(
+                name=f"{name}-{index + 1}" if count > 1 else name,
+                description=description or "",
+                project_id=ctx.project_id,
+                user=ctx.user,
+                image_id=str(image.pk),
+                image_properties=dict(image.properties or {}),
+                flavor=flavor,
+                flavor_ref=sizes["id"],
+                flavor_name=sizes["name"],
+                vcpus=sizes["vcpus"],
+                memory_mb=sizes["ram"],
+                root_gb=root_gb,
+                ephemeral_gb=sizes["ephemeral"],
+                swap_mb=sizes["swap"],
+                rxtx_factor=sizes["rxtx_factor"],
+                flavor_extra_specs=sizes["extra_specs"],
+                availability_zone=availability_zone or "",
+                network=net,
+                address=network.allocate_address(net),
+                mac_address=network.new_mac(),
+                metadata=metadata or {},
+                reservation_id=reservation_id,
+                launch_index=index,
+                task_started_at=timezone.now(),
+            )
+            try:
+                host = scheduler.select_and_claim(request)
+            except scheduler.NoValidHost as exc:
+                instance.vm_state, instance.task_state = VmState.ERROR, TaskState.NONE
+                _set_fault(instance, 500, exc.message)
+                host = None
+            else:
+                instance.host, instance.task_state = host, TaskState.SPAWNING
+                instance.availability_zone = host.availability_zone
+            instance.save(force_insert=True)
+            record_action(instance.pk, "create", ctx, request_id)
+            if host is not None:
+                enqueue("instances.build", host, str(instance.pk))
+            created.append(instance)
+    return created
+
+
+def _set_fault(instance: Instance, code: int, message: str, details: str = "") -> None:
+    instance.fault_code, instance.fault_message = code, message[:255]
+    instance.fault_details, instance.fault_at = details, timezone.now()
+
+
+# --- actions -----------------------------------------------------------------------------------
+
+
+def begin_action(ctx, instance: Instance, action: str, *task_args, request_id: str = "") -> None:
+    """Move the instance into the action's task state and hand the work to its host."""
+    spec = ACTIONS[action]
+    if instance.host_id is None:
+        raise InstanceInvalidState(
+            f"Cannot '{action}' instance {instance.pk} while it is in vm_state {instance.vm_state}"
+        )
+    with transaction.atomic():
+        updated = Instance.objects.filter(
+            pk=instance.pk, deleted=False, vm_state__in=spec.allowed, task_state=TaskState.NONE
+        ).update(task_state=spec.task_state, task_started_at=timezone.now(), updated_at=timezone.now())
+        if not updated:
+            current = Instance.objects.filter(pk=instance.pk).values("vm_state", "task_state").first() or {}
+            state = current.get("task_state") or current.get("vm_state") or instance.vm_state
+            which = "task_state" if current.get("task_state") else "vm_state"
+            raise InstanceInvalidState(
+                f"Cannot '{action}' instance {instance.pk} while it is in {which} {state}"
+            )
+        # Both reboot kinds are logged as "reboot", as Nova does.
+        record_action(instance.pk, "reboot" if action == "reboot_hard" else action, ctx, request_id)
+        enqueue(spec.task, instance.host, str(instance.pk), *task_args)
+
+
+def create_snapshot(ctx, instance: Instance, name: str, metadata: dict | None = None, request_id: str = ""):
+    """Record the new image (owned by the instance's project, queued) and start the snapshot;
+    the agent uploads the disk through the image service's upload pipeline."""
+    from images import services as image_services
+    from images.choices import ContainerFormat, DiskFormat, Visibility
+
+    # Like Nova, the snapshot keeps the properties that say how to boot it.
+    inherited = {
+        k: v
+        for k, v in instance.image_properties.items()
+        if (k.startswith(("hw_", "os_", "img_")) or k == "architecture") and not k.startswith("os_glance")
+    }
+    properties = {
+        **inherited,
+        **(metadata or {}),
+        "instance_uuid": str(instance.pk),
+        "image_type": "snapshot",
+        "base_image_ref": instance.image_id,
+        "owner_project_name": instance.project.name,
+        "user_id": ctx.user.pk,
+    }
+    with transaction.atomic():
+        image = image_services.create_image(
+            instance.project_id,
+            {
+                "name": name,
+                "disk_format": DiskFormat.QCOW2,
+                "container_format": ContainerFormat.BARE,
+                "visibility": Visibility.PRIVATE,
+                "min_disk": instance.root_gb,
+                "min_ram": 0,
+            },
+            {k: str(v) for k, v in properties.items()},
+            [],
+        )
+        begin_action(ctx, instance, "createImage", str(image.pk), request_id=request_id)
+    return image
+
+
+def finish_task(instance_id, expected_task: str, **fields) -> bool:
+    """The agent's end of an action: clear the task state and set ``fields``, only if the task
+    state is still ``expected_task``. False: somebody else (a delete, the sweeper) got there first."""
+    now = timezone.now()
+    return bool(
+        Instance.objects.filter(pk=instance_id, deleted=False, task_state=expected_task).update(
+            task_state=TaskState.NONE, task_started_at=None, updated_at=now, **fields
+        )
+    )
+
+
+def set_error(
+    instance_id, message: str, *, expected_task: str | None = None, code: int = 500, details: str = ""
+) -> bool:
+    """Instance → ERROR with a fault, task state cleared ("all states may go to ERROR")."""
+    qs = Instance.objects.filter(pk=instance_id, deleted=False)
+    if expected_task is not None:
+        qs = qs.filter(task_state=expected_task)
+    now = timezone.now()
+    return bool(
+        qs.update(
+            vm_state=VmState.ERROR,
+            task_state=TaskState.NONE,
+            task_started_at=None,
+            fault_code=code,
+            fault_message=message[:255],
+            fault_details=details,
+            fault_at=now,
+            updated_at=now,
+        )
+    )
+
+
+# --- delete ------------------------------------------------------------------------------------
+
+
+def begin_delete(ctx, instance: Instance, request_id: str = "") -> None:
+    """Delete works in every state. With no host, or a host that is down, the instance is
+    deleted in the database at once (Nova's local delete); the agent destroys a leftover guest
+    when it comes back. Otherwise the host's agent tears the guest down."""
+    with transaction.atomic():
+        updated = (
+            Instance.objects.filter(pk=instance.pk, deleted=False)
+            .exclude(task_state=TaskState.DELETING)
+            .update(task_state=TaskState.DELETING, task_started_at=timezone.now(), updated_at=timezone.now())
+        )
+        if not updated:
+            if not Instance.objects.filter(pk=instance.pk, deleted=False).exists():
+                raise NotFound(f"Instance {instance.pk} could not be found.")
+            raise InstanceInvalidState(f"Instance {instance.pk} is already being deleted.")
+        record_action(instance.pk, "delete", ctx, request_id)
+        host = ComputeHost.objects.filter(pk=instance.host_id).first() if instance.host_id else None
+        if host is None or not host.is_up:
+            finish_delete(instance.pk)
+            finish_action(instance.pk, "delete")
+        else:
+            enqueue("instances.delete", host, str(instance.pk))
+
+
+def finish_delete(instance_id) -> bool:
+    """Mark the instance deleted and give back its host claim, in one transaction; only one
+    caller can win the conditional UPDATE, so the claim is released exactly once. Quota usage
+    is counted from live instances, so it drops with the same UPDATE."""
+    with transaction.atomic():
+        row = (
+            Instance.objects.filter(pk=instance_id, deleted=False)
+            .values("host_id", "vcpus", "memory_mb", "root_gb", "ephemeral_gb")
+            .first()
+        )
+        if row is None:
+            return False
+        now = timezone.now()
+        updated = Instance.objects.filter(pk=instance_id, deleted=False).update(
+            deleted=True,
+            deleted_at=now,
+            terminated_at=now,
+            vm_state=VmState.DELETED,
+            task_state=TaskState.NONE,
+            task_started_at=None,
+            power_state=PowerState.NOSTATE,
+            updated_at=now,
+        )
+        if updated and row["host_id"]:
+            scheduler.release(
+                row["host_id"], row["vcpus"], row["memory_mb"], row["root_gb"] + row["ephemeral_gb"]
+            )
+        return bool(updated)
