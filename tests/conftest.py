@@ -71,3 +71,26 @@ def page(browser, live_stack):
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture(scope="session")
+def compute_host(live_stack) -> str:
+    """One compute agent on the shared live stack, with the QEMU driver forced to TCG: every
+    guest test passes without KVM, as it must in CI."""
+    live_stack.start_compute_agent("live1", env={"STRATUS_QEMU_ACCEL": "tcg"})
+    return "live1"
+
+
+@pytest.fixture(scope="session")
+def marker_image(live_stack, credentials, tmp_path_factory) -> dict:
+    """The tiny bootable marker image, uploaded through the image API by demo, and a test
+    flavor (128 MB, 1 vCPU, 1 GB root, 1 GB ephemeral) made by admin."""
+    from tests.instances.bootimage import build_boot_image
+    from tests.instances.live import Cloud, token
+
+    marker = f"STRATUS-MARKER {uuid.uuid4().hex[:12]}"
+    path = build_boot_image(tmp_path_factory.mktemp("marker") / "marker.raw", marker)
+    demo = Cloud(live_stack, token(live_stack, "demo", credentials["demo"], "demo"))
+    admin = Cloud(live_stack, token(live_stack, "admin", credentials["admin"], "admin"))
+    image_id = demo.upload_image("marker", path)
+    return {"id": image_id, "marker": marker, "flavor": admin.ensure_flavor(), "path": path}

@@ -137,6 +137,8 @@ class LiveStack:
             ALLOWED_HOSTS="127.0.0.1,localhost",
             DEBUG="false",
             PYTHONUNBUFFERED="1",
+            # The test guests ignore ACPI power-down: do not wait Nova's 60 s before forcing them.
+            STRATUS_COMPUTE_SHUTDOWN_TIMEOUT="2",
             PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         )
         if os.environ.get("STRATUS_TEST_DATABASE_URL"):
@@ -212,6 +214,37 @@ class LiveStack:
             what=f"Celery {name} to be ready",
         )
         return service
+
+    def start_compute_agent(
+        self, host: str, state_dir: Path | None = None, az: str = "nova", *args: str, env: dict | None = None
+    ) -> Service:
+        """A compute agent (``manage.py compute_agent``) for ``host``, ready when its worker is."""
+        state_dir = state_dir or self.compute_state_dir(host)
+        log = self.root / f"compute-{host}.log"
+        start = log.stat().st_size if log.exists() else 0
+        argv = [
+            PYTHON,
+            "manage.py",
+            "compute_agent",
+            "--host",
+            host,
+            "--state-dir",
+            str(state_dir),
+            "--availability-zone",
+            az,
+            *args,
+        ]
+        service = Service(f"compute-{host}", argv, env={**self.env, **(env or {})}, cwd=ROOT, log=log)
+        self.services[f"compute-{host}"] = service
+        wait_for(
+            lambda: service.check() or b" ready." in log.read_bytes()[start:],
+            timeout=90,
+            what=f"compute agent {host} to be ready",
+        )
+        return service
+
+    def compute_state_dir(self, host: str) -> Path:
+        return self.root / f"compute-{host}"
 
     def log(self, name: str) -> str:
         return _tail(self.root / f"{name}.log", 200)
