@@ -51,13 +51,15 @@ def test_flavors_larger_than_any_host_are_disabled(world, host, image):
 
 
 def test_the_quota_and_what_the_launch_will_use_are_shown(world, host, image, tiny):
-    page = browser_for("member").get(
-        f"/instances/launch/?image={image.pk}&flavor={tiny.pk}&count=3"
-    ).content.decode()
+    page = (
+        browser_for("member")
+        .get(f"/instances/launch/?image={image.pk}&flavor={tiny.pk}&count=3")
+        .content.decode()
+    )
     will_use = page.split('data-testid="will-use">')[1].split("</p>")[0]
     assert "3 × t.tiny" in will_use and "3 vCPU" in will_use and "384 MB RAM" in will_use
     assert "6 GB" in will_use  # (1 root + 1 ephemeral) × 3
-    assert "0 + <span class=\"text-primary\">3</span> of 10" in page
+    assert '0 + <span class="text-primary">3</span> of 10' in page
 
 
 def test_over_quota_the_form_says_so_and_disables_the_flavors(world, host, image, tiny):
