@@ -34,10 +34,15 @@ class InstanceFilter(django_filters.FilterSet):
             del self.filters["project"]
         else:
             self._select("project", "Any project", project_choices)
-        self.filters["name"].field.widget = forms.TextInput(attrs={"placeholder": "Name contains"})
+        self.filters["name"].field.widget = forms.TextInput(
+            attrs={"placeholder": "Name contains", "class": "form-control form-control-sm"}
+        )
+        self.filters["status"].field.widget.attrs["class"] = "form-select form-select-sm"
 
     def _select(self, name: str, empty: str, choices) -> None:
-        self.filters[name].field.widget = forms.Select(choices=[("", empty), *choices])
+        self.filters[name].field.widget = forms.Select(
+            choices=[("", empty), *choices], attrs={"class": "form-select form-select-sm"}
+        )
 
     def filter_status(self, queryset, name: str, value: str):
         vm_state, task_state = STATUS_FILTERS[value]
