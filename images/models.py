@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Case, Exists, OuterRef, Q, Value, When
 
 from .choices import ContainerFormat, DiskFormat, ImageStatus, ImportMethod, MemberStatus, Visibility
 
@@ -41,7 +41,14 @@ class ImageQuerySet(models.QuerySet):
             return qs
         if visibility == Visibility.SHARED:
             return qs.filter(shared | Q(owner=ctx.project_id))
-        return qs.filter(Q(owner=ctx.project_id) | Q(visibility=Visibility.PUBLIC) | shared)
+        # Wrapped in CASE so the planner walks the (created_at, id) index in page order and stops
+        # after one page, instead of gathering every visible row through OR'ed indexes and sorting.
+        listed = Case(
+            When(Q(owner=ctx.project_id) | Q(visibility=Visibility.PUBLIC) | shared, then=Value(True)),
+            default=Value(False),
+            output_field=models.BooleanField(),
+        )
+        return qs.alias(listed=listed).filter(listed=True)
 
 
 class Image(models.Model):

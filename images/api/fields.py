@@ -27,7 +27,8 @@ def isotime(dt) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def image_json(image, ctx) -> dict:
+def image_json(image, ctx, tags: list[str] | None = None, stores: list[str] | None = None) -> dict:
+    """The Glance image document. Lists pass ``tags`` and ``stores`` fetched for the whole page."""
     pid = str(image.pk)
     body = {
         "id": pid,
@@ -48,7 +49,7 @@ def image_json(image, ctx) -> dict:
         "container_format": image.container_format,
         "created_at": isotime(image.created_at),
         "updated_at": isotime(image.updated_at),
-        "tags": [t.value for t in image.tag_set.all()],
+        "tags": tags if tags is not None else [t.value for t in image.tag_set.all()],
         "self": f"/v2/images/{pid}",
         "file": f"/v2/images/{pid}/file",
         "schema": "/v2/schemas/image",
@@ -60,7 +61,9 @@ def image_json(image, ctx) -> dict:
     if image.reason and image.status in (ImageStatus.QUEUED, ImageStatus.KILLED):
         body.setdefault("os_glance_failed_import", image.reason)
     if image.status in (ImageStatus.ACTIVE, ImageStatus.DEACTIVATED):
-        body["stores"] = ",".join(sorted({loc.store for loc in image.locations.all()}))
+        if stores is None:
+            stores = [loc.store for loc in image.locations.all()]
+        body["stores"] = ",".join(sorted(set(stores)))
     return body
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 
 from django.http import HttpResponse
 from rest_framework import status
@@ -16,7 +17,7 @@ from dashboard.policy import authorize, can
 
 from .. import services
 from ..choices import Visibility
-from ..models import Image, ImageTag
+from ..models import Image, ImageLocation, ImageTag
 from ..policies import target
 from . import fields, listing, patch
 
@@ -82,11 +83,19 @@ class ImageCollection(GlanceView):
             if marker is None:
                 raise BadRequest(f"Marker {params['marker']} could not be found.")
             qs = listing.after_marker(qs, order, marker)
-        page = list(
-            qs.order_by(*listing.order_by(order)).prefetch_related("tag_set", "locations")[: limit + 1]
-        )
+        page = list(qs.order_by(*listing.order_by(order))[: limit + 1])
+        # Two flat queries for the whole page; Django's prefetch costs more per row than the rows.
+        ids = [image.pk for image in page[:limit]]
+        tags: dict = defaultdict(list)
+        for image_id, value in ImageTag.objects.filter(image_id__in=ids).values_list("image_id", "value"):
+            tags[image_id].append(value)
+        stores: dict = defaultdict(list)
+        for image_id, store in ImageLocation.objects.filter(image_id__in=ids).values_list(
+            "image_id", "store"
+        ):
+            stores[image_id].append(store)
         body = {
-            "images": [fields.image_json(image, ctx) for image in page[:limit]],
+            "images": [fields.image_json(i, ctx, tags[i.pk], stores[i.pk]) for i in page[:limit]],
             "first": "/v2/images",
             "schema": "/v2/schemas/images",
         }

@@ -40,6 +40,7 @@ def save_memory(driver: QemuDriver, uuid: str) -> None:
     partial = final.with_name(".memory.state.part")
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     saved = False
+    pid = driver._pid(uuid)
     try:
         with QMPClient(driver.dirs.dir(uuid) / "qmp.sock", timeout=30) as qmp:
             was_running = qmp.execute("query-status")["status"] == "running"
@@ -61,8 +62,8 @@ def save_memory(driver: QemuDriver, uuid: str) -> None:
         os.close(fd)
         if not saved:
             partial.unlink(missing_ok=True)
-    if not driver._wait_gone(uuid, 30):
-        driver._kill(uuid)
+    if not driver._wait_gone(uuid, pid, 30):
+        driver._kill(uuid, pid)
 
 
 def restore_memory(driver: QemuDriver, uuid: str) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 from . import disks
 from .argv import disk_options, qemu_argv
 from .base import Capabilities, DiskSpec, GuestSpec, PowerState, VirtDriver, VirtError
+from .migration import restore_memory, save_memory
 from .qmp import QMPClient, QMPError
 from .state import StateDirs, disk_gb, host_arch, host_memory_mb, kvm_usable, tail
 
@@ -40,7 +41,6 @@ QMP_STATES = {
 }
 START_TIMEOUT = 60.0
 KILL_TIMEOUT = 10.0
-MIGRATE_TIMEOUT = 600.0
 
 
 class QemuDriver(VirtDriver):
@@ -103,36 +103,36 @@ class QemuDriver(VirtDriver):
         process must never make us signal that process."""
         try:
             pid = int(self._file(uuid, "pid").read_text().strip())
-            args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except (OSError, ValueError):
             return None
         # A zombie has an empty cmdline, so an exited guest is never mistaken for a live one.
-        if b"-uuid" in args[:-1] and args[args.index(b"-uuid") + 1] == uuid.encode():
-            return pid
-        return None
+        return pid if _is_guest_cmdline(cmdline, uuid) else None
 
     def _qmp(self, uuid: str, timeout: float = 10.0) -> QMPClient:
         return QMPClient(self._file(uuid, "qmp.sock"), timeout=timeout)
 
-    def _wait_gone(self, uuid: str, timeout: float) -> bool:
+    def _wait_gone(self, uuid: str, pid: int | None, timeout: float) -> bool:
+        """Wait for a known guest pid to be fully gone. Not the pidfile: QEMU removes it early in
+        its exit, while it still holds the disk image locks."""
         deadline = time.monotonic() + timeout
-        while self._pid(uuid) is not None:
+        while pid is not None and not _exited(pid, uuid):
             if time.monotonic() >= deadline:
                 return False
-            time.sleep(0.05)
+            time.sleep(0.02)
         return True
 
-    def _kill(self, uuid: str) -> None:
+    def _kill(self, uuid: str, pid: int | None = None) -> None:
         """Stop the process: SIGTERM lets QEMU flush its disks, SIGKILL if it does not exit."""
+        pid = pid or self._pid(uuid)
         for sig in (signal.SIGTERM, signal.SIGKILL):
-            pid = self._pid(uuid)
-            if pid is None:
+            if pid is None or _exited(pid, uuid):
                 return
             try:
                 os.kill(pid, sig)
             except ProcessLookupError:
                 return
-            if self._wait_gone(uuid, KILL_TIMEOUT):
+            if self._wait_gone(uuid, pid, KILL_TIMEOUT):
                 return
         raise VirtError(f"QEMU process of guest {uuid} did not exit after SIGKILL")
 
@@ -206,7 +206,8 @@ class QemuDriver(VirtDriver):
             self._power_off(uuid, timeout)
 
     def _power_off(self, uuid: str, timeout: float) -> None:
-        if self._pid(uuid) is None:
+        pid = self._pid(uuid)
+        if pid is None:
             return
         try:
             with self._qmp(uuid) as qmp:
@@ -218,9 +219,9 @@ class QemuDriver(VirtDriver):
         except VirtError as exc:
             log.warning("guest %s: no clean power-down (%s), stopping it", uuid, exc)
             timeout = 0
-        if not self._wait_gone(uuid, timeout):
+        if not self._wait_gone(uuid, pid, timeout):
             log.info("guest %s ignored the ACPI power-down for %.0fs, stopping it", uuid, timeout)
-        self._kill(uuid)
+        self._kill(uuid, pid)
 
     def power_on(self, spec: GuestSpec) -> None:
         with self.dirs.lock(spec.uuid):
@@ -235,7 +236,8 @@ class QemuDriver(VirtDriver):
     def reboot(self, uuid: str, hard: bool = False, timeout: float = 60.0) -> None:
         with self.dirs.lock(uuid):
             spec = self.dirs.load_spec(uuid)
-            if self._pid(uuid) is None:
+            pid = self._pid(uuid)
+            if pid is None:
                 if not hard:
                     raise VirtError(f"guest {uuid} is not running")
                 if self._file(uuid, "memory.state").exists():
@@ -246,12 +248,12 @@ class QemuDriver(VirtDriver):
                 with self._qmp(uuid) as qmp:
                     if qmp.execute("query-status")["status"] == "running":
                         qmp.execute("system_powerdown")
-                if self._wait_gone(uuid, timeout):
+                if self._wait_gone(uuid, pid, timeout):
                     self._start(spec)
                     return
                 # As Nova does: a guest that ignores the request gets a hard reboot.
                 log.info("guest %s ignored the soft reboot for %.0fs, resetting it", uuid, timeout)
-                if self._pid(uuid) is None:
+                if _exited(pid, uuid):  # it went down just as the wait ended
                     self._start(spec)
                     return
             with self._qmp(uuid) as qmp:
@@ -304,18 +306,19 @@ class QemuDriver(VirtDriver):
     def saved_spec(self, uuid: str) -> GuestSpec:
         return self.dirs.load_spec(uuid)
 
+    def vnc_socket(self, uuid: str) -> Path:
+        """The guest's VNC unix socket (for a console proxy); may be longer than sun_path allows,
+        so connect the way qmp.QMPClient does, through the directory's file descriptor."""
+        return self._file(uuid, "vnc.sock")
+
     # -- memory state, snapshots, disks ----------------------------------------------------------
 
     def suspend(self, uuid: str) -> None:
-        from .migration import save_memory
-
         with self.dirs.lock(uuid):
             self._running_pid(uuid)
             save_memory(self, uuid)
 
     def resume(self, uuid: str) -> None:
-        from .migration import restore_memory
-
         with self.dirs.lock(uuid):
             if self._pid(uuid) is not None:
                 raise VirtError(f"guest {uuid} is running, not suspended")
@@ -395,6 +398,24 @@ class QemuDriver(VirtDriver):
                                     raise
                                 qmp.wait_event("DEVICE_DELETED", 0.05)
             self.dirs.save_spec(spec.with_disks([d for d in spec.disks if d.target != target]))
+
+
+def _is_guest_cmdline(cmdline: bytes, uuid: str) -> bool:
+    args = cmdline.split(b"\0")
+    return b"-uuid" in args[:-1] and args[args.index(b"-uuid") + 1] == uuid.encode()
+
+
+def _exited(pid: int, uuid: str) -> bool:
+    """True once the guest's process has released everything: gone, a zombie, or the pid now
+    belongs to another program. An exiting process has an empty cmdline but still holds files."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True
+    if stat.rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+        return True
+    return bool(cmdline) and not _is_guest_cmdline(cmdline, uuid)
 
 
 def _block_nodes(qmp: QMPClient) -> set[str]:

@@ -63,13 +63,13 @@ class Cloud:
         assert response.status_code == 200, response.text
         return response.json()["server"]
 
-    def wait_status(self, server_id: str, status: str, timeout: float = 120) -> dict:
+    def wait_status(self, server_id: str, status: str, timeout: float = 120, interval: float = 0.1) -> dict:
         def check():
             server = self.server(server_id)
             assert server["status"] != "ERROR" or status == "ERROR", server.get("fault")
             return server["status"] == status and server
 
-        return wait_for(check, timeout=timeout, interval=0.1, what=f"server {server_id} to be {status}")
+        return wait_for(check, timeout=timeout, interval=interval, what=f"server {server_id} to be {status}")
 
     def action(self, server_id: str, body: dict, version: str | None = None) -> requests.Response:
         response = self.post(f"/servers/{server_id}/action", body, version)

@@ -1,0 +1,50 @@
+"""A throwaway Stratus stack (Redis, worker, gunicorn) for the benches, and small helpers."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.processes import DEMO_PASSWORD, LiveStack  # noqa: E402
+
+
+def start(**extra_env) -> LiveStack:
+    stack = LiveStack(Path(tempfile.mkdtemp(prefix="stratus-bench-")), extra_env=extra_env)
+    stack.start()
+    return stack
+
+
+def token(stack: LiveStack) -> str:
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {"name": "demo", "domain": {"name": "Default"}, "password": DEMO_PASSWORD}
+                },
+            },
+            "scope": {"project": {"name": "demo", "domain": {"name": "Default"}}},
+        }
+    }
+    response = requests.post(f"{stack.url}/identity/v3/auth/tokens", json=body, timeout=30)
+    response.raise_for_status()
+    return response.headers["X-Subject-Token"]
+
+
+def web_worker_pids(stack: LiveStack) -> list[int]:
+    master = stack.services["web"].proc.pid
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    return [int(p) for p in children]
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0

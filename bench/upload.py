@@ -1,0 +1,73 @@
+"""Upload 1 GiB through PUT /image/v2/images/{id}/file and print MB/s, a plain `sha512sum` MB/s for
+comparison, and the web worker's peak RSS after a 256 MiB and after the 1 GiB upload (flat = good).
+
+Usage: .venv/bin/python bench/upload.py [size_mib]"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+from _stack import peak_rss_mib, start, token, web_worker_pids
+
+MIB = 1024 * 1024
+
+
+def make_file(path: Path, size: int) -> None:
+    block = os.urandom(8 * MIB)
+    with open(path, "wb") as fh:
+        for _ in range(size // len(block)):
+            fh.write(block)
+
+
+def upload(stack, tok: str, path: Path) -> float:
+    headers = {"X-Auth-Token": tok}
+    body = {"name": path.name, "disk_format": "raw", "container_format": "bare"}
+    image = requests.post(f"{stack.url}/image/v2/images", json=body, headers=headers, timeout=30).json()
+    start_at = time.perf_counter()
+    with open(path, "rb") as fh:
+        response = requests.put(
+            f"{stack.url}/image/v2/images/{image['id']}/file",
+            data=fh,
+            headers={**headers, "Content-Type": "application/octet-stream"},
+            timeout=600,
+        )
+    elapsed = time.perf_counter() - start_at
+    assert response.status_code == 204, response.text
+    return elapsed
+
+
+def main() -> None:
+    size = int(sys.argv[1]) * MIB if len(sys.argv) > 1 else 1024 * MIB
+    work = Path(tempfile.mkdtemp(prefix="stratus-upload-bench-"))
+    small, big = work / "small.raw", work / "big.raw"
+    make_file(small, 256 * MIB)
+    make_file(big, size)
+    stack = start(STRATUS_WEB_WORKERS="1", STRATUS_IMAGE_QUOTA_BYTES=str(1 << 42))
+    try:
+        tok = token(stack)
+        pid = web_worker_pids(stack)[0]
+        base = peak_rss_mib(pid)
+        upload(stack, tok, small)
+        after_small = peak_rss_mib(pid)
+        elapsed = upload(stack, tok, big)
+        after_big = peak_rss_mib(pid)
+        t0 = time.perf_counter()
+        subprocess.run(["sha512sum", str(big)], check=True, capture_output=True)
+        sha_elapsed = time.perf_counter() - t0
+    finally:
+        stack.stop()
+    mb = size / 1e6
+    print(f"upload of {size // MIB} MiB through the API: {mb / elapsed:.0f} MB/s ({elapsed:.2f} s)")
+    print(f"sha512sum of the same file:           {mb / sha_elapsed:.0f} MB/s ({sha_elapsed:.2f} s)")
+    print(f"web worker peak RSS: idle {base:.0f} MiB, after 256 MiB {after_small:.0f} MiB, "
+          f"after {size // MIB} MiB {after_big:.0f} MiB")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
