@@ -9,4 +9,18 @@ document.addEventListener("DOMContentLoaded", () => {
       document.dispatchEvent(new Event("selection-changed"));
     });
   });
+  // Batch buttons: data-requires-selection="<checkbox selector>" enables the button while any is checked.
+  document.querySelectorAll("[data-requires-selection]").forEach((button) => {
+    const selector = button.dataset.requiresSelection;
+    const update = () => { button.disabled = !document.querySelector(`${selector}:checked`); };
+    document.querySelectorAll(selector).forEach((box) => box.addEventListener("change", update));
+    document.addEventListener("selection-changed", update);
+    update();
+  });
+  // Wizard steps: a button with data-next-step="#tab-id" shows that tab (pages carry no inline script).
+  document.querySelectorAll("[data-next-step]").forEach((button) => {
+    button.addEventListener("click", () => {
+      bootstrap.Tab.getOrCreateInstance(document.querySelector(button.dataset.nextStep)).show();
+    });
+  });
 });

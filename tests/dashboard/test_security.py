@@ -60,3 +60,18 @@ def test_user_supplied_text_is_escaped(client):
     page = client.get("/").content.decode()
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_no_template_carries_an_inline_script():
+    """The content security policy allows only our static scripts; inline ones would silently not run."""
+    from tests.support.processes import ROOT
+
+    offenders = []
+    for path in ROOT.glob("**/templates/**/*.html"):
+        if ".venv" in path.parts or "node_modules" in path.parts:
+            continue
+        text = path.read_text()
+        for tag in text.split("<script")[1:]:
+            if "src=" not in tag.split(">", 1)[0]:
+                offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
