@@ -18,6 +18,7 @@ from .decorators import policy_required
 from .forms import AssignmentForm, ProjectForm, UserCreateForm, UserUpdateForm
 from .middleware import SESSION_PROJECT
 from .models import Project, RoleAssignment, Token, User
+from .overview import render_sections
 
 
 class LoginView(auth_views.LoginView):
@@ -53,14 +54,15 @@ def switch_project(request: HttpRequest, project_id: str) -> HttpResponse:
 @login_required
 def overview(request: HttpRequest) -> HttpResponse:
     ctx = request.ctx
-    members = []
+    members, sections = [], []
     if ctx.project is not None:
         members = (
             RoleAssignment.objects.filter(project=ctx.project)
             .select_related("user", "role")
             .order_by("user__username", "role__name")
         )
-    return render(request, "dashboard/overview.html", {"members": members})
+        sections = render_sections(request)
+    return render(request, "dashboard/overview.html", {"members": members, "sections": sections})
 
 
 @policy_required("dashboard:admin_section")

@@ -90,3 +90,14 @@ class Reserver:
     def __call__(self, total: int) -> None:
         if total > self.reserved:
             self.reserved = reserve(self.image, total, staging=self.staging)
+
+
+def usage_for(project_id: str | None) -> dict[str, int]:
+    """The project's image count and stored-plus-reserved bytes, with their limits (for the
+    Overview charts; -1 means unlimited)."""
+    return {
+        "count": Image.objects.alive().filter(owner=project_id).count(),
+        "count_limit": settings.IMAGE_QUOTA_COUNT,
+        "bytes": sum(_usage(project_id)[k] for k in ("stored", "reserved")),
+        "bytes_limit": settings.IMAGE_QUOTA_BYTES,
+    }

@@ -15,3 +15,30 @@ class InstancesConfig(AppConfig):
             nav.Panel("admin", "Flavors", "admin-flavors", "grid-3x3-gap", policies.FLAVOR_CREATE, 30)
         )
         nav.register(nav.Panel("project", "Flavors", "project-flavors", "grid-3x3", policies.FLAVOR_READ, 40))
+        self.register_instance_panels()
+
+    def register_instance_panels(self) -> None:
+        from dashboard import nav, overview
+
+        from . import policies
+        from .panels.overview import overview_section
+
+        nav.register(
+            nav.Panel("project", "Instances", "instances", "pc-display", policies.SERVERS_DETAIL, 30)
+        )
+        nav.register(
+            nav.Panel(
+                "admin", "Hypervisors", "admin-hypervisors", "hdd-rack", policies.HYPERVISORS_DETAIL, 40
+            )
+        )
+        nav.register(
+            nav.Panel(
+                "admin",
+                "Instances",
+                "admin-instances",
+                "pc-display-horizontal",
+                policies.SERVERS_DETAIL_ALL_TENANTS,
+                50,
+            )
+        )
+        overview.register("instances", 20, overview_section)

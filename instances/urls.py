@@ -1,6 +1,6 @@
 """Dashboard pages of the instances app."""
 
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -11,4 +11,5 @@ urlpatterns = [
     path("admin/flavors/<str:flavor_id>/access/", views.flavor_access, name="admin-flavor-access"),
     path("admin/flavors/<str:flavor_id>/metadata/", views.flavor_metadata, name="admin-flavor-metadata"),
     path("flavors/", views.project_flavors, name="project-flavors"),
+    path("", include("instances.panels.urls")),
 ]
