@@ -223,6 +223,9 @@ def actions_for(ctx, image: Image, policy_target: dict) -> dict[str, bool]:
         "deactivate": status == ImageStatus.ACTIVE and can(ctx, "deactivate", policy_target),
         "reactivate": status == ImageStatus.DEACTIVATED and can(ctx, "reactivate", policy_target),
         "members": own and image.visibility == Visibility.SHARED and can(ctx, "add_member", policy_target),
+        # Launching is the compute service's decision: an active image and the right to create servers.
+        "launch": status == ImageStatus.ACTIVE
+        and can(ctx, "os_compute_api:servers:create", {"project_id": ctx.project_id}),
         "respond": (
             not own
             and image.visibility == Visibility.SHARED

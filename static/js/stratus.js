@@ -16,14 +16,19 @@ document.addEventListener("DOMContentLoaded", () => {
       el.hidden = !el.dataset.project.includes(q);
     });
   }));
-  // Batch buttons: data-requires-selection="<checkbox selector>" enables the button while any is checked.
-  document.querySelectorAll("[data-requires-selection]").forEach((button) => {
-    const selector = button.dataset.requiresSelection;
-    const update = () => { button.disabled = !document.querySelector(`${selector}:checked`); };
-    document.querySelectorAll(selector).forEach((box) => box.addEventListener("change", update));
-    document.addEventListener("selection-changed", update);
-    update();
+  // Batch buttons: data-requires-selection="<checkbox selector>" is enabled while any of those is
+  // checked. Read from the document each time: htmx replaces rows while they refresh.
+  const syncSelection = () => {
+    document.querySelectorAll("[data-requires-selection]").forEach((button) => {
+      button.disabled = !document.querySelector(`${button.dataset.requiresSelection}:checked`);
+    });
+  };
+  document.addEventListener("change", (event) => {
+    if (event.target.matches("input[type=checkbox]")) syncSelection();
   });
+  document.addEventListener("selection-changed", syncSelection);
+  document.addEventListener("htmx:afterSwap", syncSelection);
+  syncSelection();
   // Wizard steps: a button with data-next-step="#tab-id" shows that tab (pages carry no inline script).
   document.querySelectorAll("[data-next-step]").forEach((button) => {
     button.addEventListener("click", () => {

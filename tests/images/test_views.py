@@ -318,3 +318,19 @@ def test_deactivate_is_for_admins_only(client, member, home):
     client.post(reverse("image-deactivate", args=[img.pk]))
     assert Image.objects.get(pk=img.pk).status == ImageStatus.DEACTIVATED
     services.reactivate(Image.objects.get(pk=img.pk))
+
+
+def test_an_active_image_offers_launch_to_members_and_not_to_readers(client, home, member):
+    ready = image(member.default_project, "ready", status=ImageStatus.ACTIVE)
+    queued = image(member.default_project, "queued", status=ImageStatus.QUEUED)
+    launch = reverse("instance-launch")
+    page = client.get(reverse("images")).content.decode()
+    assert f"{launch}?image={ready.pk}" in page
+    assert f"{launch}?image={queued.pk}" not in page
+    assert (
+        f"{launch}?image={ready.pk}" in client.get(reverse("image-detail", args=[ready.pk])).content.decode()
+    )
+    reader = make_user("rita", roles={home: "reader"})
+    client.logout()
+    login(client, reader)
+    assert f"{launch}?image={ready.pk}" not in client.get(reverse("images")).content.decode()
