@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 
 from tests.browser.test_login import sign_in
 from tests.support.processes import require
+from tests.support.screenshots import screenshot
 
 pytestmark = pytest.mark.browser
 SLOW = 90_000  # ms: a worker import on a busy 2-CPU machine
@@ -31,13 +32,6 @@ def make_qcow2(path: Path, size: str = "16M", random_mib: int = 0) -> Path:
     else:
         subprocess.run([qemu_img, "create", "-f", "qcow2", str(path), size], check=True, capture_output=True)
     return path
-
-
-def screenshot(page, name: str) -> None:
-    """README screenshots, written when STRATUS_SCREENSHOTS names a directory."""
-    out = os.environ.get("STRATUS_SCREENSHOTS")
-    if out:
-        page.screenshot(path=str(Path(out) / name))
 
 
 def image_state(live_stack, image_id: str) -> dict:

@@ -12,18 +12,12 @@ from playwright.sync_api import expect
 
 from tests.browser.test_login import sign_in
 from tests.instances.live import Cloud, token
-from tests.support.processes import ROOT
+from tests.support.screenshots import screenshot
 from tests.support.wait import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
-SHOTS = ROOT / "docs" / "screenshots"
 TINY_64 = {"name": "t.mini64", "ram": 64, "vcpus": 1, "disk": 1}
-
-
-def shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / name), full_page=True)
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +70,7 @@ def test_demo_launches_watches_it_boot_reads_the_log_powers_it_snapshots_and_del
     page.get_by_label("Use t.marker").check()
     expect(page.get_by_test_id("will-use")).to_contain_text("1 × t.marker")
     expect(page.get_by_test_id("will-use")).to_contain_text("128 MB RAM")
-    shot(page, "launch.png")
+    screenshot(page, "launch.png", full_page=True)
 
     navigations = []
     with page.expect_response(
@@ -90,10 +84,10 @@ def test_demo_launches_watches_it_boot_reads_the_log_powers_it_snapshots_and_del
     expect(row).to_have_attribute("data-status", "ACTIVE", timeout=120_000)
     assert navigations == []  # BUILD → ACTIVE came by the row's own refresh
     expect(row.get_by_test_id("power")).to_have_text("Running")
-    shot(page, "instances.png")
+    screenshot(page, "instances.png", full_page=True)
     page.goto("/")
     expect(page.get_by_test_id("quota-charts")).to_contain_text("Used 1 of 10")
-    shot(page, "overview.png")
+    screenshot(page, "overview.png", full_page=True)
 
     # The Log tab shows the guest's serial console.
     page.goto("/instances/")
@@ -209,7 +203,7 @@ def test_admin_sees_host_usage_follow_a_launch_and_a_delete(
     demo.wait_status(server, "ACTIVE")
     page.reload()
     assert used() == (before[0] + 1, before[1] + 128)
-    shot(page, "hypervisors.png")
+    screenshot(page, "hypervisors.png", full_page=True)
     assert demo.delete(f"/servers/{server}").status_code == 204
     demo.wait_deleted(server)
     page.reload()
