@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -249,7 +250,26 @@ class LiveStack:
     def log(self, name: str) -> str:
         return _tail(self.root / f"{name}.log", 200)
 
+    def guest_pids(self) -> list[int]:
+        """QEMU guests started by this stack's agents: their command line names a path under its root.
+        They run detached (as in production) and outlive the agents, so teardown reaps them here."""
+        marker = str(self.root).encode()
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:  # the process ended while we looked
+                continue
+            if b"qemu-system" in cmdline and marker in cmdline:
+                pids.append(int(entry.name))
+        return pids
+
     def stop(self) -> None:
         for service in reversed(list(self.services.values())):
             service.stop()
+        for pid in self.guest_pids():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         self.redis.stop()
