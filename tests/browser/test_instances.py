@@ -58,8 +58,10 @@ def test_demo_launches_watches_it_boot_reads_the_log_powers_it_snapshots_and_del
 ):
     name = f"web-{uuid.uuid4().hex[:6]}"
     sign_in(page, "demo", credentials["demo"])
-    # The Images panel links each image row here, with the image chosen.
-    page.goto(f"/instances/launch/?image={needy_image}")
+    # From the image's row in the Images panel, to the launch form with the image chosen.
+    page.goto(f"/images/?name={needy_image}")
+    page.locator(f'tr[data-image-id="{needy_image}"]').get_by_role("link", name="Launch").click()
+    expect(page).to_have_url(re.compile(r"/instances/launch/\?image="))
     expect(page.locator(f'input[name=image][value="{needy_image}"]')).to_be_checked()
 
     small = page.get_by_test_id("flavors").locator('tr[data-flavor="t.mini64"]')
