@@ -380,3 +380,40 @@ COMPUTE_AGENT_CONCURRENCY = _read("int", "STRATUS_COMPUTE_AGENT_CONCURRENCY", 4)
 # How long the API waits for an agent's answer (console output).
 COMPUTE_RPC_TIMEOUT = _read("float", "STRATUS_COMPUTE_RPC_TIMEOUT", 30.0)
 CELERY_BEAT_SCHEDULE["compute-sync"] = {"task": "instances.sync_hosts", "schedule": COMPUTE_SYNC_INTERVAL}
+
+# --- Volumes (the Cinder subset) ---
+# Where volume files live; share this directory between compute hosts to attach anywhere.
+VOLUMES_DIR = Path(_read("str", "STRATUS_VOLUMES_DIR", str(DATA_DIR / "volumes"))).expanduser()
+# File format of new volumes: qcow2 (sparse, the default) or raw.
+VOLUME_FORMAT = _read("str", "STRATUS_VOLUME_FORMAT", "qcow2")
+if VOLUME_FORMAT not in ("qcow2", "raw"):
+    raise ImproperlyConfigured(f"STRATUS_VOLUME_FORMAT={VOLUME_FORMAT!r} must be qcow2 or raw.")
+# Default per-project volume quotas (-1 = unlimited); overrides live in the database.
+VOLUME_QUOTA_VOLUMES = _read("int", "STRATUS_QUOTA_VOLUMES", 10)
+VOLUME_QUOTA_GIGABYTES = _read("int", "STRATUS_QUOTA_GIGABYTES", 1000)
+# The largest volume one request may create or extend to, in GiB.
+VOLUME_MAX_SIZE_GB = _read("int", "STRATUS_VOLUME_MAX_SIZE_GB", 1024)
+# Image properties copied into a volume made from an image (Cinder's glance_core_properties),
+# plus the ones that say how to boot it.
+VOLUME_IMAGE_PROPERTIES = _read(
+    "list",
+    "STRATUS_VOLUME_IMAGE_PROPERTIES",
+    [
+        "checksum",
+        "container_format",
+        "disk_format",
+        "image_name",
+        "image_id",
+        "min_disk",
+        "min_ram",
+        "size",
+        "architecture",
+        "hw_*",
+        "os_distro",
+        "os_version",
+    ],
+)
+# A volume in a transitional status (creating, attaching …) for longer than this is stuck: the
+# sweeper moves it back to its previous status, or to error.
+VOLUME_TASK_TIMEOUT = _read("int", "STRATUS_VOLUME_TASK_TIMEOUT", 3600)
+CELERY_BEAT_SCHEDULE["volume-sweep"] = {"task": "instances.sweep_volumes", "schedule": 300.0}

@@ -2,6 +2,7 @@ from django.urls import include, path, re_path
 
 from images.api.views import VersionsView as ImageVersions
 from instances.api import base as compute
+from instances.api import volume_json as volume_api
 
 from . import views
 from .identity.api import VersionsView as IdentityVersions
@@ -39,6 +40,9 @@ urlpatterns = [
     re_path(r"^compute/v2/?$", compute.V20View.as_view()),
     re_path(r"^compute/v2\.1$", compute.V21View.as_view()),
     path("compute/v2.1/", include("instances.api.urls")),
+    re_path(r"^volume/?$", volume_api.VersionsView.as_view()),
+    re_path(r"^volume/v3/?$", volume_api.VersionsView.as_view()),
+    path("volume/v3/<str:project_id>/", include("instances.api.volume_urls")),
     re_path(r"^image/?$", ImageVersions.as_view()),
     path("image/", include("images.api.urls")),
     path("", include("instances.urls")),

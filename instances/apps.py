@@ -15,6 +15,9 @@ class InstancesConfig(AppConfig):
             nav.Panel("admin", "Flavors", "admin-flavors", "grid-3x3-gap", policies.FLAVOR_CREATE, 30)
         )
         nav.register(nav.Panel("project", "Flavors", "project-flavors", "grid-3x3", policies.FLAVOR_READ, 40))
+        nav.register(
+            nav.Panel("project", "Volumes", "project-volumes", "hdd-stack", policies.VOLUME_GET_ALL, 35)
+        )
         self.register_instance_panels()
 
     def register_instance_panels(self) -> None:

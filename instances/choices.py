@@ -83,3 +83,35 @@ STATUS_FILTERS: dict[str, tuple[str, str | None]] = {
     "ERROR": (VmState.ERROR, None),
     "DELETED": (VmState.DELETED, None),
 }
+
+
+class VolumeStatus(models.TextChoices):
+    """Cinder's volume statuses (the subset Stratus uses)."""
+
+    CREATING = "creating", "Creating"
+    AVAILABLE = "available", "Available"
+    ATTACHING = "attaching", "Attaching"
+    IN_USE = "in-use", "In-use"
+    DETACHING = "detaching", "Detaching"
+    EXTENDING = "extending", "Extending"
+    UPLOADING = "uploading", "Uploading"
+    DELETING = "deleting", "Deleting"
+    ERROR = "error", "Error"
+    ERROR_DELETING = "error_deleting", "Error Deleting"
+
+
+# Statuses a worker or agent is busy in: the dashboard polls them, the sweeper watches them.
+VOLUME_TRANSITIONAL = (
+    VolumeStatus.CREATING,
+    VolumeStatus.ATTACHING,
+    VolumeStatus.DETACHING,
+    VolumeStatus.EXTENDING,
+    VolumeStatus.UPLOADING,
+    VolumeStatus.DELETING,
+)
+
+
+class VolumeSource(models.TextChoices):
+    EMPTY = "empty", "Empty"
+    IMAGE = "image", "Image"
+    VOLUME = "volume", "Volume"

@@ -25,6 +25,7 @@ from .virt import disks
 from .virt.base import DiskSpec, GuestNotFound, GuestSpec, NetworkSpec, VirtDriver, VirtError
 from .virt.base import PowerState as DriverPower
 from .virt.imagecache import ImageCache
+from .volume_agent import VolumeAgentMixin
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class BuildAbort(Exception):
     """The build cannot succeed (image gone or not active); the instance goes to ERROR."""
 
 
-class ComputeManager:
+class ComputeManager(VolumeAgentMixin):
     def __init__(self, host_name: str, driver: VirtDriver, state_dir: str | Path):
         self.host_name = host_name
         self.driver = driver
@@ -86,7 +87,11 @@ class ComputeManager:
 
     def guest_spec(self, instance: Instance) -> GuestSpec:
         paths = self.disk_paths(str(instance.pk))
-        specs = [DiskSpec(str(paths["vda"]), "qcow2", "vda")]
+        volumes = self.volume_disks(instance)
+        specs = (
+            [] if any(d.target == "vda" for d in volumes) else [DiskSpec(str(paths["vda"]), "qcow2", "vda")]
+        )
+        specs += volumes
         if instance.ephemeral_gb:
             specs.append(DiskSpec(str(paths["vdb"]), "qcow2", "vdb"))
         if instance.swap_mb:
@@ -124,6 +129,7 @@ class ComputeManager:
             except (BuildAbort, VirtError, OSError) as exc:
                 self._abort_build(instance, exc)
                 return
+            self.finish_boot_volume(instance)
             # Unmatched: a delete came in meanwhile; its task (waiting on our lock) removes the guest.
             if servers.finish_task(
                 instance.pk,
@@ -143,11 +149,12 @@ class ComputeManager:
         servers.finish_action(instance.pk, "create", "Error", message)
 
     def _create_disks(self, instance: Instance) -> None:
-        base, fmt = self._base_image(instance)
         paths = self.disk_paths(str(instance.pk))
         # A previous attempt may have died half way; the guest never ran on these files.
         disks.remove(*paths.values())
-        disks.create_overlay(base, fmt, paths["vda"], instance.root_gb)
+        if not self.prepare_boot_volume(instance):
+            base, fmt = self._base_image(instance)
+            disks.create_overlay(base, fmt, paths["vda"], instance.root_gb)
         if instance.ephemeral_gb:
             disks.create_blank(paths["vdb"], instance.ephemeral_gb)
         if instance.swap_mb:

@@ -102,3 +102,45 @@ RULES += [
     RuleDefault(LIMITS, ADMIN_OR_READER, "Show the project's limits and usage."),
     RuleDefault(SERVICES_UPDATE, ADMIN, "Enable or disable a compute host."),
 ]
+
+# --- volumes (Cinder's names and defaults) and Nova's volume attachments ---
+VOLUME_CREATE = "volume:create"
+VOLUME_CREATE_FROM_IMAGE = "volume:create_from_image"
+VOLUME_GET = "volume:get"
+VOLUME_GET_ALL = "volume:get_all"
+VOLUME_ALL_TENANTS = "volume_extension:volume_tenant_attribute"
+VOLUME_UPDATE = "volume:update"
+VOLUME_DELETE = "volume:delete"
+VOLUME_EXTEND = "volume:extend"
+VOLUME_UPLOAD_IMAGE = "volume_extension:volume_actions:upload_image"
+VOLUME_SET_BOOTABLE = "volume:update_readonly_flag"
+VOLUME_QUOTA_SHOW = "volume_extension:quotas:show"
+VOLUME_QUOTA_UPDATE = "volume_extension:quotas:update"
+VOLUME_LIMITS = "limits_extension:used_limits"
+ATTACHMENTS_INDEX = "os_compute_api:os-volumes-attachments:index"
+ATTACHMENTS_SHOW = "os_compute_api:os-volumes-attachments:show"
+ATTACHMENTS_CREATE = "os_compute_api:os-volumes-attachments:create"
+ATTACHMENTS_DELETE = "os_compute_api:os-volumes-attachments:delete"
+
+_VOL = "Project members manage their project's volumes; readers only look; administrators any."
+RULES += [
+    RuleDefault(VOLUME_CREATE, ADMIN_OR_MEMBER, f"Create a volume. {_VOL}"),
+    RuleDefault(VOLUME_CREATE_FROM_IMAGE, ADMIN_OR_MEMBER, "Create a volume from an image."),
+    RuleDefault(VOLUME_GET, ADMIN_OR_READER, "Show a volume."),
+    RuleDefault(VOLUME_GET_ALL, ADMIN_OR_READER, "List the project's volumes."),
+    RuleDefault(
+        VOLUME_ALL_TENANTS, ADMIN, "List volumes of every project (all_tenants) and see their owner."
+    ),
+    RuleDefault(VOLUME_UPDATE, ADMIN_OR_MEMBER, "Change a volume's name or description."),
+    RuleDefault(VOLUME_DELETE, ADMIN_OR_MEMBER, "Delete a volume."),
+    RuleDefault(VOLUME_EXTEND, ADMIN_OR_MEMBER, "Extend a detached volume (os-extend)."),
+    RuleDefault(VOLUME_UPLOAD_IMAGE, ADMIN_OR_MEMBER, "Upload a volume to a new image."),
+    RuleDefault(VOLUME_SET_BOOTABLE, ADMIN_OR_MEMBER, "Mark a volume bootable or not (os-set_bootable)."),
+    RuleDefault(VOLUME_QUOTA_SHOW, ADMIN_OR_READER, "Show a project's volume quotas."),
+    RuleDefault(VOLUME_QUOTA_UPDATE, ADMIN, "Change a project's volume quotas."),
+    RuleDefault(VOLUME_LIMITS, ADMIN_OR_READER, "Show the project's volume limits and usage."),
+    RuleDefault(ATTACHMENTS_INDEX, ADMIN_OR_READER, "List the volumes attached to a server."),
+    RuleDefault(ATTACHMENTS_SHOW, ADMIN_OR_READER, "Show a volume attachment of a server."),
+    RuleDefault(ATTACHMENTS_CREATE, ADMIN_OR_MEMBER, "Attach a volume to a server."),
+    RuleDefault(ATTACHMENTS_DELETE, ADMIN_OR_MEMBER, "Detach a volume from a server."),
+]

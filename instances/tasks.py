@@ -109,3 +109,51 @@ def sync_host() -> dict:
     changed = agent.sync_power_states(manager)
     pruned = agent.prune_cache(manager)
     return {"power_state_changes": changed, "pruned": pruned}
+
+
+# --- volumes: on the host's queue (plugging into guests) and the default queue (files) ---------
+
+
+@shared_task(name="instances.attach_volume", **_TASK)
+def attach_volume(attachment_id: str) -> None:
+    agent.current().attach_volume(attachment_id)
+
+
+@shared_task(name="instances.detach_volume", **_TASK)
+def detach_volume(attachment_id: str) -> None:
+    agent.current().detach_volume(attachment_id)
+
+
+@shared_task(name="instances.create_volume", **_TASK)
+def create_volume(volume_id: str) -> bool:
+    from .services import volumes
+
+    return volumes.populate(volume_id)
+
+
+@shared_task(name="instances.extend_volume", **_TASK)
+def extend_volume(volume_id: str) -> bool:
+    from .services import volumes
+
+    return volumes.finish_extend(volume_id)
+
+
+@shared_task(name="instances.upload_volume", **_TASK)
+def upload_volume(volume_id: str) -> bool:
+    from .services import volume_images
+
+    return volume_images.finish_upload(volume_id)
+
+
+@shared_task(name="instances.delete_volume", **_TASK)
+def delete_volume(volume_id: str) -> bool:
+    from .services import volumes
+
+    return volumes.finish_delete(volume_id)
+
+
+@shared_task(name="instances.sweep_volumes", acks_late=True)
+def sweep_volumes() -> dict:
+    from .services import volumes
+
+    return volumes.sweep()

@@ -24,6 +24,9 @@ class CreateRequest:
     metadata: dict = field(default_factory=dict)
     description: str = ""
     return_reservation_id: bool = False
+    # block_device_mapping_v2 with a volume as the root disk: source ("image" or "volume"),
+    # uuid, volume_size, delete_on_termination.
+    boot_volume: dict | None = None
 
 
 def _last_segment(ref: Any, field_name: str) -> str:
@@ -50,6 +53,35 @@ def _networks(server: dict, version: APIVersion) -> None:
     for net in value:
         if "port" in net and net["port"]:
             raise invalid("networks", value, "Ports are not supported; give a network uuid or 'auto'.")
+
+
+def _boot_volume(server: dict) -> dict | None:
+    """The root disk as a volume (source image or volume → destination volume, boot_index 0)."""
+    bdms = server.get("block_device_mapping_v2")
+    if not isinstance(bdms, list) or not bdms:
+        return None
+    roots = [b for b in bdms if isinstance(b, dict) and b.get("destination_type") == "volume"]
+    if not roots:
+        return None
+    if len(bdms) != 1 or str(roots[0].get("boot_index", "0")) != "0":
+        raise BadRequest("Only one block device mapping, the boot volume with boot_index 0, is supported.")
+    bdm = roots[0]
+    source = bdm.get("source_type")
+    if source not in ("image", "volume"):
+        raise BadRequest(f"Block device mapping {source} → volume is not supported (use image or volume).")
+    size = bdm.get("volume_size")
+    if source == "image":
+        if isinstance(size, str) and size.isdigit():
+            size = int(size)
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+            raise invalid("volume_size", size, "It must be an integer of at least 1.")
+    dot = bdm.get("delete_on_termination", False)
+    return {
+        "source": source,
+        "uuid": _last_segment(bdm.get("uuid"), "uuid"),
+        "volume_size": size,
+        "delete_on_termination": boolean("delete_on_termination", dot) if dot not in (None, "") else False,
+    }
 
 
 def _boot_image(server: dict) -> str:
@@ -119,9 +151,11 @@ def server_create(body: Any, version: APIVersion) -> CreateRequest:
     _networks(server, version)
     zone, host = _zone(server)
     reservation = server.get("return_reservation_id", False)
+    boot_volume = _boot_volume(server)
     return CreateRequest(
         name=name,
-        image_ref=_boot_image(server),
+        image_ref="" if boot_volume else _boot_image(server),
+        boot_volume=boot_volume,
         flavor_ref=_last_segment(server["flavorRef"], "flavorRef"),
         min_count=min_count,
         max_count=max_count,

@@ -146,7 +146,8 @@ class ServerListView(ComputeView):
             and not ComputeHost.objects.filter(availability_zone=data.availability_zone).exists()
         ):
             raise BadRequest("The requested availability zone is not available")
-        image = _image_for(ctx, data.image_ref)
+        boot_volume = _boot_volume_for(ctx, data.boot_volume) if data.boot_volume else None
+        image = _image_for(ctx, data.image_ref) if boot_volume is None else None
         flavor = (
             Flavor.objects.launchable_by(ctx)
             .filter(pk=data.flavor_ref)
@@ -167,6 +168,7 @@ class ServerListView(ComputeView):
             metadata=data.metadata,
             description=data.description,
             request_id=request_id(request),
+            boot_volume=boot_volume,
         )
         if data.return_reservation_id:
             return Response({"reservation_id": created[0].reservation_id}, status=202)
@@ -200,6 +202,23 @@ def _image_for(ctx: RequestContext, image_ref: str):
     if image is None:
         raise BadRequest(f"Image {image_ref} could not be found.")
     return image
+
+
+def _boot_volume_for(ctx: RequestContext, spec: dict):
+    from ..services.attachments import BootVolume
+    from .volumes import get_volume
+
+    if spec["source"] == "image":
+        return BootVolume(
+            image=_image_for(ctx, spec["uuid"]),
+            size=spec["volume_size"],
+            delete_on_termination=spec["delete_on_termination"],
+        )
+    try:
+        volume = get_volume(ctx, spec["uuid"], api=False)
+    except NotFound as exc:
+        raise BadRequest(f"Invalid volume: volume {spec['uuid']} could not be found.") from exc
+    return BootVolume(volume=volume, delete_on_termination=spec["delete_on_termination"])
 
 
 class ServerDetailListView(ServerListView):

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import base, flavors, hosts, servers
+from . import base, flavors, hosts, servers, volume_attachments
 
 urlpatterns = [
     path("", base.V21View.as_view()),
@@ -17,6 +17,11 @@ urlpatterns = [
     path("servers/detail", servers.ServerDetailListView.as_view()),
     path("servers/<str:server_id>", servers.ServerView.as_view()),
     path("servers/<str:server_id>/action", servers.ServerActionView.as_view()),
+    path("servers/<str:server_id>/os-volume_attachments", volume_attachments.AttachmentListView.as_view()),
+    path(
+        "servers/<str:server_id>/os-volume_attachments/<str:volume_id>",
+        volume_attachments.AttachmentView.as_view(),
+    ),
     path("os-hypervisors", hosts.HypervisorListView.as_view()),
     path("os-hypervisors/detail", hosts.HypervisorDetailListView.as_view()),
     path("os-hypervisors/<str:hypervisor_id>", hosts.HypervisorView.as_view()),

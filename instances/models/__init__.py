@@ -12,6 +12,7 @@ from .flavors import (
 )
 from .hosts import ComputeHost
 from .servers import ComputeQuota, Instance, InstanceAction, ProjectNetwork
+from .volumes import Volume, VolumeAttachment, VolumeQuerySet, VolumeQuota
 
 __all__ = [
     "EXTRA_SPEC_KEY_RE",
@@ -27,4 +28,8 @@ __all__ = [
     "Instance",
     "InstanceAction",
     "ProjectNetwork",
+    "Volume",
+    "VolumeAttachment",
+    "VolumeQuerySet",
+    "VolumeQuota",
 ]

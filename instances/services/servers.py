@@ -142,17 +142,24 @@ def launch(
     metadata: dict | None = None,
     description: str = "",
     request_id: str = "",
+    boot_volume=None,
 ) -> list[Instance]:
     """Create, schedule and claim ``min_count``…``max_count`` instances in one transaction;
     the builds go to the chosen hosts' queues after it commits. An instance no host can take is
     created in ERROR with the scheduler's reason, as Nova does."""
-    root_gb = check_image_and_flavor(image, flavor, ctx)
+    if boot_volume is not None:  # services.attachments.BootVolume: the root disk is a volume
+        if min_count != 1 or max_count != 1:
+            raise BadRequest("Only one instance can boot from a volume per request.")
+        root_gb, image_properties, image_id = boot_volume.check(ctx, flavor), boot_volume.image_properties, ""
+    else:
+        root_gb = check_image_and_flavor(image, flavor, ctx)
+        image_properties, image_id = dict(image.properties or {}), str(image.pk)
     sizes = flavor.sizes()
     request = scheduler.Request(
         vcpus=flavor.vcpus,
         memory_mb=flavor.ram,
         disk_gb=root_gb + flavor.ephemeral,
-        image_properties=dict(image.properties or {}),
+        image_properties=image_properties,
         availability_zone=availability_zone,
         force_host=force_host,
     )
@@ -168,8 +175,8 @@ def launch(
                 description=description or "",
                 project_id=ctx.project_id,
                 user=ctx.user,
-                image_id=str(image.pk),
-                image_properties=dict(image.properties or {}),
+                image_id=image_id,
+                image_properties=image_properties,
                 flavor=flavor,
                 flavor_ref=sizes["id"],
                 flavor_name=sizes["name"],
@@ -201,6 +208,8 @@ def launch(
             instance.save(force_insert=True)
             record_action(instance.pk, "create", ctx, request_id)
             if host is not None:
+                if boot_volume is not None:
+                    boot_volume.attach(ctx, instance)
                 enqueue("instances.build", host, str(instance.pk))
             created.append(instance)
     return created
@@ -358,6 +367,10 @@ def finish_delete(instance_id) -> bool:
             power_state=PowerState.NOSTATE,
             updated_at=now,
         )
+        if updated:
+            from .attachments import release_for_instance
+
+            release_for_instance(instance_id)
         if updated and row["host_id"]:
             scheduler.release(
                 row["host_id"], row["vcpus"], row["memory_mb"], row["root_gb"] + row["ephemeral_gb"]

@@ -1,0 +1,186 @@
+"""The Block Storage API's base view, version discovery and volume JSON (Cinder v3)."""
+
+from __future__ import annotations
+
+import re
+
+from django.http import HttpResponse
+from django.utils.cache import patch_vary_headers
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from dashboard.api.urls import base_url
+from dashboard.exceptions import BadRequest
+
+from ..models import Volume
+from .microversion import APIVersion, VersionNotAcceptable
+
+MIN_VERSION = APIVersion(3, 0)
+MAX_VERSION = APIVersion(3, 71)
+HEADER = "OpenStack-API-Version"
+
+
+def volume_url(request) -> str:
+    return f"{base_url(request)}/volume"
+
+
+def version_v3(request) -> dict:
+    return {
+        "id": "v3.0",
+        "status": "CURRENT",
+        "version": str(MAX_VERSION),
+        "min_version": str(MIN_VERSION),
+        "updated": "2023-08-31T00:00:00Z",
+        "links": [
+            {"rel": "describedby", "type": "text/html", "href": "https://docs.openstack.org/"},
+            {"rel": "self", "href": f"{volume_url(request)}/v3/"},
+        ],
+        "media-types": [
+            {"base": "application/json", "type": "application/vnd.openstack.volume+json;version=3"}
+        ],
+    }
+
+
+def requested_version(headers) -> APIVersion:
+    value = None
+    for item in (headers.get(HEADER) or "").split(","):
+        service, _, version = item.strip().partition(" ")
+        if service.lower() in ("volume", "block-storage") and version.strip():
+            value = version.strip()
+    if value is None:
+        return MIN_VERSION
+    if value.lower() == "latest":
+        return MAX_VERSION
+    version = APIVersion.parse(value)
+    if not MIN_VERSION <= version <= MAX_VERSION:
+        raise VersionNotAcceptable(
+            f"Version {version} is not supported by the API. "
+            f"Minimum is {MIN_VERSION} and maximum is {MAX_VERSION}."
+        )
+    return version
+
+
+class VolumeAPIView(APIView):
+    """Every Block Storage view: Cinder error bodies, ``OpenStack-API-Version: volume X.Y``."""
+
+    error_style = "cinder"
+
+    def initial(self, request, *args, **kwargs) -> None:
+        request.api_version = None
+        super().initial(request, *args, **kwargs)
+        request.api_version = requested_version(request.headers)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        version = getattr(request, "api_version", None)
+        if version is not None:
+            response[HEADER] = f"volume {version}"
+        patch_vary_headers(response, (HEADER,))
+        return response
+
+    @staticmethod
+    def empty(status: int) -> HttpResponse:
+        response = HttpResponse(status=status)
+        del response["Content-Type"]
+        return response
+
+
+class VersionsView(APIView):
+    """``GET /volume/`` and ``GET /volume/v3/``: the one API version."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    error_style = "cinder"
+
+    def get(self, request):
+        return Response({"versions": [version_v3(request)]})
+
+
+def _time(value) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%f") if value else None
+
+
+def links(request, volume: Volume) -> list[dict]:
+    base = f"{volume_url(request)}/v3/{volume.project_id}/volumes/{volume.pk}"
+    return [
+        {"rel": "self", "href": base},
+        {"rel": "bookmark", "href": base.replace("/v3/", "/", 1)},
+    ]
+
+
+def summary(request, volume: Volume) -> dict:
+    return {"id": str(volume.pk), "name": volume.name, "links": links(request, volume)}
+
+
+def attachment_json(volume: Volume) -> list[dict]:
+    out = []
+    for a in volume.attachments.all():
+        out.append(
+            {
+                "id": str(volume.pk),
+                "attachment_id": str(a.pk),
+                "volume_id": str(volume.pk),
+                "server_id": str(a.instance_id),
+                "host_name": a.instance.host.name if a.instance.host else None,
+                "device": a.device_path,
+                "attached_at": _time(a.attached_at),
+            }
+        )
+    return out
+
+
+def detail(request, volume: Volume, *, admin: bool = False) -> dict:
+    body = {
+        **summary(request, volume),
+        "description": volume.description,
+        "status": volume.status,
+        "size": volume.size,
+        "availability_zone": volume.availability_zone,
+        "created_at": _time(volume.created_at),
+        "updated_at": _time(volume.updated_at),
+        "attachments": attachment_json(volume),
+        "bootable": "true" if volume.bootable else "false",
+        "encrypted": False,
+        "multiattach": False,
+        "volume_type": "__DEFAULT__",
+        "snapshot_id": None,
+        "source_volid": volume.source_volume_id or None,
+        "consistencygroup_id": None,
+        "replication_status": None,
+        "migration_status": None,
+        "metadata": volume.metadata,
+        "user_id": str(volume.user_id) if volume.user_id else None,
+        "group_id": None,
+        "provider_id": None,
+        "service_uuid": None,
+        "shared_targets": True,
+        "cluster_name": None,
+        "consumes_quota": True,
+    }
+    if volume.volume_image_metadata:
+        body["volume_image_metadata"] = volume.volume_image_metadata
+    if admin:
+        body["os-vol-tenant-attr:tenant_id"] = str(volume.project_id)
+        body["os-vol-host-attr:host"] = "stratus@file#file"
+    return body
+
+
+def volume_body(data) -> dict:
+    if not isinstance(data, dict) or not isinstance(data.get("volume"), dict):
+        raise BadRequest("Missing required element 'volume' in request body.")
+    return data["volume"]
+
+
+def text(value, field: str, limit: int = 255) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > limit:
+        raise BadRequest(f"Invalid input received: {field} must be a string of at most {limit} characters.")
+    return value
+
+
+def size_value(value):
+    if isinstance(value, str) and re.fullmatch(r"\d+", value.strip()):
+        return int(value)
+    return value

@@ -1,0 +1,274 @@
+"""The Block Storage API v3 subset: volumes, their actions, limits and quota sets."""
+
+from __future__ import annotations
+
+import uuid
+
+from rest_framework.response import Response
+
+from dashboard.context import RequestContext
+from dashboard.exceptions import BadRequest, NotFound
+from dashboard.models import Project
+from dashboard.policy import authorize, can
+
+from .. import policies
+from ..choices import VolumeStatus
+from ..models import Volume
+from ..services import volume_images, volumes
+from . import volume_json as vj
+from .schemas import boolean
+from .volume_json import VolumeAPIView
+
+_FALSE = ("false", "0", "no", "off", "f", "n", "")
+
+
+def get_volume(ctx: RequestContext, volume_id: str, *, api: bool = True) -> Volume:
+    """The volume if the caller may see it (own project's, or any for an admin); else 404."""
+    try:
+        pk = uuid.UUID(str(volume_id))
+    except ValueError as exc:
+        raise NotFound(f"Volume {volume_id} could not be found.") from exc
+    qs = Volume.objects.alive().filter(pk=pk)
+    if api:
+        qs = qs.for_api()
+    if not ctx.is_admin:
+        qs = qs.filter(project_id=ctx.project_id)
+    volume = qs.first()
+    if volume is None:
+        raise NotFound(f"Volume {volume_id} could not be found.")
+    return volume
+
+
+def _image_for(ctx: RequestContext, ref: str):
+    from images.models import Image
+
+    try:
+        pk = uuid.UUID(str(ref).rstrip("/").rsplit("/", 1)[-1])
+    except ValueError:
+        pk = None
+    image = Image.objects.visible_to(ctx).filter(pk=pk).prefetch_related("locations").first() if pk else None
+    if image is None:
+        raise BadRequest(f"Invalid image identifier or unable to access requested image: {ref}.")
+    return image
+
+
+class VolumeListView(VolumeAPIView):
+    detail = False
+
+    def get(self, request, project_id: str):
+        ctx: RequestContext = request.auth
+        authorize(ctx, policies.VOLUME_GET_ALL, {"project_id": ctx.project_id})
+        params = request.query_params
+        all_projects = params.get("all_tenants", "").strip().lower() not in _FALSE
+        if all_projects:
+            authorize(ctx, policies.VOLUME_ALL_TENANTS, {"project_id": ctx.project_id})
+        qs = Volume.objects.visible_to(ctx, all_projects=all_projects)
+        if params.get("name"):
+            qs = qs.filter(name=params["name"])
+        if params.get("status"):
+            qs = qs.filter(status=params["status"])
+        if params.get("bootable"):
+            qs = qs.filter(bootable=params["bootable"].strip().lower() not in _FALSE)
+        try:
+            limit = int(params["limit"]) if "limit" in params else None
+        except ValueError as exc:
+            raise BadRequest(f"Invalid input received: limit {params['limit']!r} is not an integer.") from exc
+        if params.get("marker"):
+            anchor = get_volume(ctx, params["marker"], api=False)
+            qs = qs.filter(created_at__lte=anchor.created_at).exclude(pk=anchor.pk)
+        qs = qs.order_by("-created_at", "-id")
+        if limit is not None:
+            qs = qs[: max(limit, 0)]
+        if not self.detail:
+            return Response({"volumes": [vj.summary(request, v) for v in qs]})
+        admin = can(ctx, policies.VOLUME_ALL_TENANTS, {"project_id": ctx.project_id})
+        return Response({"volumes": [vj.detail(request, v, admin=admin) for v in qs.for_api()]})
+
+    def post(self, request, project_id: str):
+        ctx: RequestContext = request.auth
+        authorize(ctx, policies.VOLUME_CREATE, {"project_id": ctx.project_id})
+        body = vj.volume_body(request.data)
+        if body.get("snapshot_id") or body.get("backup_id"):
+            raise BadRequest(
+                "Invalid input received: creating volumes from snapshots or backups is not supported."
+            )
+        image_ref = body.get("imageRef") or body.get("image_id")
+        image = None
+        if image_ref:
+            authorize(ctx, policies.VOLUME_CREATE_FROM_IMAGE, {"project_id": ctx.project_id})
+            image = _image_for(ctx, image_ref)
+        source = None
+        if body.get("source_volid"):
+            try:
+                source = get_volume(ctx, body["source_volid"], api=False)
+            except NotFound as exc:
+                raise NotFound(f"Source volume {body['source_volid']} could not be found.") from exc
+        size = vj.size_value(body.get("size"))
+        if size is None and source is not None:
+            size = source.size
+        metadata = body.get("metadata") or {}
+        if not isinstance(metadata, dict) or any(not isinstance(v, str) for v in metadata.values()):
+            raise BadRequest("Invalid input received: metadata must be an object of strings.")
+        volume = volumes.create_volume(
+            ctx,
+            size=size,
+            name=vj.text(body.get("name"), "name") or "",
+            description=vj.text(body.get("description"), "description", 65535) or "",
+            image=image,
+            source_volume=source,
+            availability_zone=vj.text(body.get("availability_zone"), "availability_zone"),
+            metadata=metadata,
+        )
+        volume = get_volume(ctx, str(volume.pk))
+        return Response({"volume": vj.detail(request, volume, admin=ctx.is_admin)}, status=202)
+
+
+class VolumeDetailListView(VolumeListView):
+    detail = True
+    http_method_names = ["get", "head", "options"]
+
+
+class VolumeView(VolumeAPIView):
+    def get(self, request, project_id: str, volume_id: str):
+        ctx: RequestContext = request.auth
+        volume = get_volume(ctx, volume_id)
+        authorize(ctx, policies.VOLUME_GET, {"project_id": str(volume.project_id)})
+        admin = can(ctx, policies.VOLUME_ALL_TENANTS, {"project_id": ctx.project_id})
+        return Response({"volume": vj.detail(request, volume, admin=admin)})
+
+    def put(self, request, project_id: str, volume_id: str):
+        ctx: RequestContext = request.auth
+        volume = get_volume(ctx, volume_id)
+        authorize(ctx, policies.VOLUME_UPDATE, {"project_id": str(volume.project_id)})
+        body = vj.volume_body(request.data)
+        name = vj.text(body.get("name", body.get("display_name")), "name")
+        description = vj.text(body.get("description", body.get("display_description")), "description", 65535)
+        volumes.update_volume(volume, name=name, description=description)
+        if isinstance(body.get("metadata"), dict):
+            Volume.objects.filter(pk=volume.pk).update(metadata=body["metadata"])
+        return Response({"volume": vj.detail(request, get_volume(ctx, volume_id), admin=ctx.is_admin)})
+
+    def delete(self, request, project_id: str, volume_id: str):
+        ctx: RequestContext = request.auth
+        volume = get_volume(ctx, volume_id, api=False)
+        authorize(ctx, policies.VOLUME_DELETE, {"project_id": str(volume.project_id)})
+        volumes.begin_delete(ctx, volume)
+        return self.empty(202)
+
+
+class VolumeActionView(VolumeAPIView):
+    def post(self, request, project_id: str, volume_id: str):
+        ctx: RequestContext = request.auth
+        body = request.data
+        if not isinstance(body, dict) or len(body) != 1:
+            raise BadRequest("The request body must hold exactly one action.")
+        ((name, args),) = body.items()
+        volume = get_volume(ctx, volume_id, api=False)
+        target = {"project_id": str(volume.project_id)}
+        if name == "os-extend":
+            authorize(ctx, policies.VOLUME_EXTEND, target)
+            new_size = vj.size_value((args or {}).get("new_size") if isinstance(args, dict) else None)
+            volumes.begin_extend(ctx, volume, new_size)
+            return self.empty(202)
+        if name == "os-set_bootable":
+            authorize(ctx, policies.VOLUME_SET_BOOTABLE, target)
+            if not isinstance(args, dict) or "bootable" not in args:
+                raise BadRequest("Must specify bootable in request.")
+            volumes.set_bootable(volume, boolean("bootable", args["bootable"]))
+            return self.empty(200)
+        if name == "os-volume_upload_image":
+            authorize(ctx, policies.VOLUME_UPLOAD_IMAGE, target)
+            if (
+                not isinstance(args, dict)
+                or not isinstance(args.get("image_name"), str)
+                or not args["image_name"]
+            ):
+                raise BadRequest("No image_name was specified in request.")
+            if args.get("force") and boolean("force", args["force"]) and volume.status == VolumeStatus.IN_USE:
+                raise BadRequest("Uploading an attached volume is not supported; detach it first.")
+            disk_format = args.get("disk_format") or "raw"
+            container_format = args.get("container_format") or "bare"
+            image = volume_images.begin_upload(ctx, volume, args["image_name"], disk_format, container_format)
+            return Response(
+                {
+                    "os-volume_upload_image": {
+                        "id": str(volume.pk),
+                        "updated_at": vj._time(volume.updated_at),
+                        "status": VolumeStatus.UPLOADING,
+                        "display_description": volume.description,
+                        "size": volume.size,
+                        "volume_type": None,
+                        "image_id": str(image.pk),
+                        "container_format": container_format,
+                        "disk_format": disk_format,
+                        "image_name": image.name,
+                        "protected": False,
+                        "visibility": "private",
+                    }
+                },
+                status=202,
+            )
+        raise BadRequest(f"There is no such action: {name}")
+
+
+def _absolute(project_id: str) -> dict:
+    limits, used = volumes.quota_limits(project_id), volumes.quota_usage(project_id)
+    return {
+        "maxTotalVolumes": limits["volumes"],
+        "maxTotalVolumeGigabytes": limits["gigabytes"],
+        "maxTotalSnapshots": 0,
+        "maxTotalBackups": 0,
+        "maxTotalBackupGigabytes": 0,
+        "totalVolumesUsed": used["volumes"],
+        "totalGigabytesUsed": used["gigabytes"],
+        "totalSnapshotsUsed": 0,
+        "totalBackupsUsed": 0,
+        "totalBackupGigabytesUsed": 0,
+    }
+
+
+class LimitsView(VolumeAPIView):
+    def get(self, request, project_id: str):
+        ctx: RequestContext = request.auth
+        authorize(ctx, policies.VOLUME_LIMITS, {"project_id": ctx.project_id})
+        return Response({"limits": {"rate": [], "absolute": _absolute(ctx.project_id)}})
+
+
+class QuotaSetView(VolumeAPIView):
+    def get(self, request, project_id: str, target_id: str):
+        ctx: RequestContext = request.auth
+        authorize(ctx, policies.VOLUME_QUOTA_SHOW, {"project_id": target_id})
+        limits = volumes.quota_limits(target_id)
+        if request.query_params.get("usage", "").lower() in ("true", "1"):
+            used = volumes.quota_usage(target_id)
+            body = {
+                k: {"limit": v, "in_use": used[k], "reserved": 0, "allocated": 0} for k, v in limits.items()
+            }
+        else:
+            body = dict(limits)
+        return Response({"quota_set": {"id": target_id, **body}})
+
+    def put(self, request, project_id: str, target_id: str):
+        ctx: RequestContext = request.auth
+        authorize(ctx, policies.VOLUME_QUOTA_UPDATE, {"project_id": target_id})
+        project = Project.objects.filter(pk=target_id).first()
+        body = request.data.get("quota_set") if isinstance(request.data, dict) else None
+        if project is None or not isinstance(body, dict):
+            raise BadRequest("Invalid input received: a quota_set for an existing project is required.")
+        values = {}
+        for name in volumes.QUOTA_RESOURCES:
+            if name in body:
+                value = vj.size_value(body[name])
+                if isinstance(value, bool) or not isinstance(value, int) or value < -1:
+                    raise BadRequest(
+                        f"Invalid input received: quota {name} must be an integer of -1 or more."
+                    )
+                values[name] = value
+        return Response({"quota_set": volumes.set_quota(project, values)})
+
+
+class QuotaDefaultsView(VolumeAPIView):
+    def get(self, request, project_id: str, target_id: str):
+        ctx: RequestContext = request.auth
+        authorize(ctx, policies.VOLUME_QUOTA_SHOW, {"project_id": ctx.project_id})
+        return Response({"quota_set": {"id": target_id, **volumes.quota_defaults()}})

@@ -1,0 +1,362 @@
+"""Volume lifecycle, written once: create (empty, from an image, from a volume), update, extend,
+upload to image, delete, and the sweeper. Attachments live in ``services.attachments``.
+
+Every status change is one conditional UPDATE (:func:`transition`) whose row count is checked.
+Long work runs in tasks on the default queue that re-read the volume and act only while it is
+still in the status the API put it in, so a task delivered twice finds nothing to do.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import math
+from datetime import timedelta
+from functools import partial
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from dashboard.exceptions import BadRequest
+
+from ..choices import VolumeSource, VolumeStatus
+from ..models import Volume, VolumeAttachment
+from ..volume_backend import VolumeBackendError, backend
+from .volume_quotas import (
+    QUOTA_RESOURCES,
+    VolumeOverQuota,
+    check_quota,
+    quota_defaults,
+    quota_limits,
+    quota_usage,
+    set_quota,
+)
+
+log = logging.getLogger(__name__)
+__all__ = [
+    "QUOTA_RESOURCES",
+    "VolumeOverQuota",
+    "check_quota",
+    "quota_defaults",
+    "quota_limits",
+    "quota_usage",
+    "set_quota",
+]
+GiB = 1024**3
+CORE_PROPERTIES = (
+    "checksum",
+    "container_format",
+    "disk_format",
+    "image_name",
+    "image_id",
+    "min_disk",
+    "min_ram",
+    "size",
+)
+DELETABLE = (VolumeStatus.AVAILABLE, VolumeStatus.ERROR, VolumeStatus.ERROR_DELETING)
+
+
+class InvalidVolume(BadRequest):
+    """Cinder's InvalidVolume (400): the volume's status does not allow the request."""
+
+
+def enqueue(task_name: str, *args) -> None:
+    """Send a volume task to the default queue once the surrounding transaction commits."""
+    from dashboard.celery import app
+
+    transaction.on_commit(partial(app.send_task, task_name, args=list(args), queue="default"))
+
+
+def transition(volume_id, expected: tuple[str, ...] | str, to: str, **fields) -> bool:
+    """expected → to in one conditional UPDATE; False when the volume was not in ``expected``."""
+    expected = (expected,) if isinstance(expected, str) else expected
+    now = timezone.now()
+    return bool(
+        Volume.objects.filter(pk=volume_id, deleted=False, status__in=expected).update(
+            status=to, status_changed_at=now, updated_at=now, **fields
+        )
+    )
+
+
+def require(volume_id, expected: tuple[str, ...] | str, to: str, action: str, **fields) -> None:
+    if not transition(volume_id, expected, to, **fields):
+        current = Volume.objects.filter(pk=volume_id).values_list("status", flat=True).first()
+        wanted = expected if isinstance(expected, str) else " or ".join(expected)
+        raise InvalidVolume(
+            f"Invalid volume: Volume {volume_id} status must be {wanted} to {action}, "
+            f"but current status is: {current}."
+        )
+
+
+# --- create -----------------------------------------------------------------------------------
+
+
+def image_metadata(image) -> dict[str, str]:
+    """The image properties a volume made from it keeps (Cinder's glance_core_properties)."""
+    core = {
+        "checksum": image.checksum,
+        "container_format": image.container_format,
+        "disk_format": image.disk_format,
+        "image_name": image.name,
+        "image_id": str(image.pk),
+        "min_disk": image.min_disk,
+        "min_ram": image.min_ram,
+        "size": image.size,
+    }
+    values = {**dict(image.properties or {}), **core}
+    wanted = settings.VOLUME_IMAGE_PROPERTIES
+    return {
+        k: str(v)
+        for k, v in values.items()
+        if v is not None and any(fnmatch.fnmatchcase(k, pattern) for pattern in wanted)
+    }
+
+
+def check_size(size, image=None, source: Volume | None = None) -> int:
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise BadRequest(f"Invalid input received: size {size!r} must be an integer greater than 0.")
+    if size > settings.VOLUME_MAX_SIZE_GB:
+        raise BadRequest(
+            f"Invalid input received: size {size} exceeds the limit of {settings.VOLUME_MAX_SIZE_GB} GB."
+        )
+    if image is not None:
+        virtual = image.virtual_size or image.size or 0
+        if virtual > size * GiB:
+            raise BadRequest(
+                f"Invalid input received: Size of specified image {math.ceil(virtual / GiB)}GB "
+                f"is larger than volume size {size}GB."
+            )
+        if image.min_disk > size:
+            raise BadRequest(
+                f"Invalid input received: Volume size {size}GB cannot be smaller than "
+                f"the image minDisk size {image.min_disk}GB."
+            )
+    if source is not None and size < source.size:
+        raise BadRequest(
+            f"Invalid input received: Volume size {size}GB cannot be smaller than "
+            f"the source volume size {source.size}GB."
+        )
+    return size
+
+
+def check_image(image) -> None:
+    from images.choices import ImageStatus
+
+    if image.status != ImageStatus.ACTIVE:
+        raise BadRequest(
+            f"Invalid image identifier or unable to access requested image: {image.pk} is not active."
+        )
+    if image.disk_format not in ("raw", "qcow2") or not image.os_hash_value:
+        raise BadRequest(
+            f"Image {image.pk} has disk format {image.disk_format}; volumes are made from raw or qcow2."
+        )
+
+
+def create_volume(
+    ctx,
+    *,
+    size,
+    name: str = "",
+    description: str = "",
+    image=None,
+    source_volume: Volume | None = None,
+    availability_zone: str | None = None,
+    metadata: dict | None = None,
+    populate: bool = True,
+) -> Volume:
+    """Record the volume (creating), counted against the quota at once; a worker writes it.
+    ``populate=False``: the caller writes it (a compute agent building a boot volume)."""
+    if image is not None:
+        check_image(image)
+    if source_volume is not None and source_volume.status not in (
+        VolumeStatus.AVAILABLE,
+        VolumeStatus.IN_USE,
+    ):
+        raise InvalidVolume(f"Invalid volume: source volume {source_volume.pk} must be available or in-use.")
+    check_size(size, image, source_volume)
+    source, bootable, image_meta = VolumeSource.EMPTY, False, {}
+    if image is not None:
+        source, bootable, image_meta = VolumeSource.IMAGE, True, image_metadata(image)
+    elif source_volume is not None:
+        source, bootable = VolumeSource.VOLUME, source_volume.bootable
+        image_meta = dict(source_volume.volume_image_metadata)
+    with transaction.atomic():
+        check_quota(ctx.project_id, 1, size)
+        volume = Volume.objects.create(
+            name=name or "",
+            description=description or "",
+            project_id=ctx.project_id,
+            user=ctx.user,
+            size=size,
+            status=VolumeStatus.CREATING,
+            status_changed_at=timezone.now(),
+            bootable=bootable,
+            source=source,
+            source_image_id=str(image.pk) if image is not None else "",
+            source_volume_id=str(source_volume.pk) if source_volume is not None else "",
+            volume_image_metadata=image_meta,
+            metadata=metadata or {},
+            availability_zone=availability_zone or "nova",
+            format=settings.VOLUME_FORMAT,
+        )
+        if populate:
+            enqueue("instances.create_volume", str(volume.pk))
+    return volume
+
+
+def write_volume(volume: Volume) -> None:
+    """Write the volume's file from its source (the body of the create task)."""
+    from images.models import Image
+
+    store = backend()
+    if volume.source == VolumeSource.IMAGE:
+        image = Image.objects.filter(pk=volume.source_image_id).prefetch_related("locations").first()
+        if image is None:
+            raise VolumeBackendError(f"Image {volume.source_image_id} is gone.")
+        store.create_from_image(volume.path, volume.format, volume.size, image)
+    elif volume.source == VolumeSource.VOLUME:
+        source = Volume.objects.filter(pk=volume.source_volume_id, deleted=False).first()
+        if source is None:
+            raise VolumeBackendError(f"Source volume {volume.source_volume_id} is gone.")
+        store.clone(source.path, source.format, volume.path, volume.format, volume.size)
+    else:
+        store.create_empty(volume.path, volume.format, volume.size)
+
+
+def populate(volume_id, ready: str = VolumeStatus.AVAILABLE) -> bool:
+    """creating → ``ready`` once the file is written; → error with the reason if it cannot be."""
+    volume = Volume.objects.filter(pk=volume_id, deleted=False, status=VolumeStatus.CREATING).first()
+    if volume is None:
+        return False
+    try:
+        write_volume(volume)
+    except VolumeBackendError as exc:
+        log.warning("creating volume %s failed: %s", volume_id, exc)
+        transition(volume_id, VolumeStatus.CREATING, VolumeStatus.ERROR, error_message=str(exc)[:255])
+        return False
+    return transition(volume_id, VolumeStatus.CREATING, ready, error_message="")
+
+
+# --- update, bootable, extend ----------------------------------------------------------------
+
+
+def update_volume(volume: Volume, *, name: str | None = None, description: str | None = None) -> Volume:
+    fields = {k: v for k, v in (("name", name), ("description", description)) if v is not None}
+    if fields:
+        Volume.objects.filter(pk=volume.pk, deleted=False).update(updated_at=timezone.now(), **fields)
+        for key, value in fields.items():
+            setattr(volume, key, value)
+    return volume
+
+
+def set_bootable(volume: Volume, bootable: bool) -> None:
+    Volume.objects.filter(pk=volume.pk, deleted=False).update(bootable=bootable, updated_at=timezone.now())
+    volume.bootable = bootable
+
+
+def begin_extend(ctx, volume: Volume, new_size) -> None:
+    check_size(new_size)
+    if new_size <= volume.size:
+        raise BadRequest(
+            "Invalid input received: New size for extend must be greater than current size. "
+            f"(current: {volume.size}, extended: {new_size})."
+        )
+    with transaction.atomic():
+        check_quota(volume.project_id, 0, new_size - volume.size)
+        require(
+            volume.pk,
+            VolumeStatus.AVAILABLE,
+            VolumeStatus.EXTENDING,
+            "extend",
+            previous_status=VolumeStatus.AVAILABLE,
+            pending={"size": new_size},
+        )
+        enqueue("instances.extend_volume", str(volume.pk))
+
+
+def finish_extend(volume_id) -> bool:
+    volume = Volume.objects.filter(pk=volume_id, deleted=False, status=VolumeStatus.EXTENDING).first()
+    if volume is None:
+        return False
+    size = int(volume.pending.get("size", volume.size))
+    try:
+        backend().extend(volume.path, volume.format, size)
+    except VolumeBackendError as exc:
+        log.warning("extending volume %s failed: %s", volume_id, exc)
+        return transition(
+            volume_id,
+            VolumeStatus.EXTENDING,
+            VolumeStatus.AVAILABLE,
+            pending={},
+            error_message=str(exc)[:255],
+        )
+    return transition(volume_id, VolumeStatus.EXTENDING, VolumeStatus.AVAILABLE, size=size, pending={})
+
+
+# --- delete -----------------------------------------------------------------------------------
+
+
+def begin_delete(ctx, volume: Volume) -> None:
+    with transaction.atomic():
+        if VolumeAttachment.objects.filter(volume_id=volume.pk).exists():
+            raise InvalidVolume(
+                f"Invalid volume: Volume {volume.pk} is attached to an instance; "
+                "detach it before deleting it."
+            )
+        require(volume.pk, DELETABLE, VolumeStatus.DELETING, "delete it", previous_status=volume.status)
+        enqueue("instances.delete_volume", str(volume.pk))
+
+
+def finish_delete(volume_id) -> bool:
+    volume = Volume.objects.filter(pk=volume_id, deleted=False, status=VolumeStatus.DELETING).first()
+    if volume is None:
+        return False
+    try:
+        backend().delete(volume.path)
+    except OSError as exc:
+        log.warning("deleting volume %s failed: %s", volume_id, exc)
+        return transition(
+            volume_id, VolumeStatus.DELETING, VolumeStatus.ERROR_DELETING, error_message=str(exc)[:255]
+        )
+    now = timezone.now()
+    return bool(
+        Volume.objects.filter(pk=volume_id, deleted=False, status=VolumeStatus.DELETING).update(
+            deleted=True, deleted_at=now, updated_at=now
+        )
+    )
+
+
+# --- sweeper ----------------------------------------------------------------------------------
+
+
+def sweep(now=None) -> dict[str, int]:
+    """Nothing stays transitional forever: past VOLUME_TASK_TIMEOUT a volume being created or
+    deleted goes to error / error_deleting; an attach that never finished is undone; a detach,
+    extend or upload goes back to the status it came from."""
+    from . import attachments
+
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.VOLUME_TASK_TIMEOUT)
+    stuck = Volume.objects.alive().transitional().filter(status_changed_at__lt=cutoff)
+    counts = {"errored": 0, "reverted": 0}
+    reason = f"The volume was stuck for more than {settings.VOLUME_TASK_TIMEOUT} seconds."
+    for volume in stuck:
+        if volume.status == VolumeStatus.CREATING:
+            counts["errored"] += transition(
+                volume.pk, VolumeStatus.CREATING, VolumeStatus.ERROR, error_message=reason
+            )
+        elif volume.status == VolumeStatus.DELETING:
+            counts["errored"] += transition(
+                volume.pk, VolumeStatus.DELETING, VolumeStatus.ERROR_DELETING, error_message=reason
+            )
+        elif volume.status == VolumeStatus.ATTACHING:
+            counts["reverted"] += attachments.undo_attach(volume.pk, reason)
+        elif volume.status == VolumeStatus.DETACHING:
+            counts["reverted"] += transition(
+                volume.pk, VolumeStatus.DETACHING, VolumeStatus.IN_USE, error_message=reason
+            )
+        else:
+            back = volume.previous_status or VolumeStatus.AVAILABLE
+            counts["reverted"] += transition(volume.pk, volume.status, back, pending={}, error_message=reason)
+    return counts
