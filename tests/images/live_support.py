@@ -81,7 +81,7 @@ class RemoteFiles:
         self.server.server_close()
 
 
-def start_import_stack(remote: RemoteFiles) -> LiveStack:
+def start_import_stack(remote: RemoteFiles, **extra_env: str) -> LiveStack:
     stack = LiveStack(
         TEST_ROOT / f"import-{uuid.uuid4().hex[:8]}",
         extra_env={
@@ -89,6 +89,7 @@ def start_import_stack(remote: RemoteFiles) -> LiveStack:
             "STRATUS_IMAGE_IMPORT_ALLOWED_PORTS": str(remote.port),
             "STRATUS_IMAGE_IMPORT_LEASE": "4",
             "STRATUS_IMAGE_SWEEP_INTERVAL": "1",
+            **extra_env,
         },
     )
     stack.start()
