@@ -96,11 +96,13 @@ class ReadableProperties:
 
 
 def _utc(value) -> str:
-    """A timestamp column as Glance prints it. SQLite hands back text in UTC
-    ('2026-01-02 03:04:05.678901'), PostgreSQL an aware datetime."""
+    """A timestamp column as Glance prints it: text or a naive datetime in UTC from SQLite, an
+    aware datetime from PostgreSQL."""
     if isinstance(value, str):
         return f"{value[:10]}T{value[11:19]}Z"
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value.utcoffset() == _ZERO else isotime(value)
+    offset = value.utcoffset()
+    # Naive values come from SQLite's own converter and are UTC, as Django stored them.
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if offset is None or offset == _ZERO else isotime(value)
 
 
 def uuid_text(value) -> str:

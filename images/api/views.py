@@ -89,20 +89,15 @@ class ImageCollection(GlanceView):
         # as dicts directly (fields.list_row converts the few values that need it).
         rows = _fetch(ordered.values_list(*fields.LIST_COLUMNS)[: limit + 1])
         page = rows[:limit]
-        # Tags and stores of the whole page in two flat queries, selected by the page query itself
-        # in SQL (no per-id parameter conversion in Python).
-        page_ids = ordered.values("pk")[:limit]
+        # Tags and stores of the whole page in two flat queries. The ids go back to the database
+        # exactly as it returned them, so no per-id conversion happens in Python.
+        ids = [row[0] for row in page]
         tags: dict = defaultdict(list)
         stores: dict = defaultdict(list)
-        if page:
-            for image_id, value in _fetch(
-                ImageTag.objects.filter(image_id__in=page_ids).values_list("image_id", "value")
-            ):
-                tags[image_id].append(value)
-            for image_id, store in _fetch(
-                ImageLocation.objects.filter(image_id__in=page_ids).values_list("image_id", "store")
-            ):
-                stores[image_id].append(store)
+        for image_id, value in _by_image(ImageTag, "value", ids, order="value"):
+            tags[image_id].append(value)
+        for image_id, store in _by_image(ImageLocation, "store", ids):
+            stores[image_id].append(store)
         readable = fields.ReadableProperties(ctx)
         body = {
             "images": [fields.list_row(row, tags[row[0]], stores[row[0]], readable) for row in page],
@@ -215,6 +210,22 @@ def _fetch(qs) -> list[tuple]:
     sql, params = qs.query.get_compiler(qs.db).as_sql()
     with connections[qs.db].cursor() as cursor:
         cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _by_image(model, column: str, ids: list, order: str | None = None) -> list[tuple]:
+    """(image_id, column) rows of ``model`` for the given raw image ids."""
+    if not ids:
+        return []
+    connection = connections[model.objects.db]
+    quote = connection.ops.quote_name
+    sql = (
+        f"SELECT {quote('image_id')}, {quote(column)} FROM {quote(model._meta.db_table)} "
+        f"WHERE {quote('image_id')} IN ({', '.join(['%s'] * len(ids))})"
+        + (f" ORDER BY {quote(order)}" if order else "")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, ids)
         return cursor.fetchall()
 
 
