@@ -154,7 +154,10 @@ def _copy(image: Image, owner: str) -> None:
             if ImageLocation.objects.filter(image=image, store=name).exists():
                 continue
             ingest = Ingest(
-                get_store(source.store).get(source.key or str(image.pk)),
+                # An HTTP location is read from its URL (checked again on every fetch).
+                get_store(source.store).get(
+                    source.url if source.store == "http" else (source.key or str(image.pk))
+                ),
                 max_bytes=settings.IMAGE_MAX_SIZE,
                 on_progress=beat,
                 inspect=False,

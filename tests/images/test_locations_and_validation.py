@@ -298,3 +298,19 @@ def test_a_location_is_only_for_a_queued_image(member, stores_dir, remote, qcow2
     image = member.create()
     member.upload(image["id"], qcow2)
     assert add_location(member, image["id"], remote.url("x")).status_code == 409
+
+
+def test_copy_image_brings_a_location_image_into_a_store(member, admin, stores_dir, remote, qcow2):
+    (remote.root / "disk.qcow2").write_bytes(qcow2)
+    image = member.create(visibility="community")
+    add_location(member, image["id"], remote.url("disk.qcow2"))
+    tasks.import_image(image["id"])
+    response = admin.post(
+        f"/v2/images/{image['id']}/import", {"method": {"name": "copy-image"}, "stores": ["file"]}
+    )
+    assert response.status_code == 202, response.content
+    tasks.import_image(image["id"])
+    row = Image.objects.get(pk=image["id"])
+    assert row.status == "active" and row.reason == ""
+    assert sorted(ImageLocation.objects.filter(image=row).values_list("store", flat=True)) == ["file", "http"]
+    assert (stores_dir / "store" / image["id"]).read_bytes() == qcow2
