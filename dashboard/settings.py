@@ -126,6 +126,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 elif DATABASES["default"]["ENGINE"] not in ("django.db.backends.postgresql",):
     raise ImproperlyConfigured("DATABASE_URL must name an SQLite or PostgreSQL database.")
 DATABASES["default"]["TEST"] = {"NAME": None}
+# Keep each worker thread's connection between requests: opening one (and, for SQLite, its
+# PRAGMAs and schema parse) cost more than the whole image list query. Checked before reuse.
+DATABASES["default"]["CONN_MAX_AGE"] = _read("int", "STRATUS_DB_CONN_MAX_AGE", 600)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: broker, cache and progress. Without REDIS_URL, `make run` starts a private Redis on a
