@@ -183,3 +183,10 @@ class ImageLocation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.store}:{self.image_id}"
+
+    @property
+    def data_key(self) -> str:
+        """What the store's get() takes: the URL for an HTTP location, else the storage key."""
+        if self.store == "http":
+            return self.url
+        return self.key or str(self.image_id)

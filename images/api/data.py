@@ -70,7 +70,7 @@ class ImageFile(GlanceView):
         if image.status not in (ImageStatus.ACTIVE, ImageStatus.DEACTIVATED) or location is None:
             return empty()
         store = get_store(location.store)
-        key = location.url if location.store == "http" else (location.key or str(image.pk))
+        key = location.data_key
         size = image.size or 0
         start, length, code = 0, None, 200
         header = request.META.get("HTTP_RANGE")

@@ -155,9 +155,7 @@ def _copy(image: Image, owner: str) -> None:
                 continue
             ingest = Ingest(
                 # An HTTP location is read from its URL (checked again on every fetch).
-                get_store(source.store).get(
-                    source.url if source.store == "http" else (source.key or str(image.pk))
-                ),
+                get_store(source.store).get(source.data_key),
                 max_bytes=settings.IMAGE_MAX_SIZE,
                 on_progress=beat,
                 inspect=False,
