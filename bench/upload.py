@@ -6,6 +6,7 @@ Usage: .venv/bin/python bench/upload.py [size_mib]"""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -71,6 +72,7 @@ def main() -> None:
         after_big = peak_rss_mib(pid)
     finally:
         stack.stop()
+        shutil.rmtree(work, ignore_errors=True)  # the test files are 1.25 GiB
     mb = size / 1e6
     print(f"upload of {size // MIB} MiB through the API: {mb / elapsed:.0f} MB/s ({elapsed:.2f} s)")
     print(
