@@ -1,5 +1,8 @@
 """Fill 10,000 images and print p50/p95 latency of GET /image/v2/images?limit=25 and limit=1000.
 
+The trivial /image/versions view is measured in the same run as a reference for the machine's
+load (the development machine is shared).
+
 Usage: .venv/bin/python bench/list.py"""
 
 from __future__ import annotations
@@ -40,6 +43,11 @@ def main() -> None:
         print("images:", stack.shell(FILL))
         session = requests.Session()
         session.headers["X-Auth-Token"] = token(stack)
+        # The floor of this machine right now: a trivial unauthenticated view through the same stack.
+        floor = f"{stack.url}/image/versions"
+        measure(session, floor, 5)
+        p50, p95 = measure(session, floor, 200)
+        print(f"GET /image/versions (reference floor): p50 {p50:.1f} ms, p95 {p95:.1f} ms (200 requests)")
         for limit, runs in ((25, 200), (1000, 40)):
             url = f"{stack.url}/image/v2/images?limit={limit}"
             measure(session, url, 5)  # warm up

@@ -6,6 +6,7 @@ Usage: .venv/bin/python bench/upload.py [size_mib]"""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -42,6 +43,12 @@ def upload(stack, tok: str, path: Path) -> float:
     return elapsed
 
 
+def sha512sum(path: Path) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(["sha512sum", str(path)], check=True, capture_output=True)
+    return time.perf_counter() - t0
+
+
 def main() -> None:
     size = int(sys.argv[1]) * MIB if len(sys.argv) > 1 else 1024 * MIB
     work = Path(tempfile.mkdtemp(prefix="stratus-upload-bench-"))
@@ -55,16 +62,24 @@ def main() -> None:
         base = peak_rss_mib(pid)
         upload(stack, tok, small)
         after_small = peak_rss_mib(pid)
+        # The machine is shared: sha512sum runs right before and right after the upload, and the
+        # load average is printed, so the figures can be compared under the same conditions.
+        load_before = os.getloadavg()[0]
+        sha_before = sha512sum(big)
         elapsed = upload(stack, tok, big)
+        sha_after = sha512sum(big)
+        load_after = os.getloadavg()[0]
         after_big = peak_rss_mib(pid)
-        t0 = time.perf_counter()
-        subprocess.run(["sha512sum", str(big)], check=True, capture_output=True)
-        sha_elapsed = time.perf_counter() - t0
     finally:
         stack.stop()
+        shutil.rmtree(work, ignore_errors=True)  # the test files are 1.25 GiB
     mb = size / 1e6
     print(f"upload of {size // MIB} MiB through the API: {mb / elapsed:.0f} MB/s ({elapsed:.2f} s)")
-    print(f"sha512sum of the same file:           {mb / sha_elapsed:.0f} MB/s ({sha_elapsed:.2f} s)")
+    print(
+        f"sha512sum of the same file:           {mb / sha_before:.0f} MB/s before, "
+        f"{mb / sha_after:.0f} MB/s after ({sha_before:.2f} s, {sha_after:.2f} s)"
+    )
+    print(f"load average (1 min): {load_before:.1f} before, {load_after:.1f} after")
     print(f"web worker peak RSS: idle {base:.0f} MiB, after 256 MiB {after_small:.0f} MiB, "
           f"after {size // MIB} MiB {after_big:.0f} MiB")  # fmt: skip
 

@@ -126,6 +126,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 elif DATABASES["default"]["ENGINE"] not in ("django.db.backends.postgresql",):
     raise ImproperlyConfigured("DATABASE_URL must name an SQLite or PostgreSQL database.")
 DATABASES["default"]["TEST"] = {"NAME": None}
+# Keep each worker thread's connection between requests: opening one (and, for SQLite, its
+# PRAGMAs and schema parse) cost more than the whole image list query. Checked before reuse.
+DATABASES["default"]["CONN_MAX_AGE"] = _read("int", "STRATUS_DB_CONN_MAX_AGE", 600)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: broker, cache and progress. Without REDIS_URL, `make run` starts a private Redis on a
@@ -292,6 +296,12 @@ IMAGE_STAGING_DIR = Path(_read("str", "STRATUS_IMAGE_STAGING_DIR", str(DATA_DIR 
 IMAGE_CHUNK_SIZE = _read("int", "STRATUS_IMAGE_CHUNK_SIZE", 4 * 1024 * 1024)
 if not 64 * 1024 <= IMAGE_CHUNK_SIZE <= 16 * 1024 * 1024:
     raise ImproperlyConfigured("STRATUS_IMAGE_CHUNK_SIZE must be between 64 KiB and 16 MiB.")
+# Read upload bodies of known length straight from gunicorn's socket into the pipeline's buffers.
+IMAGE_DIRECT_SOCKET_READS = _read("bool", "STRATUS_IMAGE_DIRECT_SOCKET_READS", True)
+# How many chunk buffers an upload cycles through (reading, hashing and writing overlap).
+IMAGE_PIPELINE_BUFFERS = _read("int", "STRATUS_IMAGE_PIPELINE_BUFFERS", 2)
+if not 2 <= IMAGE_PIPELINE_BUFFERS <= 16:
+    raise ImproperlyConfigured("STRATUS_IMAGE_PIPELINE_BUFFERS must be between 2 and 16.")
 IMAGE_MAX_SIZE = _read("int", "STRATUS_IMAGE_MAX_SIZE", 1 << 40)  # bytes per image
 IMAGE_MAX_VIRTUAL_SIZE = _read("int", "STRATUS_IMAGE_MAX_VIRTUAL_SIZE", 2 << 40)
 IMAGE_CONVERT_TO = _read("str", "STRATUS_IMAGE_CONVERT_TO", "qcow2")  # "" disables conversion

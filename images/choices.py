@@ -61,3 +61,9 @@ class ImportMethod(models.TextChoices):
     GLANCE_DIRECT = "glance-direct", "Upload to staging, then import"
     WEB_DOWNLOAD = "web-download", "Copy data from a URL"
     COPY_IMAGE = "copy-image", "Copy to another store"
+    # Not an import method of the API: POST /locations, checked by a worker like an import.
+    LOCATION = "location", "Data stays at a URL"
+
+
+# What GET /v2/info/import and the import API offer.
+API_IMPORT_METHODS = (ImportMethod.GLANCE_DIRECT, ImportMethod.WEB_DOWNLOAD, ImportMethod.COPY_IMAGE)

@@ -13,7 +13,7 @@ from django.utils import timezone
 from . import services
 from .choices import ImageStatus
 from .models import Image, ImageLocation
-from .staging import staging_dir
+from .staging import staging_dir, staging_path
 from .stores import StoreError, all_stores
 
 log = logging.getLogger(__name__)
@@ -55,23 +55,50 @@ def recover_imports() -> int:
 
 
 def recover_stalled_uploads() -> int:
+    """Uploads whose web process died (or whose client stopped sending): saving or uploading
+    images untouched for the stall timeout go back to queued, and only once that transition is
+    ours are their partial bytes removed."""
     cutoff = timezone.now() - timedelta(seconds=settings.IMAGE_UPLOAD_STALL_TIMEOUT)
-    stalled = list(
-        Image.objects.filter(status=ImageStatus.SAVING, updated_at__lt=cutoff).values_list("pk", flat=True)
-    )
-    for image_id in stalled:
-        services.fail_upload(image_id, "Upload failed: the transfer stalled.")
+    recovered = 0
+    saving = Image.objects.filter(status=ImageStatus.SAVING, updated_at__lt=cutoff)
+    for image_id in list(saving.values_list("pk", flat=True)):
+        if not services.fail_upload(image_id, "Upload failed: the transfer stalled.", unchanged_since=cutoff):
+            continue  # it moved on meanwhile (finished, failed, deleted): its data is not ours to touch
+        recovered += 1
         for store in all_stores().values():
             if (
                 store.writable
                 and not ImageLocation.objects.filter(image_id=image_id, store=store.name).exists()
             ):
                 _delete(store, str(image_id))
-    return len(stalled)
+    staging = Image.objects.filter(status=ImageStatus.UPLOADING, updated_at__lt=cutoff).values_list(
+        "pk", flat=True
+    )
+    for image_id in list(staging):
+        path = staging_path(image_id)
+        if _written_since(path, cutoff):
+            continue  # bytes are still arriving (reservations touch the row only every few MiB)
+        if not services.fail_upload(
+            image_id,
+            "Staging failed: the transfer stalled; stage the image again.",
+            expected=ImageStatus.UPLOADING,
+            unchanged_since=cutoff,
+        ):
+            continue
+        recovered += 1
+        path.unlink(missing_ok=True)
+    return recovered
+
+
+def _written_since(path, cutoff) -> bool:
+    try:
+        return path.stat().st_mtime > cutoff.timestamp()
+    except FileNotFoundError:
+        return False
 
 
 def _image_id(name: str) -> uuid.UUID | None:
-    stem = name.removesuffix(".converted")
+    stem = name.removesuffix(".converted").removesuffix(".disk")
     try:
         return uuid.UUID(stem) if len(stem) == 36 else None
     except ValueError:

@@ -82,6 +82,9 @@ class Image(models.Model):
     import_uri = models.TextField(blank=True, default="")
     import_stores = models.JSONField(default=list, blank=True)
     import_attempts = models.PositiveSmallIntegerField(default=0)
+    # The hash the user expects the fetched bytes to have (validation_data); checked before inspection.
+    import_hash_algo = models.CharField(max_length=16, blank=True, default="")
+    import_hash_value = models.CharField(max_length=128, blank=True, default="")
     lease_owner = models.CharField(max_length=64, blank=True, default="")
     lease_expires_at = models.DateTimeField(null=True, blank=True)
 
@@ -180,3 +183,10 @@ class ImageLocation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.store}:{self.image_id}"
+
+    @property
+    def data_key(self) -> str:
+        """What the store's get() takes: the URL for an HTTP location, else the storage key."""
+        if self.store == "http":
+            return self.url
+        return self.key or str(self.image_id)

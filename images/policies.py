@@ -35,7 +35,16 @@ RULES = [
         "modify_member", f"{ADMIN} or (role:member and project_id:%(member_id)s)", "Accept or reject."
     ),
     RuleDefault("copy_image", ADMIN, "Copy an image to another store."),
-    RuleDefault("get_image_location", ADMIN, "See where image data is stored (never shown to users)."),
+    RuleDefault(
+        "get_image_location",
+        f"{ADMIN} or (role:member and project_id:%(project_id)s)",
+        "List an image's HTTP locations (admins and the owner; store keys are never shown).",
+    ),
+    RuleDefault(
+        "add_image_location",
+        f"{ADMIN} or (role:member and project_id:%(project_id)s)",
+        "Give a queued image an HTTP(S) location whose data stays remote.",
+    ),
     RuleDefault("set_image_location", ADMIN, "Add a location to an image."),
     RuleDefault("delete_image_location", ADMIN, "Remove a location."),
     RuleDefault("manage_image_cache", ADMIN, "Manage the image cache."),

@@ -154,9 +154,14 @@ def finish_upload(image: Image, result, store: str, key: str, virtual_size: int,
         ImageLocation.objects.update_or_create(image=image, store=store, defaults={"key": key})
 
 
-def fail_upload(image_id, reason: str, expected=ImageStatus.SAVING) -> None:
-    """A failed upload returns the image to queued, as Glance v2 does, so it can be retried."""
-    Image.objects.filter(pk=image_id, status__in=_as_tuple(expected)).update(
+def fail_upload(image_id, reason: str, expected=ImageStatus.SAVING, *, unchanged_since=None) -> int:
+    """A failed upload returns the image to queued, as Glance v2 does, so it can be retried.
+    ``unchanged_since`` (the sweeper's cutoff) only matches an image nobody touched since.
+    Returns 1 when this call moved the image, 0 when it was no longer in ``expected``."""
+    qs = Image.objects.filter(pk=image_id, status__in=_as_tuple(expected))
+    if unchanged_since is not None:
+        qs = qs.filter(updated_at__lt=unchanged_since)
+    return qs.update(
         status=ImageStatus.QUEUED,
         reason=reason[:2000],
         reserved_bytes=0,
@@ -178,18 +183,25 @@ def _as_tuple(value) -> tuple:
 # --- imports (Celery) ------------------------------------------------------------------------------
 
 
-def start_import(image: Image, method: str, uri: str = "", stores: list[str] | None = None) -> None:
+def start_import(
+    image: Image,
+    method: str,
+    uri: str = "",
+    stores: list[str] | None = None,
+    expected_hash: tuple[str, str] | None = None,
+) -> None:
     """Record the import and hand it to a worker once the transaction commits."""
+    fields = _import_fields(method, uri, expected_hash)
     with transaction.atomic():
         if method == "glance-direct":
-            transition(image.pk, ImageStatus.UPLOADING, ImageStatus.IMPORTING, **_import_fields(method, uri))
-        elif method == "web-download":
+            transition(image.pk, ImageStatus.UPLOADING, ImageStatus.IMPORTING, **fields)
+        elif method in ("web-download", "location"):
             quotas.lock_project(image.owner)
             quotas.check_uploads_in_flight(image.owner)
-            transition(image.pk, ImageStatus.QUEUED, ImageStatus.IMPORTING, **_import_fields(method, uri))
+            transition(image.pk, ImageStatus.QUEUED, ImageStatus.IMPORTING, **fields)
         else:  # copy-image: the image stays active; the import fields act as its lock
             updated = Image.objects.filter(pk=image.pk, status=ImageStatus.ACTIVE, import_method="").update(
-                **_import_fields(method, uri), import_stores=stores or []
+                **fields, import_stores=stores or []
             )
             if not updated:
                 raise Conflict("The image is not active or another import is running.")
@@ -202,8 +214,17 @@ def enqueue_import(image_id: str) -> None:
     import_image.delay_on_commit(image_id)
 
 
-def _import_fields(method: str, uri: str) -> dict:
-    return {"import_method": method, "import_uri": uri, "import_attempts": 0, "lease_owner": "", "reason": ""}
+def _import_fields(method: str, uri: str, expected_hash: tuple[str, str] | None = None) -> dict:
+    algo, value = expected_hash or ("", "")
+    return {
+        "import_method": method,
+        "import_uri": uri,
+        "import_attempts": 0,
+        "import_hash_algo": algo,
+        "import_hash_value": value,
+        "lease_owner": "",
+        "reason": "",
+    }
 
 
 def claim_import(image_id: str) -> tuple[str, int] | None:
@@ -227,9 +248,20 @@ def claim_import(image_id: str) -> tuple[str, int] | None:
 
 
 def finish_import(
-    image: Image, owner: str, result, store: str, key: str, virtual_size: int, disk_format: str
+    image: Image,
+    owner: str,
+    result,
+    store: str,
+    key: str,
+    virtual_size: int,
+    disk_format: str,
+    *,
+    container_format: str | None = None,
+    url: str = "",
 ) -> None:
-    """importing → active, only for the worker that still holds the lease."""
+    """importing → active, only for the worker that still holds the lease. ``url`` is set for a
+    location in the read-only HTTP store; ``container_format`` changes when an OVA's disk was
+    taken out of it."""
     with transaction.atomic():
         updated = Image.objects.filter(pk=image.pk, status=ImageStatus.IMPORTING, lease_owner=owner).update(
             status=ImageStatus.ACTIVE,
@@ -239,16 +271,19 @@ def finish_import(
             os_hash_value=result.os_hash_value,
             virtual_size=virtual_size or None,
             disk_format=disk_format,
+            container_format=container_format or image.container_format,
             reserved_bytes=0,
             lease_owner="",
             lease_expires_at=None,
             import_method="",
+            import_hash_algo="",
+            import_hash_value="",
             reason="",
             updated_at=timezone.now(),
         )
         if updated != 1:
             raise Conflict("The import lost its lease or the image changed.")
-        ImageLocation.objects.update_or_create(image=image, store=store, defaults={"key": key})
+        ImageLocation.objects.update_or_create(image=image, store=store, defaults={"key": key, "url": url})
 
 
 def finish_copy(image: Image, owner: str, stores: list[str], key: str) -> None:
@@ -276,7 +311,14 @@ def fail_import(image_id: str, owner: str | None, reason: str, *, kill: bool = F
     qs = Image.objects.filter(pk=image_id)
     if owner is not None:
         qs = qs.filter(lease_owner=owner)
-    common = {"reason": reason[:2000], "lease_owner": "", "lease_expires_at": None, "import_method": ""}
+    common = {
+        "reason": reason[:2000],
+        "lease_owner": "",
+        "lease_expires_at": None,
+        "import_method": "",
+        "import_hash_algo": "",
+        "import_hash_value": "",
+    }
     # A failed copy-image leaves the active image as it was.
     qs.filter(status=ImageStatus.ACTIVE).update(**common)
     qs.filter(status=ImageStatus.IMPORTING).update(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from django.conf import settings
+
+from .stores.filesystem import write_file
 
 
 def staging_dir() -> Path:
@@ -22,14 +23,8 @@ def staging_path(image_id) -> Path:
 def write_staging(image_id, chunks) -> int:
     """Write chunks to the image's staging file (fsynced); on any error the file is removed."""
     path = staging_path(image_id)
-    written = 0
     try:
-        with open(path, "wb") as fh:
-            for chunk in chunks:
-                fh.write(chunk)
-                written += len(chunk)
-            fh.flush()
-            os.fsync(fh.fileno())
+        written = write_file(path, chunks)
     except BaseException:
         path.unlink(missing_ok=True)
         raise

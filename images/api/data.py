@@ -8,16 +8,17 @@ from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 from rest_framework.response import Response
 
-from dashboard.exceptions import BadRequest, Forbidden, RequestEntityTooLarge, StratusError
+from dashboard.exceptions import BadRequest, Conflict, Forbidden, RequestEntityTooLarge, StratusError
 from dashboard.policy import authorize
 
 from .. import services
-from ..choices import ImageStatus, ImportMethod
+from ..choices import API_IMPORT_METHODS, ImageStatus, ImportMethod
 from ..models import ImageLocation
 from ..pipeline import upload as uploads
 from ..pipeline.errors import ImageRejected, QuotaExceeded, TooLarge, TransferError
 from ..pipeline.fetch import FetchError, check_url
-from ..pipeline.source import request_chunks
+from ..pipeline.ingest import check_expected_hash
+from ..pipeline.source import BodyReader
 from ..policies import target
 from ..stores import StoreError, all_stores, get_store
 from .views import GlanceView, empty, find_image
@@ -52,11 +53,9 @@ class ImageFile(GlanceView):
         image = find_image(ctx, image_id)
         authorize(ctx, "upload_image", target(ctx, image))
         if image.status != ImageStatus.QUEUED:
-            from dashboard.exceptions import Conflict
-
             raise Conflict(f"Image status is {image.status}; data can only be uploaded to a queued image.")
         try:
-            uploads.upload(image, request_chunks(request._request), _declared_size(request))
+            uploads.upload(image, BodyReader(request._request.META), _declared_size(request))
         except (ImageRejected, TransferError, TooLarge, QuotaExceeded, StoreError) as exc:
             raise _as_http(exc) from exc
         return empty()
@@ -71,7 +70,7 @@ class ImageFile(GlanceView):
         if image.status not in (ImageStatus.ACTIVE, ImageStatus.DEACTIVATED) or location is None:
             return empty()
         store = get_store(location.store)
-        key = location.url if location.store == "http" else (location.key or str(image.pk))
+        key = location.data_key
         size = image.size or 0
         start, length, code = 0, None, 200
         header = request.META.get("HTTP_RANGE")
@@ -113,11 +112,9 @@ class ImageStage(GlanceView):
         image = find_image(ctx, image_id)
         authorize(ctx, "upload_image", target(ctx, image))
         if image.status != ImageStatus.QUEUED:
-            from dashboard.exceptions import Conflict
-
             raise Conflict(f"Image status is {image.status}; only a queued image can be staged.")
         try:
-            uploads.stage(image, request_chunks(request._request), _declared_size(request))
+            uploads.stage(image, BodyReader(request._request.META), _declared_size(request))
         except (TransferError, TooLarge, QuotaExceeded) as exc:
             raise _as_http(exc) from exc
         return empty()
@@ -129,7 +126,7 @@ class ImageImport(GlanceView):
         image = find_image(ctx, image_id)
         body = request.data if isinstance(request.data, dict) else {}
         method = (body.get("method") or {}).get("name")
-        if method not in ImportMethod.values:
+        if method not in API_IMPORT_METHODS:
             raise BadRequest(f"Unknown import method {method!r}.")
         if not image.disk_format or not image.container_format:
             raise BadRequest("Set disk_format and container_format before importing.")
@@ -147,15 +144,64 @@ class ImageImport(GlanceView):
                 raise BadRequest("copy-image needs at least one store the image is not in yet.")
         else:
             authorize(ctx, "upload_image", target(ctx, image))
-        uri = ""
+        uri, expected_hash = "", None
         if method == ImportMethod.WEB_DOWNLOAD:
             uri = (body.get("method") or {}).get("uri") or ""
-            try:
-                check_url(uri)
-            except FetchError as exc:
-                raise BadRequest(f"URI not allowed: {exc}") from exc
-        services.start_import(image, method, uri, stores)
+            _check_remote(uri)
+            # The hash the downloaded bytes must have, checked before anything inspects them.
+            expected_hash = check_expected_hash(
+                (body.get("method") or {}).get("validation_data") or body.get("validation_data")
+            )
+        elif method == ImportMethod.GLANCE_DIRECT:
+            expected_hash = check_expected_hash(body.get("validation_data"))
+        services.start_import(image, method, uri, stores, expected_hash)
         return empty(202)
+
+
+def _check_remote(uri) -> None:
+    if not isinstance(uri, str) or not uri:
+        raise BadRequest("A URI is required.")
+    try:
+        check_url(uri)
+    except FetchError as exc:
+        raise BadRequest(f"URI not allowed: {exc}") from exc
+
+
+class ImageLocations(GlanceView):
+    """Glance 2.17 locations: an HTTP(S) URL whose bytes stay remote (the read-only HTTP store).
+    A worker fetches them once to verify the hash and the content, then the image is active and
+    downloads stream from the URL."""
+
+    def post(self, request, image_id):
+        ctx = request.auth
+        image = find_image(ctx, image_id)
+        authorize(ctx, "add_image_location", target(ctx, image))
+        body = request.data if isinstance(request.data, dict) else {}
+        if image.status != ImageStatus.QUEUED:
+            raise Conflict(f"Image status is {image.status}; a location can only be added to a queued image.")
+        if not image.disk_format or not image.container_format:
+            raise BadRequest("Set disk_format and container_format before adding a location.")
+        if image.container_format == "ova":
+            raise BadRequest("An OVA cannot stay at a URL: import it with web-download.")
+        url = body.get("url")
+        _check_remote(url)
+        expected_hash = check_expected_hash(body.get("validation_data"))
+        services.start_import(image, ImportMethod.LOCATION, url, expected_hash=expected_hash)
+        return empty(202)
+
+    def get(self, request, image_id):
+        ctx = request.auth
+        image = find_image(ctx, image_id)
+        authorize(ctx, "get_image_location", target(ctx, image))
+        # Store keys are internal; only HTTP locations have a URL the owner gave (no credentials:
+        # URLs with a user or password are refused when added).
+        return Response(
+            [
+                {"url": loc.url, "metadata": {"store": loc.store}}
+                for loc in image.locations.all()
+                if loc.store == "http" and loc.url
+            ]
+        )
 
 
 class ImportInfo(GlanceView):
@@ -165,7 +211,7 @@ class ImportInfo(GlanceView):
                 "import-methods": {
                     "description": "Import methods available.",
                     "type": "array",
-                    "value": list(ImportMethod.values),
+                    "value": list(API_IMPORT_METHODS),
                 }
             }
         )

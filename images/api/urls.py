@@ -10,6 +10,7 @@ urlpatterns = [
     path("v2/images/<str:image_id>/file", data.ImageFile.as_view()),
     path("v2/images/<str:image_id>/stage", data.ImageStage.as_view()),
     path("v2/images/<str:image_id>/import", data.ImageImport.as_view()),
+    path("v2/images/<str:image_id>/locations", data.ImageLocations.as_view()),
     path("v2/images/<str:image_id>/actions/<str:action>", views.ImageAction.as_view()),
     path("v2/images/<str:image_id>/tags/<str:tag>", views.ImageTagItem.as_view()),
     path("v2/images/<str:image_id>/members", members.MemberCollection.as_view()),

@@ -1,7 +1,12 @@
 """Fetching image data from a URL without letting the URL reach inside the network.
 
 http/https only, allowed ports only, every address the name resolves to must be public (or in an
-operator allow-list), every redirect hop is checked the same way, and reads have timeouts."""
+operator allow-list), every redirect hop is checked the same way, and reads have timeouts.
+
+The name is resolved once per hop and the connection goes to an address that was checked (the
+Host header and, for https, SNI and certificate checks keep the name). Resolving again at
+connect time would let a hostile DNS server answer "public" to the check and "127.0.0.1" to the
+connection (DNS rebinding)."""
 
 from __future__ import annotations
 
@@ -9,9 +14,9 @@ import ipaddress
 import socket
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-import requests
 from django.conf import settings
 
 from .errors import TransferError
@@ -34,8 +39,21 @@ def _address_ok(address: str) -> bool:
     return ip.is_global and not (ip.is_multicast or ip.is_reserved)
 
 
-def check_url(url: str) -> None:
-    """Refuse a URL whose scheme, port or any resolved address is not allowed."""
+@dataclass(frozen=True)
+class Target:
+    """A URL that passed the checks, with the address it resolved to at that moment."""
+
+    scheme: str
+    hostname: str
+    port: int
+    address: str
+    path: str  # path and query, as sent in the request line
+    host_header: str
+
+
+def check_url(url: str) -> Target:
+    """Refuse a URL whose scheme, port or any resolved address is not allowed; else the target
+    to connect to."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -47,57 +65,110 @@ def check_url(url: str) -> None:
         raise FetchError("The URL has no host.")
     if parts.username or parts.password:
         raise FetchError("URLs with credentials are not allowed.")
-    port = port or (443 if parts.scheme == "https" else 80)
+    default_port = 443 if parts.scheme == "https" else 80
+    port = port or default_port
     if settings.IMAGE_IMPORT_ALLOWED_PORTS and port not in settings.IMAGE_IMPORT_ALLOWED_PORTS:
         raise FetchError(f"Port {port} is not allowed for URL imports.")
     try:
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
+    except (socket.gaierror, UnicodeError) as exc:
         raise FetchError(f"The host {parts.hostname!r} could not be resolved.") from exc
-    addresses = {info[4][0] for info in infos}
+    addresses = list(dict.fromkeys(info[4][0] for info in infos))
     if not addresses or not all(_address_ok(a) for a in addresses):
         raise FetchError(f"The host {parts.hostname!r} resolves to an address that is not allowed.")
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    return Target(
+        scheme=parts.scheme,
+        hostname=parts.hostname,
+        port=port,
+        address=addresses[0],
+        path=(parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
+        host_header=host if port == default_port else f"{host}:{port}",
+    )
 
 
 class Download:
-    def __init__(self, response: requests.Response):
-        self.response = response
-        self.length = (
-            int(response.headers["Content-Length"]) if "Content-Length" in response.headers else None
-        )
+    def __init__(self, response, pool):
+        self.response, self._pool = response, pool
+        length = response.headers.get("Content-Length")
+        self.length = int(length) if length and length.isdigit() else None
 
     def chunks(self) -> Iterator[bytes]:
+        from urllib3.exceptions import HTTPError
+
         deadline = time.monotonic() + settings.IMAGE_IMPORT_TOTAL_TIMEOUT
         try:
-            for chunk in self.response.iter_content(chunk_size=settings.IMAGE_CHUNK_SIZE):
+            for chunk in self.response.stream(settings.IMAGE_CHUNK_SIZE, decode_content=False):
                 if time.monotonic() > deadline:
                     raise FetchError("The download took longer than allowed.")
                 yield chunk
-        except requests.RequestException as exc:
+        except (HTTPError, OSError) as exc:
             raise FetchError(f"The download failed: {type(exc).__name__}.") from exc
         finally:
-            self.response.close()
+            self.close()
+
+    def close(self) -> None:
+        self.response.release_conn()
+        self._pool.close()
+
+
+def _connect(target: Target, headers: dict, timeout):
+    """One GET to the checked address; no redirects, no retries, no proxies from the environment."""
+    import urllib3
+
+    kwargs = {"timeout": timeout, "retries": False, "maxsize": 1}
+    if target.scheme == "https":
+        import certifi
+
+        # Connect to the address, but verify the certificate and send SNI for the name.
+        pool = urllib3.HTTPSConnectionPool(
+            target.address,
+            target.port,
+            server_hostname=target.hostname,
+            assert_hostname=target.hostname,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=certifi.where(),
+            **kwargs,
+        )
+    else:
+        pool = urllib3.HTTPConnectionPool(target.address, target.port, **kwargs)
+    try:
+        response = pool.urlopen(
+            "GET",
+            target.path,
+            headers={"Host": target.host_header, "Accept-Encoding": "identity", **headers},
+            redirect=False,
+            preload_content=False,
+            assert_same_host=False,
+        )
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        pool.close()
+        raise FetchError(f"The URL could not be fetched: {type(exc).__name__}.") from exc
+    return response, pool
 
 
 def open_url(url: str, headers: dict | None = None) -> Download:
-    session = requests.Session()
-    session.trust_env = False  # no proxies or netrc from the environment
-    timeout = (settings.IMAGE_IMPORT_CONNECT_TIMEOUT, settings.IMAGE_IMPORT_READ_TIMEOUT)
+    timeout = _timeout()
     for _hop in range(settings.IMAGE_IMPORT_MAX_REDIRECTS + 1):
-        check_url(url)
-        try:
-            response = session.get(
-                url, headers=headers or {}, stream=True, timeout=timeout, allow_redirects=False
-            )
-        except requests.RequestException as exc:
-            raise FetchError(f"The URL could not be fetched: {type(exc).__name__}.") from exc
-        if response.is_redirect:
+        target = check_url(url)
+        response, pool = _connect(target, headers or {}, timeout)
+        if response.status in (301, 302, 303, 307, 308):
             location = response.headers.get("Location", "")
-            response.close()
+            response.release_conn()
+            pool.close()
             url = urljoin(url, location)
             continue
-        if response.status_code not in (200, 206):
-            response.close()
-            raise FetchError(f"The URL answered HTTP {response.status_code}.")
-        return Download(response)
+        if response.status not in (200, 206):
+            response.release_conn()
+            pool.close()
+            raise FetchError(f"The URL answered HTTP {response.status}.")
+        return Download(response, pool)
     raise FetchError("Too many redirects.")
+
+
+def _timeout():
+    import urllib3
+
+    return urllib3.Timeout(
+        connect=settings.IMAGE_IMPORT_CONNECT_TIMEOUT, read=settings.IMAGE_IMPORT_READ_TIMEOUT
+    )

@@ -16,11 +16,11 @@ from ..models import Image, ImageLocation
 from ..quotas import Reserver
 from ..staging import staging_path, write_staging
 from ..stores import StoreError, default_store, get_store
-from . import qemu
+from . import ova, qemu
 from .errors import ImageRejected, PipelineError
 from .fetch import open_url
-from .ingest import Ingest
-from .source import file_chunks
+from .ingest import Ingest, inspect_file
+from .source import open_file
 from .verify import check_content, check_with_qemu
 
 log = logging.getLogger(__name__)
@@ -57,30 +57,43 @@ def run_import(image_id: str, owner: str) -> None:
         _copy(image, owner)
         return
     staged = staging_path(image_id)
+    disk = staged.with_name(f"{image_id}.disk")
     converted = staged.with_name(f"{image_id}.converted")
-    store = default_store()
+    location = image.import_method == ImportMethod.LOCATION
+    store = get_store("http") if location else default_store()
     key = str(image.pk)
     beat = Heartbeat(image_id, owner)
     try:
-        ingest = _stage_and_inspect(image, staged, beat)
-        fmt, virtual_size = check_content(ingest.result.inspectors, image.disk_format, image.container_format)
-        virtual_size = check_with_qemu(staged, fmt) or virtual_size
-        final, disk_format = staged, image.disk_format
+        fetched = _stage_and_verify(image, staged, beat).result
+        # Only bytes whose hash matched what the user expected get looked at.
+        final, container_format = staged, image.container_format
+        if image.container_format == "ova":
+            ova.extract_disk(staged, disk)
+            final, container_format = disk, "bare"
+        size = final.stat().st_size
+        fmt, virtual_size = check_content(inspect_file(final), image.disk_format, container_format, size)
+        virtual_size = check_with_qemu(final, fmt) or virtual_size
+        disk_format = image.disk_format
+        if location:
+            # The bytes stay at the URL: record what was checked and hashed, keep no copy.
+            services.finish_import(
+                image, owner, fetched, store.name, "", virtual_size, disk_format, url=image.import_uri
+            )
+            return
         target = settings.IMAGE_CONVERT_TO
         if target and image.disk_format in settings.IMAGE_CONVERT_FROM and fmt != target:
             beat.beat(force=True)
-            qemu.convert(staged, fmt, converted, target)
+            qemu.convert(final, fmt, converted, target)
             # The converted file is new data: it goes through the same checks before it is stored.
-            check = Ingest(file_chunks(converted), max_bytes=settings.IMAGE_MAX_SIZE, on_progress=beat)
-            check.consume()
-            check_content(check.result.inspectors, target, image.container_format)
+            check_content(inspect_file(converted), target, "bare", converted.stat().st_size)
             virtual_size = check_with_qemu(converted, target) or virtual_size
             final, disk_format = converted, target
-        stored = Ingest(
-            file_chunks(final), max_bytes=settings.IMAGE_MAX_SIZE, on_progress=beat, inspect=False
-        )
+        stored = Ingest(open_file(final), max_bytes=settings.IMAGE_MAX_SIZE, on_progress=beat, inspect=False)
         store.put(key, stored)
-        services.finish_import(image, owner, stored.result, store.name, key, virtual_size, disk_format)
+        services.finish_import(
+            image, owner, stored.result, store.name, key, virtual_size, disk_format,
+            container_format=container_format,
+        )  # fmt: skip
     except ImportCancelled:
         _discard(store, key, image_id)
         log.info("Import of image %s was cancelled", image_id)
@@ -88,23 +101,34 @@ def run_import(image_id: str, owner: str) -> None:
         _discard(store, key, image_id)
         services.fail_import(image_id, owner, f"Import failed: {exc}")
     finally:
-        staged.unlink(missing_ok=True)
-        converted.unlink(missing_ok=True)
+        for path in (staged, disk, converted):
+            path.unlink(missing_ok=True)
 
 
-def _stage_and_inspect(image: Image, staged: Path, beat: Heartbeat) -> Ingest:
-    if image.import_method == ImportMethod.WEB_DOWNLOAD:
+def _stage_and_verify(image: Image, staged: Path, beat: Heartbeat) -> Ingest:
+    """Bring the bytes into staging (a download) or read the staged ones, hashing them; a hash the
+    user gave must match here, before any inspector or qemu-img sees the data."""
+    expected = (image.import_hash_algo, image.import_hash_value) if image.import_hash_value else None
+    if image.import_method in (ImportMethod.WEB_DOWNLOAD, ImportMethod.LOCATION):
         download = open_url(image.import_uri)
         ingest = Ingest(
             download.chunks(),
             max_bytes=settings.IMAGE_MAX_SIZE,
             on_progress=Heartbeat(str(image.pk), beat.owner, then=Reserver(image, staging=True)),
+            inspect=False,
+            expected_hash=expected,
         )
         write_staging(image.pk, ingest)
         return ingest
     if not staged.is_file():
         raise ImageRejected("The staged data is missing; stage the image again.")
-    ingest = Ingest(file_chunks(staged), max_bytes=settings.IMAGE_MAX_SIZE, on_progress=beat)
+    ingest = Ingest(
+        open_file(staged),
+        max_bytes=settings.IMAGE_MAX_SIZE,
+        on_progress=beat,
+        inspect=False,
+        expected_hash=expected,
+    )
     ingest.consume()
     return ingest
 
@@ -130,7 +154,8 @@ def _copy(image: Image, owner: str) -> None:
             if ImageLocation.objects.filter(image=image, store=name).exists():
                 continue
             ingest = Ingest(
-                get_store(source.store).get(source.key or str(image.pk)),
+                # An HTTP location is read from its URL (checked again on every fetch).
+                get_store(source.store).get(source.data_key),
                 max_bytes=settings.IMAGE_MAX_SIZE,
                 on_progress=beat,
                 inspect=False,

@@ -6,7 +6,7 @@ import logging
 
 from django.conf import settings
 
-from dashboard.exceptions import StratusError
+from dashboard.exceptions import BadRequest, Conflict, StratusError
 
 from .. import services
 from ..choices import ImageStatus
@@ -25,9 +25,10 @@ log = logging.getLogger(__name__)
 def upload(image: Image, chunks, expected_size: int | None) -> None:
     """queued → saving → active; on any failure the data is removed and the image is queued again."""
     if not image.disk_format or not image.container_format:
-        from dashboard.exceptions import BadRequest
-
         raise BadRequest("Set disk_format and container_format before uploading data.")
+    if image.container_format == "ova":
+        # The disk has to come out of the tar and be checked on its own: that is the import's job.
+        raise BadRequest("OVA images are imported: stage the file (PUT /stage), then import it.")
     services.begin_upload(image)
     store = default_store()
     key = str(image.pk)
@@ -36,7 +37,10 @@ def upload(image: Image, chunks, expected_size: int | None) -> None:
     )
     try:
         store.put(key, ingest)
-        fmt, virtual_size = check_content(ingest.result.inspectors, image.disk_format, image.container_format)
+        result = ingest.result
+        fmt, virtual_size = check_content(
+            result.inspectors, image.disk_format, image.container_format, result.size
+        )
         if isinstance(store, FilesystemStore):
             virtual_size = check_with_qemu(store.path(key), fmt) or virtual_size
         services.finish_upload(image, ingest.result, store.name, key, virtual_size)
@@ -60,6 +64,9 @@ def stage(image: Image, chunks, expected_size: int | None) -> None:
     )
     try:
         write_staging(image.pk, ingest)
+        if not Image.objects.filter(pk=image.pk, status=ImageStatus.UPLOADING).exists():
+            # The sweeper gave up on this upload (or the image was deleted) while bytes arrived.
+            raise Conflict("The image left the uploading state while its data was being staged.")
     except BaseException as exc:
         staging_path(image.pk).unlink(missing_ok=True)
         services.fail_upload(image.pk, _reason(exc), expected=ImageStatus.UPLOADING)

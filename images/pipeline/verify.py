@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
-from oslo_utils.imageutils import format_inspector
 
 from . import qemu
 from .errors import ImageRejected
@@ -17,7 +16,7 @@ INSPECTED = RAW_LIKE | {"qcow2", "vmdk", "vhd", "vhdx", "vdi", "iso"}
 OPAQUE_CONTAINERS = {"docker", "compressed"}
 
 
-def detected_format(inspectors: list, disk_format: str) -> format_inspector.FileInspector:
+def detected_format(inspectors: list, disk_format: str):
     """The one format the content is; several at once (a polyglot) is refused."""
     names = sorted(str(i) for i in inspectors)
     if not names:
@@ -30,8 +29,11 @@ def detected_format(inspectors: list, disk_format: str) -> format_inspector.File
     return inspectors[0]
 
 
-def check_content(inspectors: list, disk_format: str, container_format: str | None) -> tuple[str, int]:
-    """Match, safety check and virtual size. Returns (qemu format name, virtual size)."""
+def check_content(
+    inspectors: list, disk_format: str, container_format: str | None, size: int = 0
+) -> tuple[str, int]:
+    """Match, safety check and virtual size. Returns (qemu format name, virtual size).
+    ``size`` is the byte count: the virtual size of raw content (the inspectors only saw its head)."""
     if container_format in OPAQUE_CONTAINERS or disk_format not in INSPECTED:
         return "raw", 0
     inspector = detected_format(inspectors, disk_format)
@@ -42,13 +44,16 @@ def check_content(inspectors: list, disk_format: str, container_format: str | No
     wanted = "raw" if disk_format in RAW_LIKE else disk_format
     if content != wanted:
         raise ImageRejected(f"Image content is {content} but disk_format is {disk_format}.")
+    # Imported on first use: the web process should not carry it until an upload needs it.
+    from oslo_utils.imageutils import format_inspector
+
     try:
         inspector.safety_check()
     except format_inspector.SafetyCheckFailed as exc:
         raise ImageRejected(f"The image failed safety checks: {', '.join(sorted(exc.failures))}.") from exc
     except format_inspector.ImageFormatError as exc:
         raise ImageRejected(f"The image is not a valid {disk_format} file.") from exc
-    virtual_size = int(inspector.virtual_size or 0)
+    virtual_size = size if content == "raw" else int(inspector.virtual_size or 0)
     if virtual_size > settings.IMAGE_MAX_VIRTUAL_SIZE:
         raise ImageRejected(
             f"The image's virtual size of {virtual_size} bytes exceeds the limit of "

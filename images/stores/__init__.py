@@ -10,7 +10,6 @@ from django.core.exceptions import ImproperlyConfigured
 from .base import ImageStore, ReadOnlyStore, StoreError
 from .filesystem import FilesystemStore
 from .http import HttpStore
-from .s3 import S3Store
 
 __all__ = ["ImageStore", "ReadOnlyStore", "StoreError", "all_stores", "default_store", "get_store"]
 
@@ -21,6 +20,9 @@ def _build(name: str, conf: dict) -> ImageStore:
     if kind == "filesystem":
         return FilesystemStore(name, **conf)
     if kind == "s3":
+        # boto3 costs tens of MiB per process: only processes with an S3 store load it.
+        from .s3 import S3Store
+
         return S3Store(name, **conf)
     raise ImproperlyConfigured(f"Image store {name!r} has an unknown type {kind!r}.")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 
 import boto3
@@ -11,7 +12,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .base import ImageStore, StoreError
 from .filesystem import safe_key
 
-PART_SIZE = 16 * 1024 * 1024  # S3 needs parts of at least 5 MiB (except the last)
+# botocore's DEBUG records carry signed request headers (the access key id and signatures): these
+# loggers stay at WARNING whatever the root level is, so a debugging operator leaks no credentials.
+for _name in ("botocore", "boto3", "s3transfer"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
+PART_SIZE = 8 * 1024 * 1024  # S3 needs parts of at least 5 MiB (except the last); each is held once
 
 
 class S3Store(ImageStore):

@@ -19,12 +19,20 @@ from tests.support.wait import wait_for
 class RemoteFiles:
     """Serves files from a directory. Under /hold/ it sends the first MiB, then waits for release()."""
 
-    def __init__(self, root: Path):
-        self.root = root
-        self.port = free_port()
+    def __init__(
+        self,
+        root: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        redirect_to: str = "http://10.0.0.1/image",
+    ):
+        self.root, self.host = root, host
+        self.port = port or free_port()
         self.holding = threading.Event()
         self.released = threading.Event()
         self.requests: list[str] = []
+        self.hosts: list[str] = []  # the Host header of each request
         server_self = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -33,9 +41,10 @@ class RemoteFiles:
 
             def do_GET(self):
                 server_self.requests.append(self.path)
+                server_self.hosts.append(self.headers.get("Host", ""))
                 if self.path.endswith("/redirect"):
                     self.send_response(302)
-                    self.send_header("Location", "http://10.0.0.1/image")
+                    self.send_header("Location", redirect_to)
                     self.end_headers()
                     return
                 hold = self.path.startswith("/hold/")
@@ -59,12 +68,12 @@ class RemoteFiles:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the worker that asked was killed
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server = http.server.ThreadingHTTPServer((host, self.port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     def url(self, name: str, hold: bool = False) -> str:
-        return f"http://127.0.0.1:{self.port}/{'hold' if hold else 'files'}/{name}"
+        return f"http://{self.host}:{self.port}/{'hold' if hold else 'files'}/{name}"
 
     def stop(self) -> None:
         self.released.set()
@@ -72,7 +81,7 @@ class RemoteFiles:
         self.server.server_close()
 
 
-def start_import_stack(remote: RemoteFiles) -> LiveStack:
+def start_import_stack(remote: RemoteFiles, **extra_env: str) -> LiveStack:
     stack = LiveStack(
         TEST_ROOT / f"import-{uuid.uuid4().hex[:8]}",
         extra_env={
@@ -80,6 +89,7 @@ def start_import_stack(remote: RemoteFiles) -> LiveStack:
             "STRATUS_IMAGE_IMPORT_ALLOWED_PORTS": str(remote.port),
             "STRATUS_IMAGE_IMPORT_LEASE": "4",
             "STRATUS_IMAGE_SWEEP_INTERVAL": "1",
+            **extra_env,
         },
     )
     stack.start()

@@ -151,3 +151,24 @@ def test_info_and_schemas(member):
     schema = member.get("/v2/schemas/image").json()
     assert schema["additionalProperties"] == {"type": "string"}
     assert member.get("/v2/schemas/members").status_code == 200
+
+
+def test_a_listed_image_is_the_same_document_as_the_shown_one(member, stores_dir, qcow2, settings, tmp_path):
+    from images import protections
+
+    rules = tmp_path / "protections.conf"
+    rules.write_text(
+        "[^secret_]\ncreate = member\nread = admin\nupdate = member\ndelete = member\n"
+        "[.*]\ncreate = @\nread = @\nupdate = @\ndelete = @\n"
+    )
+    protections.load(str(rules), "roles")
+    try:
+        image = member.create(name="doc", tags=["b", "a"], os_distro="ubuntu", secret_key="hidden")
+        member.upload(image["id"], qcow2)
+        shown = member.get(f"/v2/images/{image['id']}").json()
+        listed = member.get("/v2/images").json()["images"]
+    finally:
+        protections.load("", "roles")
+    assert listed == [shown]
+    assert shown["os_distro"] == "ubuntu" and "secret_key" not in shown
+    assert shown["stores"] == "file" and shown["protected"] is False and shown["size"] == len(qcow2)

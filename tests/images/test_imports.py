@@ -167,3 +167,72 @@ def test_celery_accepts_json_only():
 
     assert settings.CELERY_ACCEPT_CONTENT == ["json"]
     assert settings.CELERY_TASK_ACKS_LATE and settings.CELERY_TASK_REJECT_ON_WORKER_LOST
+
+
+def test_a_fetch_connects_to_the_address_that_was_checked_not_a_second_resolution(
+    tmp_path, settings, monkeypatch
+):
+    """DNS rebinding: the name answers an allowed address to the check and loopback afterwards.
+    The fetch must resolve once and connect to the checked address, sending the name as Host."""
+    import socket
+
+    from images.pipeline.fetch import open_url
+
+    (tmp_path / "checked").mkdir()
+    (tmp_path / "checked" / "disk").write_bytes(b"from the checked address")
+    checked = RemoteFiles(tmp_path / "checked", host="127.0.0.2")
+    (tmp_path / "rebound").mkdir()
+    (tmp_path / "rebound" / "disk").write_bytes(b"from the rebound address")
+    rebound = RemoteFiles(tmp_path / "rebound", port=checked.port)  # 127.0.0.1, same port
+    settings.IMAGE_IMPORT_ALLOWED_NETWORKS = ["127.0.0.2/32"]
+    settings.IMAGE_IMPORT_ALLOWED_PORTS = [checked.port]
+    real = socket.getaddrinfo
+    answers = iter(["127.0.0.2", "127.0.0.1"])
+    asked = []
+
+    def rebinding_dns(host, port, *args, **kwargs):
+        if host != "images.example.test":
+            return real(host, port, *args, **kwargs)
+        asked.append(host)
+        address = next(answers, "127.0.0.1")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding_dns)
+    try:
+        download = open_url(f"http://images.example.test:{checked.port}/files/disk")
+        assert b"".join(download.chunks()) == b"from the checked address"
+        assert asked == ["images.example.test"]
+        assert checked.requests == ["/files/disk"] and rebound.requests == []
+        assert checked.hosts == [f"images.example.test:{checked.port}"]
+        # The next fetch resolves (and checks) again: now the name points at loopback and is refused.
+        with pytest.raises(FetchError, match="not allowed"):
+            open_url(f"http://images.example.test:{checked.port}/files/disk")
+        assert rebound.requests == []
+    finally:
+        checked.stop()
+        rebound.stop()
+
+
+def test_every_redirect_hop_is_resolved_and_checked_again(tmp_path, settings, monkeypatch):
+    import socket
+
+    from images.pipeline.fetch import open_url
+
+    (tmp_path / "r").mkdir()
+    server = RemoteFiles(tmp_path / "r", redirect_to="http://internal.example.test/x")
+    settings.IMAGE_IMPORT_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+    settings.IMAGE_IMPORT_ALLOWED_PORTS = [server.port, 80]
+    real = socket.getaddrinfo
+
+    def dns(host, port, *args, **kwargs):
+        if host == "internal.example.test":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("169.254.169.254", port))]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", dns)
+    try:
+        with pytest.raises(FetchError, match="internal.example.test"):
+            open_url(server.url("redirect"))
+        assert server.requests == ["/files/redirect"]
+    finally:
+        server.stop()

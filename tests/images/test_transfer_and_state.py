@@ -166,3 +166,83 @@ def test_a_stalled_upload_is_returned_to_queued(member, stores_dir, settings):
     assert housekeeping.recover_stalled_uploads() == 1
     assert Image.objects.get(pk=image.pk).status == "queued"
     assert store_files(stores_dir) == []
+
+
+def _age(image_id, path=None, seconds: int = 7200) -> None:
+    """Make an upload look untouched for ``seconds``: the row and (if given) its staging file."""
+    import os
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    then = timezone.now() - timedelta(seconds=seconds)
+    Image.objects.filter(pk=image_id).update(updated_at=then)
+    if path is not None:
+        os.utime(path, (then.timestamp(), then.timestamp()))
+
+
+def test_a_staging_upload_whose_web_process_died_is_requeued_and_its_partial_file_removed(
+    member, stores_dir, settings
+):
+    settings.IMAGE_UPLOAD_STALL_TIMEOUT = 3600
+    image = Image.objects.get(pk=member.create(disk_format="raw")["id"])
+    # What a web process killed in the middle of PUT /stage leaves: status uploading, part of a file.
+    services.begin_upload(image, to="uploading")
+    partial = staging_path(image.pk)
+    partial.write_bytes(b"\0" * 4096)
+    assert housekeeping.recover_stalled_uploads() == 0  # not stalled yet
+    assert partial.exists() and Image.objects.get(pk=image.pk).status == "uploading"
+    _age(image.pk, partial)
+    assert housekeeping.recover_stalled_uploads() == 1
+    row = Image.objects.get(pk=image.pk)
+    assert row.status == "queued" and "stalled" in row.reason and row.reserved_bytes == 0
+    assert not partial.exists()
+    # Retryable: the image can be staged again.
+    assert member.put(f"/v2/images/{image.pk}/stage", b"\1" * 1024).status_code == 204
+    assert Image.objects.get(pk=image.pk).status == "uploading" and partial.stat().st_size == 1024
+
+
+def test_a_slow_staging_upload_that_still_writes_is_left_alone(member, stores_dir, settings):
+    settings.IMAGE_UPLOAD_STALL_TIMEOUT = 3600
+    image = Image.objects.get(pk=member.create(disk_format="raw")["id"])
+    services.begin_upload(image, to="uploading")
+    partial = staging_path(image.pk)
+    partial.write_bytes(b"\0" * 4096)
+    _age(image.pk)  # the row is old, but bytes reached the file just now
+    assert housekeeping.recover_stalled_uploads() == 0
+    assert partial.exists() and Image.objects.get(pk=image.pk).status == "uploading"
+
+
+def test_the_sweeper_keeps_the_staged_file_of_an_image_that_moved_on(member, stores_dir, settings):
+    settings.IMAGE_UPLOAD_STALL_TIMEOUT = 3600
+    image = Image.objects.get(pk=member.create(disk_format="raw")["id"])
+    services.begin_upload(image, to="uploading")
+    staged = staging_path(image.pk)
+    staged.write_bytes(b"\0" * 4096)
+    _age(image.pk, staged)
+    # The row moved on (an import claimed it) after it went quiet: no longer the sweeper's business.
+    Image.objects.filter(pk=image.pk).update(status="importing")
+    assert housekeeping.recover_stalled_uploads() == 0
+    assert staged.exists() and Image.objects.get(pk=image.pk).status == "importing"
+    # And the conditional UPDATE itself refuses a row touched after the cutoff.
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    Image.objects.filter(pk=image.pk).update(status="uploading", updated_at=timezone.now())
+    cutoff = timezone.now() - timedelta(hours=1)
+    assert services.fail_upload(image.pk, "x", expected="uploading", unchanged_since=cutoff) == 0
+
+
+def test_a_stage_that_the_sweeper_gave_up_on_ends_in_409_without_a_file(member, stores_dir):
+    image = Image.objects.get(pk=member.create(disk_format="raw")["id"])
+
+    def chunks():
+        yield b"\0" * 65536
+        services.fail_upload(image.pk, "Staging failed: the transfer stalled.", expected="uploading")
+        yield b"\0" * 65536
+
+    with pytest.raises(Conflict):
+        uploads.stage(image, chunks(), None)
+    assert Image.objects.get(pk=image.pk).status == "queued"
+    assert not staging_path(image.pk).exists()
