@@ -129,7 +129,8 @@ class Token(models.Model):
     ) -> tuple[str, Token]:
         from django.conf import settings
 
-        raw = secrets.token_urlsafe(40)
+        # A fixed prefix: never a leading "-" that a command line would take for an option.
+        raw = "st" + secrets.token_urlsafe(40)
         now = timezone.now()
         token = cls.objects.create(
             id=cls.digest(raw),

@@ -167,11 +167,12 @@ class CreateImageForm(BootstrapMixin, ImageFieldsMixin):
                 self.add_error("location", "An image file or an external location must be specified.")
             elif location and not location.lower().startswith(("http://", "https://")):
                 self.add_error("location", "The location must be an http or https URL.")
-            elif location and data.get("copy_data", True):
+            elif location:
+                # Copied or only registered, the server fetches from this URL either way.
                 try:
                     check_url(location)
                 except FetchError as exc:
-                    self.add_error("location", f"This server will not copy from that URL: {exc}")
+                    self.add_error("location", f"This server will not fetch from that URL: {exc}")
             if not data.get("copy_data") and not self.can_register_location:
                 self.add_error("copy_data", "This server can only copy data from a URL.")
         for message in check_properties(self.ctx, data.get("properties") or {}):

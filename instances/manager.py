@@ -174,7 +174,7 @@ class ComputeManager(VolumeAgentMixin):
         location = next(iter(image.locations.all()), None)
         if location is None:
             raise BuildAbort(f"Image {instance.image_id} has no data.")
-        key = location.key or str(image.pk)
+        key = location.data_key
         try:
             store = get_store(location.store)
             source: Path | Callable

@@ -66,7 +66,7 @@ class FileVolumeBackend:
         staged = self._tmp(path, ".src")
         try:
             store = get_store(location.store)
-            ingest = Ingest(store.get(location.key or str(image.pk)), max_bytes=max(image.size or 0, 1))
+            ingest = Ingest(store.get(location.data_key), max_bytes=max(image.size or 0, 1))
             with open(staged, "wb") as fh:
                 for chunk in ingest:
                     fh.write(chunk)

@@ -83,4 +83,4 @@ def test_a_url_outside_the_allow_list_is_a_field_error(url_page):
     form.get_by_label("Location", exact=True).fill("http://169.254.169.254/latest/")
     form.get_by_label("Format").select_option("raw")
     page.locator("[data-create-submit]").click()
-    expect(form.locator("[data-field=location]")).to_contain_text("will not copy from that URL")
+    expect(form.locator("[data-field=location]")).to_contain_text("will not fetch from that URL")

@@ -69,6 +69,8 @@ def test_password_auth_scoped_by_name_returns_a_token_with_catalog(client, demo)
     assert types["compute"] == "http://testserver/compute/v2.1"
     assert types["identity"] == "http://testserver/identity"
     assert types["volumev3"] == types["block-storage"] == f"http://testserver/volume/v3/{project.id}"
+    # Tokens never start with "-", which a command line would read as an option.
+    assert raw.startswith("st")
     # Only a hash of the token is kept.
     assert not Token.objects.filter(id=raw).exists()
     assert Token.objects.filter(id=Token.digest(raw), user=user).exists()

@@ -232,7 +232,7 @@ def test_create_refuses_a_url_this_server_will_not_fetch(client, member):
     errors = client.post(
         reverse("image-create"), create_data(source="url", location="http://127.0.0.1/x.img")
     ).json()["errors"]
-    assert "will not copy from that URL" in errors["location"][0]
+    assert "will not fetch from that URL" in errors["location"][0]
 
 
 def test_a_reader_gets_no_create_or_delete_and_the_server_refuses_them(client, home):
