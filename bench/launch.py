@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -92,6 +93,7 @@ def main() -> None:
             demo.wait_deleted(server_id, timeout=120)
     finally:
         stack.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

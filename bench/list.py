@@ -54,7 +54,7 @@ def main() -> None:
             p50, p95 = measure(session, url, runs)
             print(f"GET /image/v2/images?limit={limit}: p50 {p50:.1f} ms, p95 {p95:.1f} ms ({runs} requests)")
     finally:
-        stack.stop()
+        stack.stop(remove=True)
 
 
 if __name__ == "__main__":

@@ -71,7 +71,7 @@ def main() -> None:
         load_after = os.getloadavg()[0]
         after_big = peak_rss_mib(pid)
     finally:
-        stack.stop()
+        stack.stop(remove=True)
         shutil.rmtree(work, ignore_errors=True)  # the test files are 1.25 GiB
     mb = size / 1e6
     print(f"upload of {size // MIB} MiB through the API: {mb / elapsed:.0f} MB/s ({elapsed:.2f} s)")

@@ -266,10 +266,13 @@ class LiveStack:
                 pids.append(int(entry.name))
         return pids
 
-    def stop(self) -> None:
+    def stop(self, *, remove: bool = False) -> None:
+        """Stop every process of the stack; ``remove`` also deletes its directory (benches)."""
         for service in reversed(list(self.services.values())):
             service.stop()
         for pid in self.guest_pids():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         self.redis.stop()
+        if remove:
+            shutil.rmtree(self.root, ignore_errors=True)
