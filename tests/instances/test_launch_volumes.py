@@ -191,6 +191,40 @@ def test_a_launch_from_a_volume_keeps_it_when_asked(world, host, image, tiny, bo
     assert boot_volume.status == VolumeStatus.IN_USE
 
 
+def test_the_detail_page_and_the_volumes_panel_show_the_attachments(
+    world, host, image, tiny, boot_volume, capture
+):
+    client = browser_for("member")
+    response, callbacks = post(
+        client,
+        capture,
+        host,
+        image,
+        tiny,
+        name="fromvol",
+        source_type="volume",
+        volume=str(boot_volume.pk),
+        delete_on_termination="no",
+    )
+    Run(capture, host)(callbacks)
+    instance = Instance.objects.get(name="fromvol")
+    data = Volume.objects.create(project=world["home"], name="data", size=3, status=VolumeStatus.IN_USE)
+    VolumeAttachment.objects.create(volume=data, instance=instance, device="vdc", delete_on_termination=True)
+    page = client.get(f"/instances/{instance.pk}/").content.decode()
+
+    def disk(target: str) -> str:
+        return page.split(f'data-disk="{target}"')[1].split("</tr>")[0]
+
+    assert "root disk: persistent volume, made from image marker" in disk("vda")
+    assert f'href="/volumes/#volume-{boot_volume.pk}" data-testid="disk-volume">bootvol</a>' in disk("vda")
+    assert "1 GB" in disk("vda") and "no, the volume stays" in disk("vda")
+    assert "persistent volume" in disk("vdc") and ">data</a>" in disk("vdc") and "3 GB" in disk("vdc")
+    assert "<td>yes</td>" in disk("vdc") and "kept for volumes (none attached)" not in page
+    panel = client.get("/volumes/").content.decode()
+    row = panel.split(f'data-volume="{boot_volume.pk}"')[1].split("</tr>")[0]
+    assert f'/dev/vda on <a href="/instances/{instance.pk}/">fromvol</a>' in row
+
+
 def test_the_services_refusal_is_a_message_and_nothing_is_made(world, host, image, tiny, vol_dir, capture):
     volume_quotas.set_quota(world["home"], {"gigabytes": 1})
     page = (
