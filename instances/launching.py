@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from dashboard.policy import can
 
 from . import policies
-from .models import ComputeHost, Flavor
-from .services import quotas
+from .choices import VolumeStatus
+from .models import ComputeHost, Flavor, Volume
+from .services import quotas, volume_quotas
 from .services.servers import SUPPORTED_DISK_FORMATS, GiB
 
 
@@ -34,6 +35,22 @@ def launchable_images(ctx) -> tuple[list, list]:
         kind = (image.properties or {}).get("image_type")
         (snapshots if kind == "snapshot" else images).append(image)
     return images, snapshots
+
+
+def launchable_volumes(ctx) -> list[Volume]:
+    """The project's volumes an instance can boot from: bootable and available."""
+    return list(
+        Volume.objects.for_project(ctx.project_id)
+        .filter(status=VolumeStatus.AVAILABLE, bootable=True)
+        .order_by("name", "pk")
+    )
+
+
+def min_volume_gb(image) -> int:
+    """The smallest volume the image fits in (what ``volumes.check_size`` accepts): at least the
+    image's virtual size rounded up to whole GB, and its min disk."""
+    virtual = image.virtual_size or image.size or 0
+    return max(1, math.ceil(virtual / GiB), image.min_disk)
 
 
 def root_gb_for(image, flavor: Flavor) -> int:
@@ -121,10 +138,18 @@ class FlavorOption:
         return not self.reasons
 
 
-def image_reasons(image, flavor: Flavor, ctx) -> list[str]:
+def image_reasons(image, flavor: Flavor, ctx, on_volume: bool = False) -> list[str]:
+    """Why the image cannot boot on the flavor. ``on_volume``: the root disk is a volume, so the
+    flavor's root disk is not used (a zero-disk or small-disk flavor is fine); RAM still counts."""
     if image is None:
         return []
     reasons = []
+    if on_volume:
+        if image.min_ram > flavor.ram:
+            reasons.append(
+                f"The image needs at least {image.min_ram} MB of RAM; this flavor has {flavor.ram} MB."
+            )
+        return reasons
     virtual = image.virtual_size or image.size or 0
     if flavor.disk == 0:
         if not can(ctx, policies.SERVERS_ZERO_DISK_FLAVOR, {"project_id": ctx.project_id}):
@@ -156,12 +181,16 @@ def quota_reasons(lines: dict[str, QuotaLine], flavor: Flavor, count: int) -> li
     return out
 
 
-def flavor_options(ctx, image, count: int, lines: dict[str, QuotaLine]) -> list[FlavorOption]:
+def flavor_options(
+    ctx, image, count: int, lines: dict[str, QuotaLine], on_volume: bool = False
+) -> list[FlavorOption]:
+    """Every flavor the project may use with the reasons it cannot work. ``on_volume``: the
+    root disk is a volume, which claims no local disk on the host (as ``BootVolume.check``)."""
     rooms = host_room()
     options = []
     for flavor in Flavor.objects.launchable_by(ctx).order_by("ram", "vcpus", "name"):
-        root = root_gb_for(image, flavor)
-        option = FlavorOption(flavor, root, image_reasons(image, flavor, ctx))
+        root = 0 if on_volume else root_gb_for(image, flavor)
+        option = FlavorOption(flavor, root, image_reasons(image, flavor, ctx, on_volume))
         option.reasons += quota_reasons(lines, flavor, count)
         if not any(r.fits(flavor.vcpus, flavor.ram, root + flavor.ephemeral) for r in rooms):
             option.reasons.append(
@@ -179,4 +208,16 @@ def with_launch(lines: dict[str, QuotaLine], flavor: Flavor | None, count: int) 
     if flavor is not None:
         lines["cores"].need = flavor.vcpus * count
         lines["ram"].need = flavor.ram * count
+    return lines
+
+
+def volume_quota_lines(project_id: str, new_gb: int | None) -> dict[str, QuotaLine]:
+    """The volume quotas, with what a new boot volume of ``new_gb`` would add (None: no new one)."""
+    limits, used = volume_quotas.quota_limits(project_id), volume_quotas.quota_usage(project_id)
+    lines = {
+        "volumes": QuotaLine("volumes", "Volumes", "", limits["volumes"], used["volumes"]),
+        "gigabytes": QuotaLine("gigabytes", "Volume Storage", "GB", limits["gigabytes"], used["gigabytes"]),
+    }
+    if new_gb is not None:
+        lines["volumes"].need, lines["gigabytes"].need = 1, new_gb
     return lines

@@ -94,6 +94,17 @@ def fault(instance: Instance, admin: bool) -> dict | None:
     return out
 
 
+def volumes_attached(instance: Instance, version) -> list[dict]:
+    """Nova's os-extended-volumes: the attached volumes' ids, with delete_on_termination from
+    2.3. Reads ``volume_attachments`` (prefetched by the server lists: one query for a page)."""
+    attachments = instance.volume_attachments.all()
+    if version >= "2.3":
+        return [
+            {"id": str(a.volume_id), "delete_on_termination": a.delete_on_termination} for a in attachments
+        ]
+    return [{"id": str(a.volume_id)} for a in attachments]
+
+
 def server_summary(request, instance: Instance) -> dict:
     return {"id": str(instance.pk), "name": instance.name, "links": server_links(request, instance.pk)}
 
@@ -126,7 +137,7 @@ def server_detail(request, instance: Instance, *, admin_attrs: bool, admin: bool
         "OS-EXT-STS:task_state": instance.task_state or None,
         "OS-EXT-STS:vm_state": instance.vm_state,
         "OS-EXT-STS:power_state": instance.power_state,
-        "os-extended-volumes:volumes_attached": [],
+        "os-extended-volumes:volumes_attached": volumes_attached(instance, version),
         "security_groups": [{"name": "default"}],
     }
     if building or instance.vm_state == VmState.ACTIVE:
@@ -146,8 +157,6 @@ def server_detail(request, instance: Instance, *, admin_attrs: bool, admin: bool
                     "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda",
                 }
             )
-    if version >= "2.3":
-        out["os-extended-volumes:volumes_attached"] = []
     if version >= "2.9":
         out["locked"] = False
     if version >= "2.19":

@@ -78,6 +78,8 @@ class ServerListView(ComputeView):
                 Q(created_at__lt=anchor["created_at"])
                 | Q(created_at=anchor["created_at"], pk__lt=anchor["pk"])
             )
+        if self.detail:
+            servers_qs = servers_qs.with_volumes()
         page = list(servers_qs.order_by("-created_at", "-id")[:limit]) if limit else []
         if self.detail:
             attrs = can(ctx, policies.EXTENDED_SERVER_ATTRIBUTES, {"project_id": ctx.project_id})

@@ -16,7 +16,8 @@ from dashboard.policy import can
 
 from .. import policies
 from ..manager import SWAP_TARGET
-from ..models import Instance
+from ..models import Instance, Volume, VolumeAttachment
+from ..services.attachments import attached_disks
 from ..services.console import console_output
 from . import rows
 from .common import visible_instance
@@ -30,14 +31,38 @@ class Disk:
     target: str
     size: str
     source: str
+    volume: Volume | None = None
+    delete_on_termination: bool | None = None  # None: a local disk, it always goes
 
 
-def disks_of(instance: Instance, image_name: str) -> list[Disk]:
-    """The guest's disks as the compute agent attaches them (instances.manager.guest_spec)."""
-    out = [Disk("vda", f"{instance.root_gb} GB", f"root disk: a copy-on-write overlay of image {image_name}")]
+def disks_of(instance: Instance, image_name: str, attachments: list[VolumeAttachment] = ()) -> list[Disk]:
+    """The guest's disks as the compute agent attaches them (instances.manager.guest_spec): the
+    root disk (a local overlay, or the boot volume), the flavor's ephemeral and swap disks,
+    and the attached volumes on the targets after them."""
+    by_device = {a.device: a for a in attachments}
+    root = by_device.pop("vda", None)
+    if root is not None:
+        made_from = root.volume.volume_image_metadata.get("image_name")
+        out = [
+            Disk(
+                "vda",
+                f"{root.volume.size} GB",
+                "root disk: persistent volume" + (f", made from image {made_from}" if made_from else ""),
+                root.volume,
+                root.delete_on_termination,
+            )
+        ]
+    else:
+        out = [
+            Disk("vda", f"{instance.root_gb} GB", f"root disk: a copy-on-write overlay of image {image_name}")
+        ]
     if instance.ephemeral_gb:
         out.append(Disk("vdb", f"{instance.ephemeral_gb} GB", "ephemeral disk from the flavor, blank, local"))
-    # vdc and the next targets are kept for volumes.
+    for device in sorted(by_device):
+        a = by_device[device]
+        out.append(
+            Disk(device, f"{a.volume.size} GB", "persistent volume", a.volume, a.delete_on_termination)
+        )
     if instance.swap_mb:
         out.append(Disk(SWAP_TARGET, f"{instance.swap_mb} MB", "swap disk from the flavor, local"))
     return out
@@ -63,6 +88,7 @@ def instance_detail(request: HttpRequest, instance_id: uuid.UUID) -> HttpRespons
     names = rows.image_names([instance.image_id])
     image_name = names.get(instance.image_id, instance.image_id or "—")
     row = rows.build_row(instance, rows.Permissions(ctx), image_name)
+    disks = disks_of(instance, image_name, attached_disks(instance.pk))
     context = {
         "instance": instance,
         "row": row,
@@ -70,7 +96,8 @@ def instance_detail(request: HttpRequest, instance_id: uuid.UUID) -> HttpRespons
         "image_name": image_name,
         "image_url": image_link(instance.image_id) if instance.image_id in names else None,
         "show_host": can(ctx, policies.EXTENDED_SERVER_ATTRIBUTES, {"project_id": instance.project_id}),
-        "disks": disks_of(instance, image_name),
+        "disks": disks,
+        "has_volumes": any(d.volume is not None for d in disks),
         "can_log": can(ctx, policies.CONSOLE_OUTPUT, {"project_id": instance.project_id}),
     }
     if tab == "actions":

@@ -299,3 +299,34 @@ def test_the_sweeper_settles_volumes_stuck_in_transitional_states(world, cinder,
     assert Volume.objects.get(pk=stuck).status == VolumeStatus.AVAILABLE
     assert Volume.objects.get(pk=stuck).size == 1
     assert Volume.objects.get(pk=creating).status == VolumeStatus.ERROR
+
+
+def test_servers_show_their_volumes_with_a_constant_query_count(world, cinder, capture, host, image, tiny):
+    def boot(delete: bool) -> tuple[str, str]:
+        bdm = [
+            {
+                "uuid": str(image.pk),
+                "source_type": "image",
+                "destination_type": "volume",
+                "boot_index": 0,
+                "volume_size": 1,
+                "delete_on_termination": delete,
+            }
+        ]
+        server_id = server(world, host, image, tiny, capture, imageRef="", block_device_mapping_v2=bdm)
+        return server_id, str(VolumeAttachment.objects.get(instance_id=server_id).volume_id)
+
+    server_id, volume_id = boot(True)
+    old = world["member"].get(f"/servers/{server_id}", "2.1").json()["server"]
+    assert old["os-extended-volumes:volumes_attached"] == [{"id": volume_id}]
+    new = world["member"].get(f"/servers/{server_id}", "2.3").json()["server"]
+    assert new["os-extended-volumes:volumes_attached"] == [{"id": volume_id, "delete_on_termination": True}]
+    with CaptureQueriesContext(connection) as one:
+        assert world["member"].get("/servers/detail", "2.96").status_code == 200
+    kept = [boot(False) for _ in range(3)]
+    with CaptureQueriesContext(connection) as many:
+        listed = world["member"].get("/servers/detail", "2.96").json()["servers"]
+    assert len(many) == len(one)
+    attached = {s["id"]: s["os-extended-volumes:volumes_attached"] for s in listed}
+    assert attached[kept[0][0]] == [{"id": kept[0][1], "delete_on_termination": False}]
+    assert len(attached) == 4

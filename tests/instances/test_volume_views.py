@@ -59,7 +59,9 @@ def test_create_attach_detach_and_delete_through_the_panel(member, world, captur
         member.post(f"/volumes/{volume.pk}/attachments/", {"instance": server_id})
     Run(capture, host)(callbacks)
     assert Volume.objects.get(pk=volume.pk).status == VolumeStatus.IN_USE
-    assert "/dev/vdc on vm1" in member.get("/volumes/").content.decode()
+    assert re.search(
+        r"/dev/vdc on <a href=\"/instances/[0-9a-f-]+/\">vm1</a>", member.get("/volumes/").content.decode()
+    )
     with capture() as callbacks:
         member.post(f"/volumes/{volume.pk}/attachments/")
     Run(capture, host)(callbacks)
