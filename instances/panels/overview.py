@@ -1,5 +1,6 @@
 """The Project → Overview section of the instances app: quota charts (instances, vCPUs, RAM,
-images, image storage) and a usage summary of the project, in a constant number of queries."""
+images, image storage, volumes, volume storage) and a usage summary of the project, in a
+constant number of queries."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from dashboard.policy import can
 from .. import policies
 from ..choices import VmState
 from ..models import Instance
-from ..services import quotas
+from ..services import quotas, volume_quotas
 from .charts import Gauge
 
 
@@ -53,17 +54,30 @@ def quota_gauges(project_id: str) -> list[Gauge]:
 
     limits, used = quotas.limits_for(project_id), quotas.usage_of(project_id)
     images = image_quotas.usage_for(project_id)
+    volume_limits, volumes = volume_quotas.quota_limits(project_id), volume_quotas.quota_usage(project_id)
     return [
         Gauge("instances", "Instances", used.instances, limits["instances"]),
         Gauge("cores", "vCPUs", used.cores, limits["cores"]),
         Gauge("ram", "RAM", used.ram * 1024 * 1024, _mb_limit(limits["ram"]), bytes=True),
         Gauge("images", "Images", images["count"], images["count_limit"]),
         Gauge("image_storage", "Image Storage", images["bytes"], images["bytes_limit"], bytes=True),
+        Gauge("volumes", "Volumes", volumes["volumes"], volume_limits["volumes"]),
+        Gauge(
+            "volume_storage",
+            "Volume Storage",
+            volumes["gigabytes"] * 1024**3,
+            _gb_limit(volume_limits["gigabytes"]),
+            bytes=True,
+        ),
     ]
 
 
 def _mb_limit(limit: int) -> int:
     return limit if limit < 0 else limit * 1024 * 1024
+
+
+def _gb_limit(limit: int) -> int:
+    return limit if limit < 0 else limit * 1024**3
 
 
 def status_counts(project_id: str) -> list[tuple[str, int]]:

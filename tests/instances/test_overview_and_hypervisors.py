@@ -36,6 +36,8 @@ def test_the_overview_draws_a_donut_per_quota(world, host, image, tiny, capture)
     assert "Used 256.0\xa0MB of 50.0\xa0GB" in gauge(page, "ram")
     assert "Used 1 of 100" in gauge(page, "images")  # the marker image belongs to home
     assert "stroke-dasharray" in gauge(page, "image_storage")
+    assert "Used 0 of 10" in gauge(page, "volumes")
+    assert "of 1000.0\xa0GB" in gauge(page, "volume_storage")
     assert 'data-state="Active"' in page
 
 
