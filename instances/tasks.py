@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 
 import redis
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 
 from . import agent
@@ -17,67 +17,73 @@ log = logging.getLogger(__name__)
 _TASK = {"acks_late": True, "reject_on_worker_lost": True}
 
 
-def _guarded(action: str, instance_id: str, run) -> None:
-    """Run an agent action; if it dies with an error nobody expected, the instance is not left
-    in its task state forever: it goes to ERROR with the error, and the error is re-raised."""
-    from .services import servers
+class InstanceActionTask(Task):
+    """An agent action on one instance (its id is the first argument). If it fails with an error
+    nobody expected, the instance is not left in its task state forever: Celery's failure hook
+    puts it in ERROR with the error, and the task still fails for everyone to see."""
 
-    try:
-        run()
-    except Exception as exc:
-        log.exception("%s of instance %s failed", action, instance_id)
-        servers.set_error(instance_id, f"{action} failed: {exc}")
-        raise
+    action = ""
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        from .services import servers
+
+        instance_id = args[0] if args else kwargs.get("instance_id")
+        log.error("%s of instance %s failed: %s", self.action, instance_id, exc)
+        servers.set_error(instance_id, f"{self.action} failed: {exc}")
 
 
-@shared_task(name="instances.build", **_TASK)
+def _action(name: str, action: str):
+    return shared_task(name=f"instances.{name}", base=InstanceActionTask, action=action, **_TASK)
+
+
+@_action("build", "Build")
 def build(instance_id: str) -> None:
-    _guarded("Build", instance_id, lambda: agent.current().build(instance_id))
+    agent.current().build(instance_id)
 
 
-@shared_task(name="instances.stop", **_TASK)
+@_action("stop", "Stop")
 def stop(instance_id: str) -> None:
-    _guarded("Stop", instance_id, lambda: agent.current().stop(instance_id))
+    agent.current().stop(instance_id)
 
 
-@shared_task(name="instances.start", **_TASK)
+@_action("start", "Start")
 def start(instance_id: str) -> None:
-    _guarded("Start", instance_id, lambda: agent.current().start(instance_id))
+    agent.current().start(instance_id)
 
 
-@shared_task(name="instances.reboot", **_TASK)
+@_action("reboot", "Reboot")
 def reboot(instance_id: str) -> None:
-    _guarded("Reboot", instance_id, lambda: agent.current().reboot(instance_id))
+    agent.current().reboot(instance_id)
 
 
-@shared_task(name="instances.pause", **_TASK)
+@_action("pause", "Pause")
 def pause(instance_id: str) -> None:
-    _guarded("Pause", instance_id, lambda: agent.current().pause(instance_id))
+    agent.current().pause(instance_id)
 
 
-@shared_task(name="instances.unpause", **_TASK)
+@_action("unpause", "Unpause")
 def unpause(instance_id: str) -> None:
-    _guarded("Unpause", instance_id, lambda: agent.current().unpause(instance_id))
+    agent.current().unpause(instance_id)
 
 
-@shared_task(name="instances.suspend", **_TASK)
+@_action("suspend", "Suspend")
 def suspend(instance_id: str) -> None:
-    _guarded("Suspend", instance_id, lambda: agent.current().suspend(instance_id))
+    agent.current().suspend(instance_id)
 
 
-@shared_task(name="instances.resume", **_TASK)
+@_action("resume", "Resume")
 def resume(instance_id: str) -> None:
-    _guarded("Resume", instance_id, lambda: agent.current().resume(instance_id))
+    agent.current().resume(instance_id)
 
 
-@shared_task(name="instances.snapshot", **_TASK)
+@_action("snapshot", "Snapshot")
 def snapshot(instance_id: str, image_id: str) -> None:
-    _guarded("Snapshot", instance_id, lambda: agent.current().snapshot(instance_id, image_id))
+    agent.current().snapshot(instance_id, image_id)
 
 
-@shared_task(name="instances.delete", **_TASK)
+@_action("delete", "Delete")
 def delete(instance_id: str) -> None:
-    _guarded("Delete", instance_id, lambda: agent.current().delete(instance_id))
+    agent.current().delete(instance_id)
 
 
 @shared_task(name="instances.console_output")

@@ -6,12 +6,12 @@ import uuid
 from collections import defaultdict
 
 from django.db import connections
-from django.http import HttpResponse
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from dashboard.api.responses import empty
 from dashboard.api.urls import base_url
 from dashboard.exceptions import BadRequest, Forbidden, NotFound, UnsupportedMediaType
 from dashboard.policy import authorize, can
@@ -27,13 +27,6 @@ VERSIONS = [("v2.17", "CURRENT")] + [(f"v2.{n}", "SUPPORTED") for n in range(16,
 
 class GlanceView(APIView):
     error_style = "glance"
-
-
-def empty(code: int = 204) -> HttpResponse:
-    # No Content-Type on empty answers: glanceclient json-decodes any body labelled JSON.
-    response = HttpResponse(status=code)
-    del response["Content-Type"]
-    return response
 
 
 def find_image(ctx, image_id: str, *, for_update: bool = False) -> Image:

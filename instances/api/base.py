@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from django.http import HttpResponse
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dashboard.api.urls import base_url
 
-from .microversion import MAX_VERSION, MIN_VERSION, APIVersion, requested_version, set_headers
+from .microversion import COMPUTE, MAX_VERSION, MIN_VERSION, APIVersion, MicroversionedView
 
 MEDIA_TYPES = [{"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2.1"}]
 
@@ -42,30 +41,12 @@ def version_v21(request) -> dict:
     }
 
 
-class ComputeView(APIView):
-    """Every Compute API view: Nova error bodies and microversion negotiation.
-
-    ``request.api_version`` is the negotiated :class:`APIVersion`; every response, errors
-    included, names it in ``OpenStack-API-Version`` and ``X-OpenStack-Nova-API-Version``."""
+class ComputeView(MicroversionedView):
+    """Every Compute API view: Nova error bodies and microversion negotiation; every response
+    names the version in ``OpenStack-API-Version`` and ``X-OpenStack-Nova-API-Version``."""
 
     error_style = "nova"
-
-    def initial(self, request, *args, **kwargs) -> None:
-        request.api_version = None
-        super().initial(request, *args, **kwargs)
-        request.api_version = requested_version(request.headers)
-
-    def finalize_response(self, request, response, *args, **kwargs):
-        response = super().finalize_response(request, response, *args, **kwargs)
-        set_headers(response, getattr(request, "api_version", None))
-        return response
-
-    @staticmethod
-    def empty(status: int) -> HttpResponse:
-        """A bodiless response without a JSON content type (clients try to decode one)."""
-        response = HttpResponse(status=status)
-        del response["Content-Type"]
-        return response
+    versions = COMPUTE
 
 
 class VersionsView(APIView):

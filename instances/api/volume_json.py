@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-from django.http import HttpResponse
-from django.utils.cache import patch_vary_headers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,11 +12,9 @@ from dashboard.api.urls import base_url
 from dashboard.exceptions import BadRequest
 
 from ..models import Volume
-from .microversion import APIVersion, VersionNotAcceptable
+from .microversion import VOLUME, MicroversionedView
 
-MIN_VERSION = APIVersion(3, 0)
-MAX_VERSION = APIVersion(3, 71)
-HEADER = "OpenStack-API-Version"
+MIN_VERSION, MAX_VERSION = VOLUME.minimum, VOLUME.maximum
 
 
 def volume_url(request) -> str:
@@ -42,48 +38,11 @@ def version_v3(request) -> dict:
     }
 
 
-def requested_version(headers) -> APIVersion:
-    value = None
-    for item in (headers.get(HEADER) or "").split(","):
-        service, _, version = item.strip().partition(" ")
-        if service.lower() in ("volume", "block-storage") and version.strip():
-            value = version.strip()
-    if value is None:
-        return MIN_VERSION
-    if value.lower() == "latest":
-        return MAX_VERSION
-    version = APIVersion.parse(value)
-    if not MIN_VERSION <= version <= MAX_VERSION:
-        raise VersionNotAcceptable(
-            f"Version {version} is not supported by the API. "
-            f"Minimum is {MIN_VERSION} and maximum is {MAX_VERSION}."
-        )
-    return version
-
-
-class VolumeAPIView(APIView):
+class VolumeAPIView(MicroversionedView):
     """Every Block Storage view: Cinder error bodies, ``OpenStack-API-Version: volume X.Y``."""
 
     error_style = "cinder"
-
-    def initial(self, request, *args, **kwargs) -> None:
-        request.api_version = None
-        super().initial(request, *args, **kwargs)
-        request.api_version = requested_version(request.headers)
-
-    def finalize_response(self, request, response, *args, **kwargs):
-        response = super().finalize_response(request, response, *args, **kwargs)
-        version = getattr(request, "api_version", None)
-        if version is not None:
-            response[HEADER] = f"volume {version}"
-        patch_vary_headers(response, (HEADER,))
-        return response
-
-    @staticmethod
-    def empty(status: int) -> HttpResponse:
-        response = HttpResponse(status=status)
-        del response["Content-Type"]
-        return response
+    versions = VOLUME
 
 
 class VersionsView(APIView):
