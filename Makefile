@@ -26,8 +26,10 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
+EXTRAS := $(if $(filter postgres%,$(DATABASE_URL)),[postgresql],)
+
 $(VENV)/.run-installed: $(VENV)/bin/python pyproject.toml requirements.lock
-	$(BIN)/pip install -q -c requirements.lock -e .
+	$(BIN)/pip install -q -c requirements.lock -e ".$(EXTRAS)"
 	touch $@
 
 $(VENV)/.test-installed: $(VENV)/bin/python pyproject.toml requirements.lock
@@ -47,5 +49,5 @@ format:
 
 # Regenerate the lock after changing pyproject.toml.
 lock: $(VENV)/bin/python
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,postgresql]'
 	$(BIN)/pip freeze --exclude-editable --exclude stratus > requirements.lock
