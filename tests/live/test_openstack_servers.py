@@ -18,7 +18,7 @@ def test_the_server_commands_of_the_openstack_cli(openstack_demo, compute_host, 
         "--image",
         marker_image["id"],
         "--flavor",
-        "t.marker",
+        "m1.tiny",
         "--nic",
         "none",
         "--wait",
@@ -29,7 +29,7 @@ def test_the_server_commands_of_the_openstack_cli(openstack_demo, compute_host, 
     listed = cli.json("server", "list")
     assert [(s["Name"], s["Status"]) for s in listed if s["ID"] == server_id] == [("vm1", "ACTIVE")]
     shown = cli.json("server", "show", "vm1")
-    assert "t.marker" in (shown["flavor"].get("original_name"), shown["flavor"].get("name"))
+    assert "m1.tiny" in (shown["flavor"].get("original_name"), shown["flavor"].get("name"))
     assert "10.100." in str(shown["addresses"])
 
     def status() -> str:
