@@ -6,8 +6,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import requests
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -21,20 +19,7 @@ def start(**extra_env) -> LiveStack:
 
 
 def token(stack: LiveStack) -> str:
-    body = {
-        "auth": {
-            "identity": {
-                "methods": ["password"],
-                "password": {
-                    "user": {"name": "demo", "domain": {"name": "Default"}, "password": DEMO_PASSWORD}
-                },
-            },
-            "scope": {"project": {"name": "demo", "domain": {"name": "Default"}}},
-        }
-    }
-    response = requests.post(f"{stack.url}/identity/v3/auth/tokens", json=body, timeout=30)
-    response.raise_for_status()
-    return response.headers["X-Subject-Token"]
+    return stack.token("demo", DEMO_PASSWORD, "demo")
 
 
 def web_worker_pids(stack: LiveStack) -> list[int]:

@@ -104,19 +104,8 @@ def start_import_stack(remote: RemoteFiles, **extra_env: str) -> LiveStack:
     return stack
 
 
-def token(stack: LiveStack, username: str, password: str, project: str) -> str:
-    body = {
-        "auth": {
-            "identity": {
-                "methods": ["password"],
-                "password": {"user": {"name": username, "domain": {"name": "Default"}, "password": password}},
-            },
-            "scope": {"project": {"name": project, "domain": {"name": "Default"}}},
-        }
-    }
-    response = requests.post(f"{stack.url}/identity/v3/auth/tokens", json=body, timeout=30)
-    response.raise_for_status()
-    return response.headers["X-Subject-Token"]
+# A project-scoped API token of a user on the stack (Keystone password auth).
+token = LiveStack.token
 
 
 def image_status(stack: LiveStack, tok: str, image_id: str) -> dict:

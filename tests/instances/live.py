@@ -12,19 +12,8 @@ from tests.support.wait import wait_for
 MARKER_FLAVOR = {"name": "t.marker", "ram": 128, "vcpus": 1, "disk": 1, "OS-FLV-EXT-DATA:ephemeral": 1}
 
 
-def token(stack: LiveStack, username: str, password: str, project: str) -> str:
-    body = {
-        "auth": {
-            "identity": {
-                "methods": ["password"],
-                "password": {"user": {"name": username, "domain": {"name": "Default"}, "password": password}},
-            },
-            "scope": {"project": {"name": project, "domain": {"name": "Default"}}},
-        }
-    }
-    response = requests.post(f"{stack.url}/identity/v3/auth/tokens", json=body, timeout=30)
-    response.raise_for_status()
-    return response.headers["X-Subject-Token"]
+# A project-scoped API token of a user on the stack (Keystone password auth).
+token = LiveStack.token
 
 
 class Cloud:

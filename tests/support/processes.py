@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -246,6 +247,28 @@ class LiveStack:
 
     def compute_state_dir(self, host: str) -> Path:
         return self.root / f"compute-{host}"
+
+    def token(self, username: str, password: str, project: str) -> str:
+        """A project-scoped API token, by Keystone password authentication against the stack."""
+        body = {
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {
+                        "user": {"name": username, "domain": {"name": "Default"}, "password": password}
+                    },
+                },
+                "scope": {"project": {"name": project, "domain": {"name": "Default"}}},
+            }
+        }
+        request = urllib.request.Request(
+            f"{self.url}/identity/v3/auth/tokens",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.headers["X-Subject-Token"]
 
     def log(self, name: str) -> str:
         return _tail(self.root / f"{name}.log", 200)
