@@ -15,6 +15,7 @@ from dashboard.api.responses import empty
 from dashboard.api.urls import base_url
 from dashboard.exceptions import BadRequest, Forbidden, NotFound, UnsupportedMediaType
 from dashboard.policy import authorize, can
+from dashboard.prepared import PreparedQueries
 
 from .. import services
 from ..choices import Visibility
@@ -22,6 +23,8 @@ from ..models import Image, ImageLocation, ImageTag
 from ..policies import target
 from . import fields, listing, patch
 
+# The list query, compiled once per query string (see dashboard.prepared).
+PAGE_QUERIES = PreparedQueries()
 VERSIONS = [("v2.17", "CURRENT")] + [(f"v2.{n}", "SUPPORTED") for n in range(16, -1, -1)]
 
 
@@ -70,17 +73,28 @@ class ImageCollection(GlanceView):
         params = request.query_params
         order = listing.sort_order(params)
         limit = listing.limit_of(params)
-        qs = Image.objects.listed_for(ctx, params.get("visibility"), listing.member_status(params))
-        qs = listing.filtered(qs, params, ctx.is_admin)
+        visibility, members = params.get("visibility"), listing.member_status(params)
+        marker = None
         if "marker" in params:
             marker = Image.objects.visible_to(ctx).filter(pk=_uuid_or_404(params["marker"])).first()
             if marker is None:
                 raise BadRequest(f"Marker {params['marker']} could not be found.")
-            qs = listing.after_marker(qs, order, marker)
-        ordered = qs.order_by(*listing.order_by(order))
-        # Plain rows straight from the cursor, not model instances: a page of 1000 images is built
-        # as dicts directly (fields.list_row converts the few values that need it).
-        rows = _fetch(ordered.values_list(*fields.LIST_COLUMNS)[: limit + 1])
+
+        def page_query(values):
+            qs = Image.objects.listed_for(values["project"], ctx.is_admin, visibility, members)
+            qs = listing.filtered(qs, params, ctx.is_admin)
+            if marker is not None:
+                qs = listing.after_marker(qs, order, marker)
+            # Plain rows, not model instances: a page of 1000 images is built as dicts directly
+            # (fields.list_row converts the few values that need it).
+            return qs.order_by(*listing.order_by(order)).values_list(*fields.LIST_COLUMNS)[: limit + 1]
+
+        # The SQL depends on the request only through its query string (and on the caller through
+        # the project, a bound value), so it is compiled once per query string. A marker page
+        # depends on the marker row's values as well and is compiled every time.
+        query = tuple((key, tuple(values)) for key, values in params.lists())
+        shape = None if marker is not None else (ctx.is_admin, query)
+        rows = PAGE_QUERIES.fetch(shape, {"project": ctx.project_id}, page_query)
         page = rows[:limit]
         # Tags and stores of the whole page in two flat queries. The ids go back to the database
         # exactly as it returned them, so no per-id conversion happens in Python.
@@ -195,15 +209,6 @@ class ImageTagItem(GlanceView):
         if not ImageTag.objects.filter(image=image, value=tag).delete()[0]:
             raise NotFound(f"Tag {tag} not found.")
         return empty()
-
-
-def _fetch(qs) -> list[tuple]:
-    """Run a values_list query and return the database's own rows, skipping Django's per-value
-    converters (they cost more than the query for a page of 1000); keys stay in their raw form."""
-    sql, params = qs.query.get_compiler(qs.db).as_sql()
-    with connections[qs.db].cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
 
 
 def _by_image(model, column: str, ids: list, order: str | None = None) -> list[tuple]:

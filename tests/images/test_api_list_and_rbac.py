@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.db import connection
 from django.test import Client
@@ -44,6 +46,30 @@ def test_list_filters(member, stores_dir):
     assert names("os_hidden=true") == ["gamma"] and hidden
     assert names("sort_key=name&sort_dir=asc") == ["alpha", "beta"]
     assert member.get("/v2/images?sort_key=bogus").status_code == 400
+
+
+def test_projects_listing_with_the_same_query_each_see_their_own(member, other, admin, stores_dir):
+    """One compiled list query serves every project: each call binds its own project."""
+    mine = {member.create(name="mine-1")["id"], member.create(name="mine-2")["id"]}
+    theirs = {other.create(name="theirs")["id"]}
+    shared_with_me = other.create(name="shared-in")["id"]
+    shared = other.post(f"/v2/images/{shared_with_me}/members", {"member": member.project.id})
+    assert shared.status_code == 200
+    public = admin.create(name="public", visibility="public")["id"]
+
+    def listed(api, query="limit=50"):
+        return {i["id"] for i in api.get(f"/v2/images?{query}").json()["images"]}
+
+    for _ in range(2):  # the second round runs the compiled forms
+        assert listed(member) == mine | {public}
+        assert listed(other) == theirs | {shared_with_me, public}
+        assert listed(admin) == mine | theirs | {shared_with_me, public}
+    # Accepted, the shared image joins the member's default list; the other project's stays the same.
+    path = f"/v2/images/{shared_with_me}/members/{member.project.id}"
+    assert member.put(path, json.dumps({"status": "accepted"}), "application/json").status_code == 200
+    assert listed(member) == mine | {public, shared_with_me}
+    assert listed(other) == theirs | {shared_with_me, public}
+    assert listed(member, "limit=50&member_status=all&visibility=shared") == mine | {shared_with_me}
 
 
 def test_listing_costs_the_same_queries_for_5_or_25_images(member, stores_dir):
