@@ -148,3 +148,13 @@ class Token(models.Model):
         if not raw or len(raw) > 512:
             return None
         return cls.objects.live().select_related("user", "project").filter(id=cls.digest(raw)).first()
+
+
+class RevocationGeneration(models.Model):
+    """One row: a random value written anew whenever a token's standing may have changed (see
+    dashboard.token_cache). Processes trust the tokens they validated only under the current value."""
+
+    value = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"revocation generation {self.value}"

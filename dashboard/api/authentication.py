@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rest_framework import authentication, exceptions, permissions
 
+from .. import token_cache
 from ..context import RequestContext
-from ..models import Token
 from .urls import identity_url
 
 
@@ -14,17 +14,10 @@ class TokenAuthentication(authentication.BaseAuthentication):
         raw = request.META.get("HTTP_X_AUTH_TOKEN")
         if raw is None:
             return None
-        token = Token.lookup(raw)
-        if token is None:
+        ctx = token_cache.context_for(raw)
+        if ctx is None:
             raise exceptions.AuthenticationFailed("The request you have made requires authentication.")
-        project = token.project
-        if project is not None and not project.enabled:
-            raise exceptions.AuthenticationFailed("The request you have made requires authentication.")
-        ctx = RequestContext.for_user(token.user, project, token)
-        if project is not None and not ctx.roles:
-            # The user lost every role on the token's project: the token no longer stands.
-            raise exceptions.AuthenticationFailed("The request you have made requires authentication.")
-        return token.user, ctx
+        return ctx.user, ctx
 
     def authenticate_header(self, request) -> str:
         return f'Keystone uri="{identity_url(request)}"'

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import urllib.error
+import urllib.request
+
 from tests.live.conftest import OpenStackCLI
 
 
@@ -34,9 +37,22 @@ def test_a_wrong_password_is_refused(live_stack):
     assert "HTTP 401" in result.stderr
 
 
-def test_token_revoke_ends_the_token(openstack_demo):
+def _image_list_status(url: str, token: str) -> int:
+    """GET /image/v2/images on a connection of its own (so gunicorn may give it to any worker)."""
+    request = urllib.request.Request(f"{url}/image/v2/images?limit=1", headers={"X-Auth-Token": token})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_token_revoke_ends_the_token(openstack_demo, live_stack):
     token = openstack_demo.json("token", "issue")["id"]
+    # Used first, so the web workers keep it validated; the revocation must reach all of them.
+    assert [_image_list_status(live_stack.url, token) for _ in range(8)] == [200] * 8
     openstack_demo.run("token", "revoke", token)
+    assert [_image_list_status(live_stack.url, token) for _ in range(8)] == [401] * 8
     cli = OpenStackCLI.__new__(OpenStackCLI)
     cli.binary, cli.env = openstack_demo.binary, dict(openstack_demo.env)
     cli.env.update(OS_AUTH_TYPE="v3token", OS_TOKEN=token)
