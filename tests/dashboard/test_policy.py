@@ -3,6 +3,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from oslo_policy import policy as oslo_policy
@@ -10,6 +12,7 @@ from oslo_policy import policy as oslo_policy
 from dashboard import policy
 from dashboard.exceptions import Forbidden
 from tests.factories import context, make_project, make_user
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -85,3 +88,57 @@ def test_a_missing_policy_file_stops_start_up(tmp_path):
     )
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr and "STRATUS_POLICY_FILE" in result.stderr
+
+
+def test_a_changed_policy_file_takes_effect_without_a_restart(tmp_path, settings, reset_enforcer):
+    path = tmp_path / "policy.yaml"
+    path.write_text('"dashboard:admin_section": "role:reader"\n')
+    settings.POLICY_FILE = str(path)
+    policy.register_defaults([])
+    project = make_project()
+    reader = context(make_user(roles={project: "reader"}), project)
+    assert policy.can(reader, "dashboard:admin_section")
+    assert policy.can(reader, "dashboard:admin_section")  # a decision kept
+    path.write_text('"dashboard:admin_section": "role:admin"\n')
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000_000))
+    wait_for(lambda: not policy.can(reader, "dashboard:admin_section"), timeout=10, what="the new rule")
+
+
+class _Verdicts(BaseHTTPRequestHandler):
+    """A remote policy check (oslo.policy's http: rule) whose answer the test changes."""
+
+    answer = "True"
+    calls = 0
+
+    def do_POST(self):  # noqa: N802 - http.server's naming
+        type(self).calls += 1
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        body = type(self).answer.encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_decisions_of_an_external_check_are_asked_every_time(tmp_path, settings, reset_enforcer):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Verdicts)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        path = tmp_path / "policy.yaml"
+        path.write_text(f'"dashboard:admin_section": "http://127.0.0.1:{server.server_port}/check"\n')
+        settings.POLICY_FILE = str(path)
+        policy.register_defaults([])
+        project = make_project()
+        reader = context(make_user(roles={project: "reader"}), project)
+        _Verdicts.answer, _Verdicts.calls = "True", 0
+        assert policy.can(reader, "dashboard:admin_section")
+        _Verdicts.answer = "False"
+        assert not policy.can(reader, "dashboard:admin_section")
+        assert _Verdicts.calls == 2
+    finally:
+        server.shutdown()
+        server.server_close()
