@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import uuid
 
 import pytest
@@ -12,6 +14,7 @@ from images.models import Image
 from images.pipeline import upload as uploads
 from images.pipeline.errors import TooLarge
 from images.staging import staging_path
+from images.stores.filesystem import write_file
 
 pytestmark = pytest.mark.django_db
 
@@ -246,3 +249,16 @@ def test_a_stage_that_the_sweeper_gave_up_on_ends_in_409_without_a_file(member, 
         uploads.stage(image, chunks(), None)
     assert Image.objects.get(pk=image.pk).status == "queued"
     assert not staging_path(image.pk).exists()
+
+
+def test_a_store_file_written_with_drop_behind_has_every_byte(tmp_path):
+    """Large enough for several writeback windows, in uneven chunks."""
+    block = os.urandom(3 * 1024 * 1024 + 17)
+    chunks = [block] * 40  # about 120 MiB: three windows and a bit
+    path = tmp_path / "image"
+    assert write_file(path, iter(chunks), drop_behind=True) == len(block) * 40
+    expected = hashlib.sha256()
+    for chunk in chunks:
+        expected.update(chunk)
+    with open(path, "rb") as fh:
+        assert hashlib.file_digest(fh, "sha256").hexdigest() == expected.hexdigest()
