@@ -6,6 +6,8 @@ from datetime import UTC, timedelta
 
 import orjson
 from django.conf import settings
+from django.db.models import TextField
+from django.db.models.functions import Cast
 from django.http import HttpResponse
 
 from dashboard.exceptions import BadRequest, Forbidden
@@ -70,11 +72,17 @@ def image_json(image, ctx, tags: list[str] | None = None, stores: list[str] | No
     return body
 
 
+def _text(column: str) -> Cast:
+    # A timestamp read as text: the SQLite driver would otherwise parse every one into a datetime
+    # only for list_row to print it again (a tenth of a 1000-image page).
+    return Cast(column, output_field=TextField())
+
+
 # The columns a list row is built from, in this order (see list_row).
 LIST_COLUMNS = (
     "id", "name", "status", "visibility", "protected", "os_hidden", "owner", "checksum", "os_hash_algo",
     "os_hash_value", "size", "virtual_size", "min_disk", "min_ram", "disk_format", "container_format",
-    "created_at", "updated_at", "properties", "reason",
+    _text("created_at"), _text("updated_at"), "properties", "reason",
 )  # fmt: skip
 _FAILED_STATES = (ImageStatus.QUEUED, ImageStatus.KILLED)
 _DATA_STATES = (ImageStatus.ACTIVE, ImageStatus.DEACTIVATED)
