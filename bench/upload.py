@@ -10,6 +10,7 @@ Usage: .venv/bin/python bench/upload.py [size_mib]"""
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import shutil
 import subprocess
@@ -17,6 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 from _stack import peak_rss_mib, start, token, web_worker_pids
@@ -35,16 +37,24 @@ def upload(stack, tok: str, path: Path) -> float:
     headers = {"X-Auth-Token": tok}
     body = {"name": path.name, "disk_format": "raw", "container_format": "bare"}
     image = requests.post(f"{stack.url}/image/v2/images", json=body, headers=headers, timeout=30).json()
+    address = urlsplit(stack.url)
+    # The standard library's client in 4 MiB blocks: requests sends 16 KiB at a time, and its
+    # CPU time comes out of the same two cores the server hashes on.
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=600, blocksize=4 * MIB)
     start_at = time.perf_counter()
     with open(path, "rb") as fh:
-        response = requests.put(
-            f"{stack.url}/image/v2/images/{image['id']}/file",
-            data=fh,
-            headers={**headers, "Content-Type": "application/octet-stream"},
-            timeout=600,
-        )
+        connection.request(
+            "PUT",
+            f"/image/v2/images/{image['id']}/file",
+            body=fh,
+            headers={**headers, "Content-Type": "application/octet-stream",
+                     "Content-Length": str(path.stat().st_size)},
+        )  # fmt: skip
+        response = connection.getresponse()
+        text = response.read()
     elapsed = time.perf_counter() - start_at
-    assert response.status_code == 204, response.text
+    connection.close()
+    assert response.status == 204, text
     return elapsed
 
 
