@@ -49,13 +49,18 @@ def test_an_unregistered_rule_name_is_a_programming_error(reset_enforcer):
         policy.can(context(make_user(roles={project: "member"}), project), "no:such:rule")
 
 
-def test_a_policy_file_overrides_a_default(tmp_path, settings, reset_enforcer):
+def reader_under_policy(tmp_path, settings, text: str):
+    """A project reader, with ``text`` as the operator's policy file; returns (file, reader)."""
     path = tmp_path / "policy.yaml"
-    path.write_text('"dashboard:admin_section": "role:reader"\n')
+    path.write_text(text)
     settings.POLICY_FILE = str(path)
     policy.register_defaults([])
     project = make_project()
-    reader = context(make_user(roles={project: "reader"}), project)
+    return path, context(make_user(roles={project: "reader"}), project)
+
+
+def test_a_policy_file_overrides_a_default(tmp_path, settings, reset_enforcer):
+    _, reader = reader_under_policy(tmp_path, settings, '"dashboard:admin_section": "role:reader"\n')
     assert policy.can(reader, "dashboard:admin_section")
 
 
@@ -91,12 +96,7 @@ def test_a_missing_policy_file_stops_start_up(tmp_path):
 
 
 def test_a_changed_policy_file_takes_effect_without_a_restart(tmp_path, settings, reset_enforcer):
-    path = tmp_path / "policy.yaml"
-    path.write_text('"dashboard:admin_section": "role:reader"\n')
-    settings.POLICY_FILE = str(path)
-    policy.register_defaults([])
-    project = make_project()
-    reader = context(make_user(roles={project: "reader"}), project)
+    path, reader = reader_under_policy(tmp_path, settings, '"dashboard:admin_section": "role:reader"\n')
     assert policy.can(reader, "dashboard:admin_section")
     assert policy.can(reader, "dashboard:admin_section")  # a decision kept
     path.write_text('"dashboard:admin_section": "role:admin"\n')
@@ -128,12 +128,8 @@ def test_decisions_of_an_external_check_are_asked_every_time(tmp_path, settings,
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Verdicts)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        path = tmp_path / "policy.yaml"
-        path.write_text(f'"dashboard:admin_section": "http://127.0.0.1:{server.server_port}/check"\n')
-        settings.POLICY_FILE = str(path)
-        policy.register_defaults([])
-        project = make_project()
-        reader = context(make_user(roles={project: "reader"}), project)
+        rule = f'"dashboard:admin_section": "http://127.0.0.1:{server.server_port}/check"\n'
+        _, reader = reader_under_policy(tmp_path, settings, rule)
         _Verdicts.answer, _Verdicts.calls = "True", 0
         assert policy.can(reader, "dashboard:admin_section")
         _Verdicts.answer = "False"
