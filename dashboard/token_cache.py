@@ -11,6 +11,8 @@ single-row read by primary key) and trusts only entries made under it, so a revo
 refused on the very next request, in every process, as it was without the cache.
 
 Without the generation row (a flushed database) nothing is kept and every request validates.
+The generation is written from model signals, so those changes go through save() and delete():
+a bulk QuerySet.update() of users, projects, roles, assignments or tokens would not retire them.
 """
 
 from __future__ import annotations
