@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
+import inspect
 import os
 import subprocess
 import sys
 
 import pytest
+from osc_lib import utils as osc_utils
 
 from tests.support.processes import ROOT
 
@@ -67,3 +70,13 @@ def test_postgresql_urls_are_accepted(tmp_path):
     result = load_settings(tmp_path, DATABASE_URL="postgres://stratus:pw@db.example:5432/stratus")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[2] == "django.db.backends.postgresql"
+
+
+def test_web_keep_alive_outlasts_the_openstack_clis_polling():
+    """`openstack … --wait` polls every few seconds on one kept-alive connection; a server that
+    closes idle connections at that same interval resets the poll that arrives just then."""
+    spec = importlib.util.spec_from_file_location("gunicorn_conf", ROOT / "dashboard" / "gunicorn.conf.py")
+    conf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conf)
+    poll = inspect.signature(osc_utils.wait_for_status).parameters["sleep_time"].default
+    assert conf.keepalive >= 10 * poll
