@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -23,6 +24,14 @@ os.environ["REDIS_URL"] = _redis.url
 TEST_ROOT = _root
 
 
-def pytest_unconfigure(config) -> None:
+def _clean_up() -> None:
     _redis.stop()
     shutil.rmtree(_root, ignore_errors=True)
+
+
+# Also when pytest stops before configuring (a usage error): Redis started on import.
+atexit.register(_clean_up)
+
+
+def pytest_unconfigure(config) -> None:
+    _clean_up()
