@@ -74,9 +74,16 @@ def _user_saved(sender, instance, update_fields=None, **_signal) -> None:
     retire_all()
 
 
+def _token_deleted(sender, instance, **_signal) -> None:
+    # The expired-token sweep deletes thousands at a time; an expired token is refused anyway.
+    if instance.expires_at > timezone.now():
+        retire_all()
+
+
 def connect_signals() -> None:
     post_save.connect(_user_saved, sender=User, dispatch_uid="token-cache-user-saved")
-    for model in (User, Project, Role, RoleAssignment, Token):
+    post_delete.connect(_token_deleted, sender=Token, dispatch_uid="token-cache-token-deleted")
+    for model in (User, Project, Role, RoleAssignment):
         post_delete.connect(retire_all, sender=model, dispatch_uid=f"token-cache-{model.__name__}-deleted")
     for model in (Project, Role, RoleAssignment):
         post_save.connect(retire_all, sender=model, dispatch_uid=f"token-cache-{model.__name__}-saved")

@@ -10,6 +10,7 @@ from django.contrib.auth.signals import user_logged_in
 from django.db import connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from dashboard import token_cache
 from dashboard.models import Project, RevocationGeneration, Role, RoleAssignment, Token
@@ -118,6 +119,16 @@ def test_a_login_stamp_does_not_retire_tokens(demo):
     user.first_name = "Alice"
     user.save()
     assert token_cache.current_generation() != before
+
+
+def test_sweeping_expired_tokens_does_not_retire_the_live_ones(demo):
+    project, user = demo
+    past = timezone.now() - timedelta(seconds=1)
+    for _ in range(3):
+        Token.issue(user, project, ["password"], expires_at=past)
+    before = token_cache.current_generation()
+    assert Token.objects.filter(expires_at__lte=timezone.now()).delete()[0] == 3
+    assert token_cache.current_generation() == before
 
 
 def test_each_request_gets_its_own_copy_of_the_kept_objects(warm):
