@@ -94,13 +94,12 @@ class _Decisions:
     MAX_ENTRIES = 8192
 
     def __init__(self) -> None:
-        self.table: dict[tuple, bool] = {}
-        self.rules: object | None = None
-        self.keep = False
-        self.next_check = 0.0
+        self.forget()
 
     def forget(self) -> None:
-        self.table, self.rules, self.next_check = {}, None, 0.0
+        # (rules, table or None when nothing may be kept), swapped as one reference.
+        self.state: tuple[object | None, dict | None] = (None, None)
+        self.next_check = 0.0
 
     def _refresh(self, enf: oslo_policy.Enforcer) -> None:
         with _lock:
@@ -108,28 +107,31 @@ class _Decisions:
             if now >= self.next_check:
                 enf.load_rules()
                 self.next_check = now + self.RELOAD_CHECK_SECONDS
-            if enf.rules is not self.rules:
-                self.table, self.rules = {}, enf.rules
-                self.keep = all(_pure(check) for check in enf.rules.values())
+            if enf.rules is not self.state[0]:
+                keep = all(_pure(check) for check in enf.rules.values())
+                self.state = (enf.rules, {} if keep else None)
 
     def decide(self, rule: str, target: dict, creds: dict) -> bool:
         enf = enforcer()
-        if time.monotonic() >= self.next_check or enf.rules is not self.rules:
+        if time.monotonic() >= self.next_check or enf.rules is not self.state[0]:
             self._refresh(enf)
+        # The table of the rules checked above: should the rules change meanwhile, a decision taken
+        # now lands in a table that is about to be dropped, never in the new one.
+        table = self.state[1]
         try:
             key = (rule, frozenset(target.items()), creds["user_id"], creds["project_id"], *creds["roles"])
             hash(key)
         except TypeError:  # a target value that is a list or a dict
-            key = None
-        if key is not None and self.keep:
-            known = self.table.get(key)
+            table = None
+        if table is not None:
+            known = table.get(key)
             if known is not None:
                 return known
         decision = bool(enf.enforce(rule, target, creds))
-        if key is not None and self.keep:
-            if len(self.table) >= self.MAX_ENTRIES:
-                self.table = {}
-            self.table[key] = decision
+        if table is not None:
+            if len(table) >= self.MAX_ENTRIES:
+                table.clear()
+            table[key] = decision
         return decision
 
 
