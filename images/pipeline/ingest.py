@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import mmap
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -118,7 +119,8 @@ class Ingest:
         for hasher in hashers:
             hasher.start()
         size = settings.IMAGE_CHUNK_SIZE
-        buffers = [memoryview(bytearray(size)) for _ in range(settings.IMAGE_PIPELINE_BUFFERS)]
+        # Anonymous maps: page-aligned, so a store can write them with O_DIRECT.
+        buffers = [memoryview(mmap.mmap(-1, size)) for _ in range(settings.IMAGE_PIPELINE_BUFFERS)]
         limit = self.max_bytes if self.expected_size is None else min(self.max_bytes, self.expected_size)
         total = 0
         try:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import mmap
 import os
 import uuid
+from unittest import mock
 
 import pytest
 
@@ -14,6 +17,7 @@ from images.models import Image
 from images.pipeline import upload as uploads
 from images.pipeline.errors import TooLarge
 from images.staging import staging_path
+from images.stores import filesystem
 from images.stores.filesystem import write_file
 
 pytestmark = pytest.mark.django_db
@@ -251,14 +255,52 @@ def test_a_stage_that_the_sweeper_gave_up_on_ends_in_409_without_a_file(member, 
     assert not staging_path(image.pk).exists()
 
 
-def test_a_store_file_written_with_drop_behind_has_every_byte(tmp_path):
-    """Large enough for several writeback windows, in uneven chunks."""
-    block = os.urandom(3 * 1024 * 1024 + 17)
-    chunks = [block] * 40  # about 120 MiB: three windows and a bit
-    path = tmp_path / "image"
-    assert write_file(path, iter(chunks), drop_behind=True) == len(block) * 40
+def _aligned_chunks(count: int, size: int, tail: int) -> list:
+    """Page-aligned buffers, as the pipeline hands them out, and an unaligned last chunk."""
+    chunks = []
+    for _ in range(count):
+        buffer = mmap.mmap(-1, size)
+        buffer[:] = os.urandom(size)
+        chunks.append(memoryview(buffer))
+    chunks.append(memoryview(chunks[0])[:tail])
+    return chunks
+
+
+def _digest(chunks) -> str:
     expected = hashlib.sha256()
     for chunk in chunks:
         expected.update(chunk)
+    return expected.hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("direct", "aligned", "odirect_supported"),
+    [(True, True, True), (True, False, True), (True, True, False), (False, True, True), (False, False, True)],
+)
+def test_a_store_file_has_every_byte_however_it_is_written(tmp_path, direct, aligned, odirect_supported):
+    """O_DIRECT for aligned buffers (the tail and unaligned chunks through the page cache), drop-behind
+    windows for what goes through the cache, and a filesystem that refuses O_DIRECT."""
+    if aligned:
+        chunks = _aligned_chunks(count=20, size=4 * 1024 * 1024, tail=12345)  # 80 MiB and a tail
+    else:
+        block = os.urandom(3 * 1024 * 1024 + 17)
+        chunks = [block] * 30  # about 90 MiB in uneven chunks: several writeback windows
+    path = tmp_path / "image"
+    real_open = os.open
+
+    def open_without_odirect(file, flags, *args):
+        if flags & os.O_DIRECT:
+            raise OSError(errno.EINVAL, "O_DIRECT not supported")
+        return real_open(file, flags, *args)
+
+    opener = real_open if odirect_supported else open_without_odirect
+    with (
+        mock.patch("images.stores.filesystem.os.open", opener),
+        mock.patch.object(filesystem, "_through_page_cache", wraps=filesystem._through_page_cache) as switch,
+    ):
+        written = write_file(path, iter(chunks), direct=direct, drop_behind=True)
+    # O_DIRECT on, then off once: for the unaligned tail, or at the first unaligned chunk.
+    assert switch.call_count == (1 if direct and odirect_supported else 0)
+    assert written == sum(len(c) for c in chunks) == path.stat().st_size
     with open(path, "rb") as fh:
-        assert hashlib.file_digest(fh, "sha256").hexdigest() == expected.hexdigest()
+        assert hashlib.file_digest(fh, "sha256").hexdigest() == _digest(chunks)
