@@ -13,6 +13,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from .. import token_cache
 from ..api.urls import base_url, identity_url
 from ..context import RequestContext
 from ..exceptions import BadRequest, Forbidden, NotFound, Unauthorized
@@ -202,11 +203,11 @@ class TokensView(IdentityView):
         elif "token" in methods:
             ref = identity.get("token")
             raw = ref.get("id") if isinstance(ref, dict) else None
-            original = Token.lookup(raw) if isinstance(raw, str) else None
+            original = token_cache.context_for(raw) if isinstance(raw, str) else None
             if original is None:
                 raise Unauthorized(UNAUTHORIZED)
-            user, expires_at = original.user, original.expires_at
-            methods = list(dict.fromkeys([*original.methods, "token"]))
+            user, expires_at = original.user, original.token.expires_at
+            methods = list(dict.fromkeys([*original.token.methods, "token"]))
         else:
             raise Unauthorized(f"Unsupported authentication method(s): {', '.join(map(str, methods))}.")
         scope = auth.get("scope")
@@ -222,16 +223,16 @@ class TokensView(IdentityView):
         return Response(token_body(request, token, ctx), status=201, headers={"X-Subject-Token": raw})
 
     def _subject(self, request) -> tuple[Token, RequestContext]:
-        caller = Token.lookup(request.META.get("HTTP_X_AUTH_TOKEN", ""))
+        # Both tokens must stand as any API token does (live, enabled user and project, a role).
+        caller = token_cache.context_for(request.META.get("HTTP_X_AUTH_TOKEN"))
         if caller is None:
             raise Unauthorized(UNAUTHORIZED)
-        subject = Token.lookup(request.META.get("HTTP_X_SUBJECT_TOKEN", ""))
+        subject = token_cache.context_for(request.META.get("HTTP_X_SUBJECT_TOKEN"))
         if subject is None:
             raise NotFound("Could not find token.")
-        caller_ctx = RequestContext.for_user(caller.user, caller.project, caller)
-        if subject.user_id != caller.user_id and not caller_ctx.is_admin:
+        if subject.user.pk != caller.user.pk and not caller.is_admin:
             raise Forbidden("You are not authorized to perform the requested action.")
-        return subject, RequestContext.for_user(subject.user, subject.project, subject)
+        return subject.token, subject
 
     def get(self, request):
         subject, ctx = self._subject(request)

@@ -220,3 +220,25 @@ def test_unknown_api_path_is_a_json_404(client):
     response = client.get("/identity/v3/nothing-here")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == 404
+
+
+def test_tokens_on_a_disabled_project_neither_validate_nor_are_valid(client, demo):
+    project, user = demo
+    other = make_project("other")
+    elsewhere = issue_token(make_user("carol", roles={other: "member"}), other)
+    raw = issue_token(user, project)
+    admin = issue_token(make_user("root", roles={other: "admin"}), other)
+
+    def validate(caller: str, subject: str) -> int:
+        headers = {"HTTP_X_AUTH_TOKEN": caller, "HTTP_X_SUBJECT_TOKEN": subject}
+        return client.get("/identity/v3/auth/tokens", **headers).status_code
+
+    assert validate(admin, raw) == 200
+    project.enabled = False
+    project.save()
+    assert validate(raw, raw) == 401  # as the caller: refused, as on every other API
+    assert validate(admin, raw) == 404  # as the subject: it does not stand
+    # Nor can it be exchanged for a new token.
+    body = {"auth": {"identity": {"methods": ["token"], "token": {"id": raw}}}}
+    assert post_token(client, body).status_code == 401
+    assert client.get("/identity/v3/auth/catalog", HTTP_X_AUTH_TOKEN=elsewhere).status_code == 200
