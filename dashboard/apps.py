@@ -6,7 +6,7 @@ class DashboardConfig(AppConfig):
     verbose_name = "Stratus dashboard and identity"
 
     def ready(self) -> None:
-        from . import nav, policy, token_cache
+        from dashboard import nav, policy, token_cache
 
         policy.register_defaults(policy.BASE_RULES)
         token_cache.connect_signals()

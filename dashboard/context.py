@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .models import Project, RoleAssignment, Token, User, effective_roles
+from dashboard.models import Project, RoleAssignment, Token, User, effective_roles
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-from .nav import visible_sections
+from dashboard.nav import visible_sections
 
 
 def navigation(request) -> dict:

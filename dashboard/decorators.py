@@ -7,7 +7,7 @@ from functools import wraps
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 
-from .policy import can
+from dashboard.policy import can
 
 
 def policy_required(rule: str, *, needs_project: bool = False):

@@ -4,7 +4,7 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 
-from .models import Project, Role, RoleAssignment, User
+from dashboard.models import Project, Role, RoleAssignment, User
 
 
 class BootstrapMixin:

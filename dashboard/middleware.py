@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .context import RequestContext
-from .models import Project
+from dashboard.context import RequestContext
+from dashboard.models import Project
 
 SESSION_PROJECT = "project_id"
 

@@ -37,7 +37,7 @@ def register_core_panels() -> None:
 
 
 def visible_sections(ctx) -> list[tuple[str, list[Panel]]]:
-    from .policy import can
+    from dashboard.policy import can
 
     out = []
     for key, title in SECTIONS.items():

@@ -17,7 +17,7 @@ from oslo_config import cfg
 from oslo_policy import _checks as oslo_checks
 from oslo_policy import policy as oslo_policy
 
-from .exceptions import Forbidden
+from dashboard.exceptions import Forbidden
 
 RuleDefault = oslo_policy.RuleDefault
 

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "csp",
     "dashboard",
     "images",
+    "flavors",
     "instances",
 ]
 

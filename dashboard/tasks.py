@@ -1,7 +1,7 @@
 from celery import shared_task
 from django.utils import timezone
 
-from .models import Token
+from dashboard.models import Token
 
 
 @shared_task(name="dashboard.tasks.purge_expired_tokens")

@@ -27,8 +27,8 @@ from django.db import connections, router
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
-from .context import RequestContext
-from .models import Project, RevocationGeneration, Role, RoleAssignment, Token, User
+from dashboard.context import RequestContext
+from dashboard.models import Project, RevocationGeneration, Role, RoleAssignment, Token, User
 
 MAX_ENTRIES = 10_000
 SINGLETON = 1

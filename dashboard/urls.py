@@ -1,11 +1,8 @@
 from django.urls import include, path, re_path
 
-from images.api.views import VersionsView as ImageVersions
-from instances.api import base as compute
-from instances.api import volume_json as volume_api
-
-from . import views
-from .identity.api import VersionsView as IdentityVersions
+from dashboard import views
+from dashboard.api import compute
+from dashboard.identity.api import VersionsView as IdentityVersions
 
 handler400 = "dashboard.views.bad_request"
 handler403 = "dashboard.views.permission_denied"
@@ -39,12 +36,12 @@ urlpatterns = [
     re_path(r"^compute/?$", compute.VersionsView.as_view()),
     re_path(r"^compute/v2/?$", compute.V20View.as_view()),
     re_path(r"^compute/v2\.1$", compute.V21View.as_view()),
+    path("compute/v2.1/", compute.V21View.as_view()),
+    path("compute/v2.1/", include("flavors.api.urls")),
     path("compute/v2.1/", include("instances.api.urls")),
-    re_path(r"^volume/?$", volume_api.VersionsView.as_view()),
-    re_path(r"^volume/v3/?$", volume_api.VersionsView.as_view()),
-    path("volume/v3/<str:project_id>/", include("instances.api.volume_urls")),
-    re_path(r"^image/?$", ImageVersions.as_view()),
-    path("image/", include("images.api.urls")),
+    path("", include("instances.api.volume_urls")),
+    path("", include("images.api.urls")),
+    path("", include("flavors.urls")),
     path("", include("instances.urls")),
     path("", include("images.urls")),
 ]

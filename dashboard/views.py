@@ -13,12 +13,12 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from .api.errors import json_error
-from .decorators import policy_required
-from .forms import AssignmentForm, ProjectForm, UserCreateForm, UserUpdateForm
-from .middleware import SESSION_PROJECT
-from .models import Project, RoleAssignment, Token, User
-from .overview import render_sections
+from dashboard.api.errors import json_error
+from dashboard.decorators import policy_required
+from dashboard.forms import AssignmentForm, ProjectForm, UserCreateForm, UserUpdateForm
+from dashboard.middleware import SESSION_PROJECT
+from dashboard.models import Project, RoleAssignment, Token, User
+from dashboard.overview import render_sections
 
 
 class LoginView(auth_views.LoginView):

@@ -9,8 +9,7 @@ class ImagesConfig(AppConfig):
         from django.conf import settings
 
         from dashboard import nav, policy
-
-        from . import policies, protections, tasks  # noqa: F401 - tasks registers the worker hooks
+        from images import policies, protections, tasks  # noqa: F401 - tasks registers the worker hooks
 
         policy.register_defaults(policies.RULES)
         nav.register(nav.Panel("project", "Images", "images", "hdd-stack", "get_images", 20))

@@ -15,9 +15,8 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from dashboard.models import Project
-
-from .choices import DiskFormat, ImageStatus, MemberStatus, Visibility
-from .models import Image, ImageMember
+from images.choices import DiskFormat, ImageStatus, MemberStatus, Visibility
+from images.models import Image, ImageMember
 
 SCOPES = {
     "project": "Project",
@@ -182,7 +181,7 @@ class ImageFilter:
 
 def decorate(images, ctx) -> None:
     """Attach what rows show and the policy checks need, with one query per kind for the whole page."""
-    from .policies import target
+    from images.policies import target
 
     images = list(images)
     ids = [i.pk for i in images]

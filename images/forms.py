@@ -12,10 +12,9 @@ from dashboard.exceptions import StratusError
 from dashboard.forms import BootstrapMixin
 from dashboard.models import Project
 from dashboard.policy import can
-
-from .api import fields as api_fields
-from .choices import DiskFormat, Visibility
-from .pipeline.fetch import FetchError, check_url
+from images.api import fields as api_fields
+from images.choices import DiskFormat, Visibility
+from images.pipeline.fetch import FetchError, check_url
 
 ARCHITECTURES = ("x86_64", "aarch64", "i686", "ppc64le", "s390x", "riscv64")
 # Formats whose container has the same name (Horizon's rule); everything else is a bare disk.

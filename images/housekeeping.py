@@ -10,11 +10,11 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from . import services
-from .choices import ImageStatus
-from .models import Image, ImageLocation
-from .staging import staging_dir, staging_path
-from .stores import StoreError, all_stores
+from images import services
+from images.choices import ImageStatus
+from images.models import Image, ImageLocation
+from images.staging import staging_dir, staging_path
+from images.stores import StoreError, all_stores
 
 log = logging.getLogger(__name__)
 LIVE_STAGING = (ImageStatus.UPLOADING, ImageStatus.IMPORTING)

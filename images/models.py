@@ -7,7 +7,7 @@ import uuid
 from django.db import models
 from django.db.models import Exists, Expression, OuterRef, Q
 
-from .choices import ContainerFormat, DiskFormat, ImageStatus, ImportMethod, MemberStatus, Visibility
+from images.choices import ContainerFormat, DiskFormat, ImageStatus, ImportMethod, MemberStatus, Visibility
 
 
 class ImageQuerySet(models.QuerySet):

@@ -11,9 +11,8 @@ from django.utils import timezone
 
 from dashboard.exceptions import RequestEntityTooLarge
 from dashboard.models import Project
-
-from .choices import IN_FLIGHT, ImageStatus
-from .models import Image
+from images.choices import IN_FLIGHT, ImageStatus
+from images.models import Image
 
 # Reservations grow in steps so a 1 GiB upload costs a handful of queries, not one per chunk.
 RESERVATION_STEP = 64 * 1024 * 1024

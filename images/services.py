@@ -14,12 +14,12 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from dashboard.celery import enqueue
 from dashboard.exceptions import Conflict, Forbidden, NotFound, StratusError
-
-from . import quotas
-from .choices import ImageStatus, MemberStatus, Visibility
-from .models import Image, ImageLocation, ImageMember, ImageTag
-from .stores import StoreError, get_store
+from images import quotas
+from images.choices import ImageStatus, MemberStatus, Visibility
+from images.models import Image, ImageLocation, ImageMember, ImageTag
+from images.stores import StoreError, get_store
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def delete_image(image: Image) -> None:
 
 
 def remove_data(image_id, locations: list[ImageLocation]) -> None:
-    from .staging import staging_path
+    from images.staging import staging_path
 
     for location in locations:
         try:
@@ -209,9 +209,7 @@ def start_import(
 
 
 def enqueue_import(image_id: str) -> None:
-    from .tasks import import_image
-
-    import_image.delay_on_commit(image_id)
+    enqueue("images.import_image", image_id)
 
 
 def _import_fields(method: str, uri: str, expected_hash: tuple[str, str] | None = None) -> dict:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from .stores.filesystem import write_file
+from images.stores.filesystem import write_file
 
 
 def staging_dir() -> Path:

@@ -8,8 +8,8 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
 
-from . import housekeeping, services
-from .pipeline.imports import run_import
+from images import housekeeping, services
+from images.pipeline.imports import run_import
 
 log = logging.getLogger(__name__)
 

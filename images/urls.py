@@ -2,7 +2,8 @@
 
 from django.urls import path
 
-from . import manage, views
+from images.views import actions as manage
+from images.views import pages as views
 
 urlpatterns = [
     path("images/", views.image_list, name="images"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from .models import Image
+from images.models import Image
 
 UsageProvider = Callable[[list[Image]], dict[str, list[str]]]
 _providers: list[UsageProvider] = []

@@ -3,38 +3,21 @@ from django.apps import AppConfig
 
 class InstancesConfig(AppConfig):
     name = "instances"
-    verbose_name = "Flavors, compute hosts and instances"
+    verbose_name = "Compute hosts, instances and volumes"
 
     def ready(self) -> None:
-        from dashboard import nav, policy
-
-        from . import policies
+        # Imported here, not at the top: Django loads apps.py before the app registry is ready.
+        from dashboard import nav, overview, policy
+        from instances import policies
+        from instances.views.overview import overview_section
 
         policy.register_defaults(policies.RULES)
-        nav.register(
-            nav.Panel("admin", "Flavors", "admin-flavors", "grid-3x3-gap", policies.FLAVOR_CREATE, 30)
-        )
-        nav.register(nav.Panel("project", "Flavors", "project-flavors", "grid-3x3", policies.FLAVOR_READ, 40))
-        nav.register(
-            nav.Panel("project", "Volumes", "project-volumes", "hdd-stack", policies.VOLUME_GET_ALL, 35)
-        )
-        self.register_instance_panels()
-
-    def register_instance_panels(self) -> None:
-        from dashboard import nav, overview
-
-        from . import policies
-        from .panels.overview import overview_section
-
-        nav.register(
-            nav.Panel("project", "Instances", "instances", "pc-display", policies.SERVERS_DETAIL, 30)
-        )
-        nav.register(
+        for panel in (
+            nav.Panel("project", "Instances", "instances", "pc-display", policies.SERVERS_DETAIL, 30),
+            nav.Panel("project", "Volumes", "project-volumes", "hdd-stack", policies.VOLUME_GET_ALL, 35),
             nav.Panel(
                 "admin", "Hypervisors", "admin-hypervisors", "hdd-rack", policies.HYPERVISORS_DETAIL, 40
-            )
-        )
-        nav.register(
+            ),
             nav.Panel(
                 "admin",
                 "Instances",
@@ -42,6 +25,7 @@ class InstancesConfig(AppConfig):
                 "pc-display-horizontal",
                 policies.SERVERS_DETAIL_ALL_TENANTS,
                 50,
-            )
-        )
+            ),
+        ):
+            nav.register(panel)
         overview.register("instances", 20, overview_section)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import django_filters
 from django import forms
 
-from .choices import STATUS_FILTERS
-from .models import Instance
+from instances.choices import STATUS_FILTERS
+from instances.models import Instance
 
 STATUS_CHOICES = [
     (status, status.replace("_", " ").title()) for status in STATUS_FILTERS if status != "DELETED"

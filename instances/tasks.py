@@ -1,5 +1,5 @@
 """Celery shells: they take ids and hand over to the compute manager of this agent process
-(``instances.agent.current()``). All are idempotent (see instances.manager) and acked late, so
+(``instances.compute.agent.current()``). All are idempotent (see instances.compute.manager) and acked late, so
 a killed agent gets them again and a second run does nothing twice."""
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ import redis
 from celery import Task, shared_task
 from django.conf import settings
 
-from . import agent
+from dashboard.celery import enqueue
+from instances.compute import agent
+from instances.models import ComputeHost
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +27,7 @@ class InstanceActionTask(Task):
     action = ""
 
     def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
-        from .services import servers
+        from instances.services import servers
 
         instance_id = args[0] if args else kwargs.get("instance_id")
         log.error("%s of instance %s failed: %s", self.action, instance_id, exc)
@@ -88,7 +90,7 @@ def delete(instance_id: str) -> None:
 
 @shared_task(name="instances.console_output")
 def console_output(instance_id: str, length: int | None, reply_to: str) -> None:
-    """Answer the API's question on the reply list it waits on (see instances.rpc)."""
+    """Answer the API's question on the reply list it waits on (see instances.compute.rpc)."""
     text = agent.current().console_output(instance_id, length)
     client = redis.Redis.from_url(settings.REDIS_URL)
     with client.pipeline() as pipe:
@@ -100,12 +102,9 @@ def console_output(instance_id: str, length: int | None, reply_to: str) -> None:
 @shared_task(name="instances.sync_hosts", acks_late=True)
 def sync_hosts() -> dict:
     """Beat, on the default queue: settle stuck instances, then ask every live host to sync."""
-    from .models import ComputeHost
-    from .services.servers import enqueue
-
     counts = agent.sweep_stuck()
     for host in ComputeHost.objects.up():
-        enqueue("instances.sync_host", host)
+        enqueue("instances.sync_host", queue=host.queue)
     return counts
 
 
@@ -132,34 +131,34 @@ def detach_volume(attachment_id: str) -> None:
 
 @shared_task(name="instances.create_volume", **_TASK)
 def create_volume(volume_id: str) -> bool:
-    from .services import volumes
+    from instances.services import volumes
 
     return volumes.populate(volume_id)
 
 
 @shared_task(name="instances.extend_volume", **_TASK)
 def extend_volume(volume_id: str) -> bool:
-    from .services import volumes
+    from instances.services import volumes
 
     return volumes.finish_extend(volume_id)
 
 
 @shared_task(name="instances.upload_volume", **_TASK)
 def upload_volume(volume_id: str) -> bool:
-    from .services import volume_images
+    from instances.services import volume_images
 
     return volume_images.finish_upload(volume_id)
 
 
 @shared_task(name="instances.delete_volume", **_TASK)
 def delete_volume(volume_id: str) -> bool:
-    from .services import volumes
+    from instances.services import volumes
 
     return volumes.finish_delete(volume_id)
 
 
 @shared_task(name="instances.sweep_volumes", acks_late=True)
 def sweep_volumes() -> dict:
-    from .services import volumes
+    from instances.services import volumes
 
     return volumes.sweep()

@@ -1,27 +1,37 @@
-"""Dashboard pages of the instances app."""
+"""Dashboard pages of the instances app: Instances, Launch Instance, Volumes, Hypervisors."""
 
-from django.urls import include, path
+from django.urls import path
 
-from . import views, volume_views
+from instances.views import detail, hypervisors, instances, launch, volumes
 
 urlpatterns = [
-    path("admin/flavors/", views.flavor_list, name="admin-flavors"),
-    path("admin/flavors/create/", views.flavor_create, name="admin-flavor-create"),
-    path("admin/flavors/delete/", views.flavor_delete, name="admin-flavor-delete"),
-    path("admin/flavors/<str:flavor_id>/access/", views.flavor_access, name="admin-flavor-access"),
-    path("admin/flavors/<str:flavor_id>/metadata/", views.flavor_metadata, name="admin-flavor-metadata"),
-    path("flavors/", views.project_flavors, name="project-flavors"),
-    path("volumes/", volume_views.volume_list, name="project-volumes"),
-    path("volumes/create/", volume_views.volume_create, name="project-volume-create"),
-    path("volumes/<str:volume_id>/row/", volume_views.volume_row, name="project-volume-row"),
-    path("volumes/<str:volume_id>/edit/", volume_views.volume_edit, name="project-volume-edit"),
-    path("volumes/<str:volume_id>/extend/", volume_views.volume_extend, name="project-volume-extend"),
+    path("instances/", instances.instance_list, name="instances"),
+    path("instances/launch/", launch.instance_launch, name="instance-launch"),
+    path("instances/batch/<str:action>/", instances.instance_batch, name="instance-batch"),
+    path("instances/<uuid:instance_id>/", detail.instance_detail, name="instance-detail"),
+    path("instances/<uuid:instance_id>/row/", instances.instance_row, name="instance-row"),
+    path("instances/<uuid:instance_id>/console/", detail.instance_console, name="instance-console"),
+    path("instances/<uuid:instance_id>/snapshot/", instances.instance_snapshot, name="instance-snapshot"),
     path(
-        "volumes/<str:volume_id>/attachments/",
-        volume_views.volume_attachments,
-        name="project-volume-attachments",
+        "instances/<uuid:instance_id>/action/<str:action>/",
+        instances.instance_action,
+        name="instance-action",
     ),
-    path("volumes/<str:volume_id>/upload/", volume_views.volume_upload, name="project-volume-upload"),
-    path("volumes/<str:volume_id>/delete/", volume_views.volume_delete, name="project-volume-delete"),
-    path("", include("instances.panels.urls")),
+    path("admin/instances/", instances.admin_instance_list, name="admin-instances"),
+    path("admin/hypervisors/", hypervisors.hypervisor_list, name="admin-hypervisors"),
+    path(
+        "admin/hypervisors/<int:host_id>/toggle/",
+        hypervisors.hypervisor_toggle,
+        name="admin-hypervisor-toggle",
+    ),
+    path("volumes/", volumes.volume_list, name="project-volumes"),
+    path("volumes/create/", volumes.volume_create, name="project-volume-create"),
+    path("volumes/<str:volume_id>/row/", volumes.volume_row, name="project-volume-row"),
+    path("volumes/<str:volume_id>/edit/", volumes.volume_edit, name="project-volume-edit"),
+    path("volumes/<str:volume_id>/extend/", volumes.volume_extend, name="project-volume-extend"),
+    path(
+        "volumes/<str:volume_id>/attachments/", volumes.volume_attachments, name="project-volume-attachments"
+    ),
+    path("volumes/<str:volume_id>/upload/", volumes.volume_upload, name="project-volume-upload"),
+    path("volumes/<str:volume_id>/delete/", volumes.volume_delete, name="project-volume-delete"),
 ]

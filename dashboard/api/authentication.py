@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from rest_framework import authentication, exceptions, permissions
 
-from .. import token_cache
-from ..context import RequestContext
-from .urls import identity_url
+from dashboard import token_cache
+from dashboard.api.urls import identity_url
+from dashboard.context import RequestContext
 
 
 class TokenAuthentication(authentication.BaseAuthentication):

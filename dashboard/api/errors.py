@@ -9,7 +9,7 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
-from ..exceptions import StratusError
+from dashboard.exceptions import StratusError
 
 log = logging.getLogger(__name__)
 

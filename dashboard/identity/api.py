@@ -13,14 +13,14 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import token_cache
-from ..api.urls import base_url, identity_url
-from ..context import RequestContext
-from ..exceptions import BadRequest, Forbidden, NotFound, Unauthorized
-from ..models import Project, Role, Token, User
-from ..policy import authorize, can
-from .catalog import catalog
-from .domain import DOMAIN
+from dashboard import token_cache
+from dashboard.api.urls import base_url, identity_url
+from dashboard.context import RequestContext
+from dashboard.exceptions import BadRequest, Forbidden, NotFound, Unauthorized
+from dashboard.identity.catalog import catalog
+from dashboard.identity.domain import DOMAIN
+from dashboard.models import Project, Role, Token, User
+from dashboard.policy import authorize, can
 
 UPDATED = "2024-04-01T00:00:00Z"
 UNAUTHORIZED = "The request you have made requires authentication."

@@ -6,7 +6,7 @@ import uuid
 
 from django.conf import settings
 
-from ..api.urls import base_url
+from dashboard.api.urls import base_url
 
 _NS = uuid.UUID("5a0b7e3c-2f43-4f5e-9a55-6b0d4c1e8a21")
 

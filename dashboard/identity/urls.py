@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from . import api
+from dashboard.identity import api
 
 urlpatterns = [
     re_path(r"^v3/?$", api.V3View.as_view()),

@@ -10,18 +10,17 @@ from rest_framework.response import Response
 
 from dashboard.exceptions import BadRequest, Conflict, Forbidden, RequestEntityTooLarge, StratusError
 from dashboard.policy import authorize
-
-from .. import services
-from ..choices import API_IMPORT_METHODS, ImageStatus, ImportMethod
-from ..models import ImageLocation
-from ..pipeline import upload as uploads
-from ..pipeline.errors import ImageRejected, QuotaExceeded, TooLarge, TransferError
-from ..pipeline.fetch import FetchError, check_url
-from ..pipeline.ingest import check_expected_hash
-from ..pipeline.source import BodyReader
-from ..policies import target
-from ..stores import StoreError, all_stores, get_store
-from .views import GlanceView, empty, find_image
+from images import services
+from images.api.views import GlanceView, empty, find_image
+from images.choices import API_IMPORT_METHODS, ImageStatus, ImportMethod
+from images.models import ImageLocation
+from images.pipeline import upload as uploads
+from images.pipeline.errors import ImageRejected, QuotaExceeded, TooLarge, TransferError
+from images.pipeline.fetch import FetchError, check_url
+from images.pipeline.ingest import check_expected_hash
+from images.pipeline.source import BodyReader
+from images.policies import target
+from images.stores import StoreError, all_stores, get_store
 
 RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 

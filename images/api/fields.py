@@ -12,11 +12,10 @@ from django.http import HttpResponse
 
 from dashboard.exceptions import BadRequest, Forbidden
 from dashboard.policy import authorize
-
-from .. import protections
-from ..choices import ContainerFormat, DiskFormat, ImageStatus, Visibility
-from ..policies import target
-from ..quotas import OverQuota
+from images import protections
+from images.choices import ContainerFormat, DiskFormat, ImageStatus, Visibility
+from images.policies import target
+from images.quotas import OverQuota
 
 READ_ONLY = {
     "status", "checksum", "os_hash_algo", "os_hash_value", "size", "virtual_size", "created_at",

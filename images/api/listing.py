@@ -10,9 +10,8 @@ from django.db.models import F, Q
 from django.utils.dateparse import parse_datetime
 
 from dashboard.exceptions import BadRequest
-
-from ..choices import MemberStatus
-from ..models import Image
+from images.choices import MemberStatus
+from images.models import Image
 
 SORT_KEYS = {
     "name", "status", "container_format", "disk_format", "size", "id", "created_at", "updated_at",

@@ -6,12 +6,11 @@ from rest_framework.response import Response
 
 from dashboard.exceptions import BadRequest, NotFound
 from dashboard.policy import authorize, can
-
-from .. import services
-from ..models import ImageMember
-from ..policies import target
-from .fields import isotime
-from .views import GlanceView, empty, find_image
+from images import services
+from images.api.fields import isotime
+from images.api.views import GlanceView, empty, find_image
+from images.models import ImageMember
+from images.policies import target
 
 
 def member_json(m: ImageMember) -> dict:

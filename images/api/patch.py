@@ -6,11 +6,10 @@ from rest_framework.parsers import JSONParser
 
 from dashboard.exceptions import BadRequest, Conflict, Forbidden
 from dashboard.policy import authorize
-
-from .. import services
-from ..choices import ImageStatus
-from ..policies import target
-from . import fields
+from images import services
+from images.api import fields
+from images.choices import ImageStatus
+from images.policies import target
 
 V21 = "application/openstack-images-v2.1-json-patch"
 V20 = "application/openstack-images-v2.0-json-patch"

@@ -7,9 +7,8 @@ from __future__ import annotations
 from rest_framework.response import Response
 
 from dashboard.exceptions import NotFound
-
-from ..choices import ContainerFormat, DiskFormat, ImageStatus, MemberStatus, Visibility
-from .views import GlanceView
+from images.api.views import GlanceView
+from images.choices import ContainerFormat, DiskFormat, ImageStatus, MemberStatus, Visibility
 
 UUID_PATTERN = "^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$"
 

@@ -1,8 +1,10 @@
-from django.urls import path, re_path
+"""The Image API v2 (Glance), mounted at the root: version discovery at /image, the API under /image/."""
 
-from . import data, members, schemas, views
+from django.urls import include, path, re_path
 
-urlpatterns = [
+from images.api import data, members, schemas, views
+
+api_patterns = [
     path("versions", views.VersionsView.as_view(multiple_choices=False)),
     re_path(r"^v2/?$", views.VersionsView.as_view(multiple_choices=False)),
     path("v2/images", views.ImageCollection.as_view()),
@@ -19,4 +21,9 @@ urlpatterns = [
     path("v2/info/stores", data.StoresInfo.as_view()),
     path("v2/schemas/<str:name>", schemas.SchemaView.as_view()),
     path("v2/schemas/metadefs/<str:name>", data.not_found),
+]
+
+urlpatterns = [
+    re_path(r"^image/?$", views.VersionsView.as_view()),
+    path("image/", include(api_patterns)),
 ]

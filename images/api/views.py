@@ -16,12 +16,11 @@ from dashboard.api.urls import base_url
 from dashboard.exceptions import BadRequest, Forbidden, NotFound, UnsupportedMediaType
 from dashboard.policy import authorize, can
 from dashboard.prepared import PreparedQueries
-
-from .. import services
-from ..choices import Visibility
-from ..models import Image, ImageLocation, ImageTag
-from ..policies import target
-from . import fields, listing, patch
+from images import services
+from images.api import fields, listing, patch
+from images.choices import Visibility
+from images.models import Image, ImageLocation, ImageTag
+from images.policies import target
 
 # The list query, compiled once per query string (see dashboard.prepared).
 PAGE_QUERIES = PreparedQueries()

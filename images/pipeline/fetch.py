@@ -19,7 +19,7 @@ from urllib.parse import urljoin, urlsplit
 
 from django.conf import settings
 
-from .errors import TransferError
+from images.pipeline.errors import TransferError
 
 
 class FetchError(TransferError):

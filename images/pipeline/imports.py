@@ -9,19 +9,18 @@ from pathlib import Path
 from django.conf import settings
 
 from dashboard.exceptions import StratusError
-
-from .. import services
-from ..choices import ImportMethod
-from ..models import Image, ImageLocation
-from ..quotas import Reserver
-from ..staging import staging_path, write_staging
-from ..stores import StoreError, default_store, get_store
-from . import ova, qemu
-from .errors import ImageRejected, PipelineError
-from .fetch import open_url
-from .ingest import Ingest, inspect_file
-from .source import open_file
-from .verify import check_content, check_with_qemu
+from images import services
+from images.choices import ImportMethod
+from images.models import Image, ImageLocation
+from images.pipeline import ova, qemu
+from images.pipeline.errors import ImageRejected, PipelineError
+from images.pipeline.fetch import open_url
+from images.pipeline.ingest import Ingest, inspect_file
+from images.pipeline.source import open_file
+from images.pipeline.verify import check_content, check_with_qemu
+from images.quotas import Reserver
+from images.staging import staging_path, write_staging
+from images.stores import StoreError, default_store, get_store
 
 log = logging.getLogger(__name__)
 

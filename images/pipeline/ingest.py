@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from .errors import ImageRejected, TooLarge, TransferError
-from .source import as_reader
+from images.pipeline.errors import ImageRejected, TooLarge, TransferError
+from images.pipeline.source import as_reader
 
 # Algorithms a user may name in validation_data (Glance takes any hashlib algorithm; these are
 # the ones that are not broken for this purpose).

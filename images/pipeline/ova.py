@@ -11,8 +11,8 @@ from pathlib import Path, PurePosixPath
 
 from django.conf import settings
 
-from ..stores.filesystem import write_file
-from .errors import ImageRejected, TooLarge
+from images.pipeline.errors import ImageRejected, TooLarge
+from images.stores.filesystem import write_file
 
 DISK_SUFFIXES = {".vmdk", ".qcow2", ".img", ".raw", ".vhd", ".vhdx", ".vdi", ".iso"}
 DESCRIPTOR_SUFFIXES = {".ovf", ".mf", ".cert"}

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dashboard import qemu_img
-
-from .errors import ImageRejected
+from images.pipeline.errors import ImageRejected
 
 
 def info(path: Path, fmt: str) -> dict:

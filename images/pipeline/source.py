@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 
 from django.conf import settings
 
-from .errors import TransferError
+from images.pipeline.errors import TransferError
 
 
 class IterReader:

@@ -7,17 +7,16 @@ import logging
 from django.conf import settings
 
 from dashboard.exceptions import BadRequest, Conflict, StratusError
-
-from .. import services
-from ..choices import ImageStatus
-from ..models import Image
-from ..quotas import Reserver
-from ..staging import staging_path, write_staging
-from ..stores import StoreError, default_store
-from ..stores.filesystem import FilesystemStore
-from .errors import PipelineError
-from .ingest import Ingest
-from .verify import check_content, check_with_qemu
+from images import services
+from images.choices import ImageStatus
+from images.models import Image
+from images.pipeline.errors import PipelineError
+from images.pipeline.ingest import Ingest
+from images.pipeline.verify import check_content, check_with_qemu
+from images.quotas import Reserver
+from images.staging import staging_path, write_staging
+from images.stores import StoreError, default_store
+from images.stores.filesystem import FilesystemStore
 
 log = logging.getLogger(__name__)
 

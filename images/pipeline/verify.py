@@ -6,8 +6,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-from . import qemu
-from .errors import ImageRejected
+from images.pipeline import qemu
+from images.pipeline.errors import ImageRejected
 
 # Declared formats whose bytes are plain disk contents (the inspector reports them as raw).
 RAW_LIKE = {"raw", "ami", "ari", "aki", "ploop"}

@@ -7,9 +7,9 @@ from functools import cache
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from .base import ImageStore, ReadOnlyStore, StoreError
-from .filesystem import FilesystemStore
-from .http import HttpStore
+from images.stores.base import ImageStore, ReadOnlyStore, StoreError
+from images.stores.filesystem import FilesystemStore
+from images.stores.http import HttpStore
 
 __all__ = ["ImageStore", "ReadOnlyStore", "StoreError", "all_stores", "default_store", "get_store"]
 
@@ -21,7 +21,7 @@ def _build(name: str, conf: dict) -> ImageStore:
         return FilesystemStore(name, **conf)
     if kind == "s3":
         # boto3 costs tens of MiB per process: only processes with an S3 store load it.
-        from .s3 import S3Store
+        from images.stores.s3 import S3Store
 
         return S3Store(name, **conf)
     raise ImproperlyConfigured(f"Image store {name!r} has an unknown type {kind!r}.")

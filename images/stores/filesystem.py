@@ -11,7 +11,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from .base import ImageStore, StoreError
+from images.stores.base import ImageStore, StoreError
 
 KEY = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from ..pipeline.fetch import FetchError, open_url
-from .base import ImageStore, ReadOnlyStore, StoreError
+from images.pipeline.fetch import FetchError, open_url
+from images.stores.base import ImageStore, ReadOnlyStore, StoreError
 
 
 class HttpStore(ImageStore):

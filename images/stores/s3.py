@@ -9,8 +9,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .base import ImageStore, StoreError
-from .filesystem import safe_key
+from images.stores.base import ImageStore, StoreError
+from images.stores.filesystem import safe_key
 
 # botocore's DEBUG records carry signed request headers (the access key id and signatures): these
 # loggers stay at WARNING whatever the root level is, so a debugging operator leaks no credentials.

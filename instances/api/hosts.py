@@ -7,16 +7,15 @@ import uuid
 from django.db.models import Count, Q
 from rest_framework.response import Response
 
+from dashboard.api.compute import ComputeView
 from dashboard.context import RequestContext
 from dashboard.exceptions import BadRequest, NotFound
 from dashboard.models import Project
 from dashboard.policy import authorize
-
-from .. import policies
-from ..models import ComputeHost
-from ..services import hosts as host_services
-from ..services import quotas
-from .base import ComputeView
+from instances import policies
+from instances.models import ComputeHost
+from instances.services import hosts as host_services
+from instances.services import quotas
 
 
 def _hosts():

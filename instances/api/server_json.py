@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import hashlib
 
+from dashboard.api.compute import compute_url
 from dashboard.api.urls import base_url
-
-from ..choices import VmState
-from ..models import Instance
-from .base import compute_url
+from instances.choices import VmState
+from instances.models import Instance
 
 
 def _time(value) -> str | None:

@@ -6,10 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from dashboard.api.microversion import APIVersion
+from dashboard.api.schemas import boolean, integer, invalid, resource_name
 from dashboard.exceptions import BadRequest
-
-from .microversion import APIVersion
-from .schemas import _integer, _name, boolean, invalid
 
 
 @dataclass
@@ -130,11 +129,11 @@ def server_create(body: Any, version: APIVersion) -> CreateRequest:
     if not isinstance(body, dict) or not isinstance(body.get("server"), dict):
         raise BadRequest("Invalid input for field/attribute server. 'server' is a required property")
     server = body["server"]
-    name = _name(server)
+    name = resource_name(server)
     if "flavorRef" not in server:
         raise BadRequest("Invalid input for field/attribute flavorRef. 'flavorRef' is a required property")
-    min_count = _integer(server, "min_count", 1, default=1)
-    max_count = _integer(server, "max_count", 1, default=min_count)
+    min_count = integer(server, "min_count", 1, default=1)
+    max_count = integer(server, "max_count", 1, default=min_count)
     if min_count > max_count:
         raise BadRequest("min_count must be <= max_count")
     metadata = server.get("metadata") or {}

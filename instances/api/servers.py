@@ -11,16 +11,17 @@ from django.conf import settings
 from django.db.models import Q
 from rest_framework.response import Response
 
+from dashboard.api.compute import ComputeView, compute_url
 from dashboard.context import RequestContext
 from dashboard.exceptions import BadRequest, Conflict, NotFound
 from dashboard.policy import authorize, can
-
-from .. import policies, rpc
-from ..choices import STATUS_FILTERS
-from ..models import ComputeHost, Flavor, Instance
-from ..services import servers
-from . import server_json, server_schemas
-from .base import ComputeView, compute_url
+from flavors.models import Flavor
+from instances import policies
+from instances.api import server_json, server_schemas
+from instances.choices import STATUS_FILTERS
+from instances.compute import rpc
+from instances.models import ComputeHost, Instance
+from instances.services import servers
 
 _FALSE = ("false", "0", "no", "off", "f", "n")
 
@@ -207,8 +208,8 @@ def _image_for(ctx: RequestContext, image_ref: str):
 
 
 def _boot_volume_for(ctx: RequestContext, spec: dict):
-    from ..services.attachments import BootVolume
-    from .volumes import get_volume
+    from instances.api.volumes import get_volume
+    from instances.services.attachments import BootVolume
 
     if spec["source"] == "image":
         return BootVolume(

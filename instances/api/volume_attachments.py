@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from rest_framework.response import Response
 
+from dashboard.api.compute import ComputeView
 from dashboard.context import RequestContext
 from dashboard.exceptions import BadRequest, NotFound
 from dashboard.policy import authorize
-
-from .. import policies
-from ..models import VolumeAttachment
-from ..services import attachments
-from .base import ComputeView
-from .servers import get_server
-from .volumes import get_volume
+from instances import policies
+from instances.api.servers import get_server
+from instances.api.volumes import get_volume
+from instances.models import VolumeAttachment
+from instances.services import attachments
 
 
 def attachment_json(request, attachment: VolumeAttachment) -> dict:

@@ -8,11 +8,10 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from dashboard.api.microversion import VOLUME, MicroversionedView
 from dashboard.api.urls import base_url
 from dashboard.exceptions import BadRequest
-
-from ..models import Volume
-from .microversion import VOLUME, MicroversionedView
+from instances.models import Volume
 
 MIN_VERSION, MAX_VERSION = VOLUME.minimum, VOLUME.maximum
 

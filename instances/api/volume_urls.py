@@ -1,10 +1,11 @@
-"""The Block Storage API v3 subset, mounted at /volume/v3/{project_id}/."""
+"""The Block Storage API v3 subset, mounted at the root: version discovery at /volume and
+/volume/v3, the API under /volume/v3/{project_id}/."""
 
-from django.urls import path
+from django.urls import include, path, re_path
 
-from . import volumes
+from instances.api import volume_json, volumes
 
-urlpatterns = [
+project_patterns = [
     path("volumes", volumes.VolumeListView.as_view()),
     path("volumes/detail", volumes.VolumeDetailListView.as_view()),
     path("volumes/<str:volume_id>", volumes.VolumeView.as_view()),
@@ -12,4 +13,10 @@ urlpatterns = [
     path("limits", volumes.LimitsView.as_view()),
     path("os-quota-sets/<str:target_id>", volumes.QuotaSetView.as_view()),
     path("os-quota-sets/<str:target_id>/defaults", volumes.QuotaDefaultsView.as_view()),
+]
+
+urlpatterns = [
+    re_path(r"^volume/?$", volume_json.VersionsView.as_view()),
+    re_path(r"^volume/v3/?$", volume_json.VersionsView.as_view()),
+    path("volume/v3/<str:project_id>/", include(project_patterns)),
 ]

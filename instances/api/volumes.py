@@ -6,18 +6,17 @@ import uuid
 
 from rest_framework.response import Response
 
+from dashboard.api.schemas import boolean
 from dashboard.context import RequestContext
 from dashboard.exceptions import BadRequest, NotFound
 from dashboard.models import Project
 from dashboard.policy import authorize, can
-
-from .. import policies
-from ..choices import VolumeStatus
-from ..models import Volume
-from ..services import volume_images, volumes
-from . import volume_json as vj
-from .schemas import boolean
-from .volume_json import VolumeAPIView
+from instances import policies
+from instances.api import volume_json as vj
+from instances.api.volume_json import VolumeAPIView
+from instances.choices import VolumeStatus
+from instances.models import Volume
+from instances.services import volume_images, volumes
 
 _FALSE = ("false", "0", "no", "off", "f", "n", "")
 

@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from ..choices import HypervisorType
+from instances.choices import HypervisorType
 
 
 class ComputeHostQuerySet(models.QuerySet):

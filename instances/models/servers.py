@@ -9,10 +9,9 @@ from django.db import models
 from django.db.models import Q
 
 from dashboard.models import Project
-
-from ..choices import PowerState, TaskState, VmState, api_status
-from .flavors import Flavor
-from .hosts import ComputeHost
+from flavors.models import Flavor
+from instances.choices import PowerState, TaskState, VmState, api_status
+from instances.models.hosts import ComputeHost
 
 
 class ProjectNetwork(models.Model):

@@ -10,9 +10,8 @@ from django.db import models
 from django.db.models import Q
 
 from dashboard.models import Project
-
-from ..choices import VOLUME_TRANSITIONAL, VolumeSource, VolumeStatus
-from .servers import Instance
+from instances.choices import VOLUME_TRANSITIONAL, VolumeSource, VolumeStatus
+from instances.models.servers import Instance
 
 
 class VolumeQuota(models.Model):

@@ -10,14 +10,15 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from dashboard.celery import enqueue
 from dashboard.exceptions import BadRequest, Conflict, NotFound
+from flavors.models import Flavor
+from instances.choices import VmState, VolumeStatus
+from instances.models import Instance, Volume, VolumeAttachment
+from instances.services import volumes
+from instances.services.volumes import InvalidVolume, require, transition
 
-from ..choices import VmState, VolumeStatus
-from ..models import Flavor, Instance, Volume, VolumeAttachment
-from . import volumes
-from .volumes import InvalidVolume, require, transition
-
-# vda is the root disk, vdh the swap disk (see instances.manager.SWAP_TARGET).
+# vda is the root disk, vdh the swap disk (see instances.compute.manager.SWAP_TARGET).
 VOLUME_TARGETS = ("vdb", "vdc", "vdd", "vde", "vdf", "vdg")
 ATTACHABLE_VM_STATES = (VmState.ACTIVE, VmState.STOPPED, VmState.PAUSED)
 
@@ -44,7 +45,6 @@ def _check_instance(instance: Instance) -> None:
 
 
 def begin_attach(ctx, instance: Instance, volume: Volume, device: str | None = None) -> VolumeAttachment:
-    from .servers import enqueue
 
     if volume.project_id != instance.project_id:
         raise NotFound(f"Volume {volume.pk} could not be found.")
@@ -67,7 +67,7 @@ def begin_attach(ctx, instance: Instance, volume: Volume, device: str | None = N
                 attachment = VolumeAttachment.objects.create(volume=volume, instance=instance, device=target)
         except IntegrityError as exc:
             raise BadRequest(f"The supplied device path ({device or target}) is in use.") from exc
-        enqueue("instances.attach_volume", instance.host, str(attachment.pk))
+        enqueue("instances.attach_volume", str(attachment.pk), queue=instance.host.queue)
     return attachment
 
 
@@ -94,7 +94,6 @@ def undo_attach(volume_id, message: str) -> bool:
 
 
 def begin_detach(ctx, instance: Instance, volume: Volume) -> VolumeAttachment:
-    from .servers import enqueue
 
     attachment = VolumeAttachment.objects.filter(volume=volume, instance=instance).first()
     if attachment is None:
@@ -113,7 +112,7 @@ def begin_detach(ctx, instance: Instance, volume: Volume) -> VolumeAttachment:
             "detach it",
             previous_status=VolumeStatus.IN_USE,
         )
-        enqueue("instances.detach_volume", instance.host, str(attachment.pk))
+        enqueue("instances.detach_volume", str(attachment.pk), queue=instance.host.queue)
     return attachment
 
 
@@ -150,7 +149,7 @@ def release_for_instance(instance_id) -> None:
             if transition(
                 volume.pk, tuple(VolumeStatus), VolumeStatus.DELETING, previous_status=VolumeStatus.AVAILABLE
             ):
-                volumes.enqueue("instances.delete_volume", str(volume.pk))
+                enqueue("instances.delete_volume", str(volume.pk), queue=volumes.VOLUME_QUEUE)
         elif volume.status == VolumeStatus.CREATING:
             continue  # the agent that writes it finishes it as available
         else:

@@ -4,9 +4,8 @@ API's os-getConsoleOutput and the dashboard's Log tab)."""
 from __future__ import annotations
 
 from dashboard.exceptions import Conflict
-
-from .. import rpc
-from ..models import Instance
+from instances.compute import rpc
+from instances.models import Instance
 
 
 def console_output(instance: Instance, length: int | None = None) -> str:

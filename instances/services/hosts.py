@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from ..models import ComputeHost
+from instances.models import ComputeHost
 
 
 def set_enabled(host: ComputeHost, enabled: bool, reason: str = "") -> ComputeHost:

@@ -10,8 +10,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from dashboard.exceptions import StratusError
-
-from ..models import Instance, ProjectNetwork
+from instances.models import Instance, ProjectNetwork
 
 FIRST_HOST = 10  # .1 is the gateway, .2–.9 stay free for services (DNS, metadata)
 

@@ -12,8 +12,7 @@ from django.db.models.functions import Coalesce
 
 from dashboard.exceptions import Forbidden
 from dashboard.models import Project
-
-from ..models import ComputeQuota, Instance
+from instances.models import ComputeQuota, Instance
 
 RESOURCES = ("instances", "cores", "ram")
 

@@ -12,17 +12,17 @@ from __future__ import annotations
 import math
 import secrets
 from dataclasses import dataclass
-from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
 
+from dashboard.celery import enqueue
 from dashboard.exceptions import BadRequest, Conflict, Forbidden, NotFound
-
-from .. import scheduler
-from ..choices import PowerState, TaskState, VmState
-from ..models import ComputeHost, Flavor, Instance, InstanceAction
-from . import network, quotas
+from flavors.models import Flavor
+from instances.choices import PowerState, TaskState, VmState
+from instances.compute import scheduler
+from instances.models import ComputeHost, Instance, InstanceAction
+from instances.services import network, quotas
 
 GiB = 1024**3
 SUPPORTED_DISK_FORMATS = ("raw", "qcow2")
@@ -83,14 +83,6 @@ def finish_action(instance_id, action: str, result: str = "Success", message: st
         )
 
 
-def enqueue(task_name: str, host: ComputeHost | str, *args) -> None:
-    """Send an agent task to the host's queue once the surrounding transaction commits."""
-    from dashboard.celery import app
-
-    queue = host.queue if isinstance(host, ComputeHost) else f"compute.{host}"
-    transaction.on_commit(partial(app.send_task, task_name, args=list(args), queue=queue))
-
-
 # --- launch ------------------------------------------------------------------------------------
 
 
@@ -108,8 +100,7 @@ def check_image_and_flavor(image, flavor: Flavor, ctx=None) -> int:
     virtual = image.virtual_size or image.size or 0
     if flavor.disk == 0:
         from dashboard.policy import can
-
-        from ..policies import SERVERS_ZERO_DISK_FLAVOR
+        from instances.policies import SERVERS_ZERO_DISK_FLAVOR
 
         if ctx is not None and not can(ctx, SERVERS_ZERO_DISK_FLAVOR, {"project_id": ctx.project_id}):
             raise Forbidden("Only volume-backed servers are allowed for flavors with zero disk.")
@@ -210,7 +201,7 @@ def launch(
             if host is not None:
                 if boot_volume is not None:
                     boot_volume.attach(ctx, instance)
-                enqueue("instances.build", host, str(instance.pk))
+                enqueue("instances.build", str(instance.pk), queue=host.queue)
             created.append(instance)
     return created
 
@@ -243,7 +234,7 @@ def begin_action(ctx, instance: Instance, action: str, *task_args, request_id: s
             )
         # Both reboot kinds are logged as "reboot", as Nova does.
         record_action(instance.pk, "reboot" if action == "reboot_hard" else action, ctx, request_id)
-        enqueue(spec.task, instance.host, str(instance.pk), *task_args)
+        enqueue(spec.task, str(instance.pk), *task_args, queue=instance.host.queue)
 
 
 def create_snapshot(ctx, instance: Instance, name: str, metadata: dict | None = None, request_id: str = ""):
@@ -341,7 +332,7 @@ def begin_delete(ctx, instance: Instance, request_id: str = "") -> None:
             finish_delete(instance.pk)
             finish_action(instance.pk, "delete")
         else:
-            enqueue("instances.delete", host, str(instance.pk))
+            enqueue("instances.delete", str(instance.pk), queue=host.queue)
 
 
 def finish_delete(instance_id) -> bool:
@@ -368,7 +359,7 @@ def finish_delete(instance_id) -> bool:
             updated_at=now,
         )
         if updated:
-            from .attachments import release_for_instance
+            from instances.services.attachments import release_for_instance
 
             release_for_instance(instance_id)
         if updated and row["host_id"]:

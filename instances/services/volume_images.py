@@ -7,12 +7,12 @@ import logging
 
 from django.db import transaction
 
+from dashboard.celery import enqueue
 from dashboard.exceptions import BadRequest, StratusError
-
-from ..choices import VolumeStatus
-from ..models import Volume
-from ..volume_backend import VolumeBackendError, backend
-from .volumes import enqueue, require, transition
+from instances.choices import VolumeStatus
+from instances.compute.volume_backend import VolumeBackendError, backend
+from instances.models import Volume
+from instances.services.volumes import VOLUME_QUEUE, require, transition
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def begin_upload(
             previous_status=VolumeStatus.AVAILABLE,
             pending={"image_id": str(image.pk)},
         )
-        enqueue("instances.upload_volume", str(volume.pk))
+        enqueue("instances.upload_volume", str(volume.pk), queue=VOLUME_QUEUE)
     return image
 
 

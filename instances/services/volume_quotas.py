@@ -10,8 +10,7 @@ from django.db.models.functions import Coalesce
 
 from dashboard.exceptions import Forbidden
 from dashboard.models import Project
-
-from ..models import Volume, VolumeQuota
+from instances.models import Volume, VolumeQuota
 
 QUOTA_RESOURCES = ("volumes", "gigabytes")
 
@@ -45,7 +44,7 @@ def quota_usage(project_id: str) -> dict[str, int]:
 
 def check_quota(project_id: str, volumes: int, gigabytes: int) -> None:
     """Call inside the transaction that inserts or grows volumes, after locking the project."""
-    from .quotas import lock_project
+    from instances.services.quotas import lock_project
 
     lock_project(project_id)
     limits, used = quota_limits(project_id), quota_usage(project_id)

@@ -12,18 +12,17 @@ import fnmatch
 import logging
 import math
 from datetime import timedelta
-from functools import partial
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from dashboard.celery import enqueue
 from dashboard.exceptions import BadRequest
-
-from ..choices import VolumeSource, VolumeStatus
-from ..models import Volume, VolumeAttachment
-from ..volume_backend import VolumeBackendError, backend
-from .volume_quotas import (
+from instances.choices import VolumeSource, VolumeStatus
+from instances.compute.volume_backend import VolumeBackendError, backend
+from instances.models import Volume, VolumeAttachment
+from instances.services.volume_quotas import (
     QUOTA_RESOURCES,
     VolumeOverQuota,
     check_quota,
@@ -54,18 +53,13 @@ CORE_PROPERTIES = (
     "min_ram",
     "size",
 )
+# Volume work runs on the workers of the default queue, not on a compute host.
+VOLUME_QUEUE = "default"
 DELETABLE = (VolumeStatus.AVAILABLE, VolumeStatus.ERROR, VolumeStatus.ERROR_DELETING)
 
 
 class InvalidVolume(BadRequest):
     """Cinder's InvalidVolume (400): the volume's status does not allow the request."""
-
-
-def enqueue(task_name: str, *args) -> None:
-    """Send a volume task to the default queue once the surrounding transaction commits."""
-    from dashboard.celery import app
-
-    transaction.on_commit(partial(app.send_task, task_name, args=list(args), queue="default"))
 
 
 def transition(volume_id, expected: tuple[str, ...] | str, to: str, **fields) -> bool:
@@ -201,7 +195,7 @@ def create_volume(
             format=settings.VOLUME_FORMAT,
         )
         if populate:
-            enqueue("instances.create_volume", str(volume.pk))
+            enqueue("instances.create_volume", str(volume.pk), queue=VOLUME_QUEUE)
     return volume
 
 
@@ -272,7 +266,7 @@ def begin_extend(ctx, volume: Volume, new_size) -> None:
             previous_status=VolumeStatus.AVAILABLE,
             pending={"size": new_size},
         )
-        enqueue("instances.extend_volume", str(volume.pk))
+        enqueue("instances.extend_volume", str(volume.pk), queue=VOLUME_QUEUE)
 
 
 def finish_extend(volume_id) -> bool:
@@ -305,7 +299,7 @@ def begin_delete(ctx, volume: Volume) -> None:
                 "detach it before deleting it."
             )
         require(volume.pk, DELETABLE, VolumeStatus.DELETING, "delete it", previous_status=volume.status)
-        enqueue("instances.delete_volume", str(volume.pk))
+        enqueue("instances.delete_volume", str(volume.pk), queue=VOLUME_QUEUE)
 
 
 def finish_delete(volume_id) -> bool:
@@ -334,7 +328,7 @@ def sweep(now=None) -> dict[str, int]:
     """Nothing stays transitional forever: past VOLUME_TASK_TIMEOUT a volume being created or
     deleted goes to error / error_deleting; an attach that never finished is undone; a detach,
     extend or upload goes back to the status it came from."""
-    from . import attachments
+    from instances.services import attachments
 
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.VOLUME_TASK_TIMEOUT)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .base import (
+from instances.virt.base import (
     Capabilities,
     DiskSpec,
     GuestNotFound,
@@ -38,11 +38,11 @@ def get_driver(name: str | None = None, state_dir: str | Path | None = None) -> 
     name = name or settings.VIRT_DRIVER
     state_dir = Path(state_dir or settings.COMPUTE_STATE_DIR)
     if name == "fake":
-        from .fake import FakeDriver
+        from instances.virt.fake import FakeDriver
 
         return FakeDriver(state_dir)
     if name == "qemu":
-        from .qemu import QemuDriver
+        from instances.virt.qemu import QemuDriver
 
         return QemuDriver(
             state_dir,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .base import DiskSpec, GuestSpec
+from instances.virt.base import DiskSpec, GuestSpec
 
 TARGETS = [f"vd{c}" for c in "abcdefgh"]
 

@@ -15,8 +15,7 @@ from oslo_utils.imageutils import format_inspector
 
 from dashboard import qemu_img
 from dashboard.qemu_img import Limits
-
-from .base import DISK_FORMATS, VirtError
+from instances.virt.base import DISK_FORMATS, VirtError
 
 __all__ = [
     "Limits",

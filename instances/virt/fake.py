@@ -11,9 +11,17 @@ import json
 import os
 from pathlib import Path
 
-from . import disks
-from .base import Capabilities, DiskSpec, GuestNotFound, GuestSpec, PowerState, VirtDriver, VirtError
-from .state import StateDirs, disk_gb, host_arch, host_memory_mb, tail, write_atomic
+from instances.virt import disks
+from instances.virt.base import (
+    Capabilities,
+    DiskSpec,
+    GuestNotFound,
+    GuestSpec,
+    PowerState,
+    VirtDriver,
+    VirtError,
+)
+from instances.virt.state import StateDirs, disk_gb, host_arch, host_memory_mb, tail, write_atomic
 
 
 class FakeDriver(VirtDriver):

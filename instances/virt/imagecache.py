@@ -25,9 +25,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO, cast
 
-from . import disks
-from .base import VirtError
-from .state import write_atomic
+from instances.virt import disks
+from instances.virt.base import VirtError
+from instances.virt.state import write_atomic
 
 log = logging.getLogger(__name__)
 

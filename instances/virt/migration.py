@@ -12,11 +12,11 @@ import os
 import time
 from typing import TYPE_CHECKING
 
-from .base import VirtError
-from .qmp import QMPClient
+from instances.virt.base import VirtError
+from instances.virt.qmp import QMPClient
 
 if TYPE_CHECKING:
-    from .qemu import QemuDriver
+    from instances.virt.qemu import QemuDriver
 
 FD_NAME = "memory-state"
 TIMEOUT = 600.0

@@ -21,12 +21,12 @@ import subprocess
 import time
 from pathlib import Path
 
-from . import disks
-from .argv import disk_options, qemu_argv
-from .base import Capabilities, DiskSpec, GuestSpec, PowerState, VirtDriver, VirtError
-from .migration import restore_memory, save_memory
-from .qmp import QMPClient, QMPError
-from .state import StateDirs, disk_gb, host_arch, host_memory_mb, kvm_usable, tail
+from instances.virt import disks
+from instances.virt.argv import disk_options, qemu_argv
+from instances.virt.base import Capabilities, DiskSpec, GuestSpec, PowerState, VirtDriver, VirtError
+from instances.virt.migration import restore_memory, save_memory
+from instances.virt.qmp import QMPClient, QMPError
+from instances.virt.state import StateDirs, disk_gb, host_arch, host_memory_mb, kvm_usable, tail
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .base import VirtError
+from instances.virt.base import VirtError
 
 
 class QMPError(VirtError):

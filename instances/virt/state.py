@@ -11,7 +11,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from .base import GuestNotFound, GuestSpec, VirtError
+from instances.virt.base import GuestNotFound, GuestSpec, VirtError
 
 KVM_GET_API_VERSION = 0xAE00
 KVM_API_VERSION = 12

@@ -11,13 +11,7 @@ import subprocess
 
 import pytest
 
-from tests.images.live_support import (
-    RemoteFiles,
-    glance_env,
-    start_import_stack,
-    token,
-    wait_until_settled,
-)
+from tests.images.live_support import RemoteFiles, glance_env, start_import_stack, token, wait_until_settled
 from tests.support.processes import BIN, DEMO_PASSWORD, require
 from tests.support.wait import wait_for
 

@@ -73,8 +73,8 @@ def stores_dir(settings, tmp_path):
 
 def make_host(tmp_path, name: str = "host1", zone: str = "nova", **overrides):
     """A registered compute host driven by the fake driver, with its manager."""
-    from instances import agent
-    from instances.manager import ComputeManager
+    from instances.compute import agent
+    from instances.compute.manager import ComputeManager
     from instances.virt.fake import FakeDriver
 
     state = tmp_path / f"state-{name}"
@@ -117,7 +117,7 @@ def image(world, stores_dir, marker_bytes):
 
 @pytest.fixture
 def tiny(db):
-    from instances import services
+    from flavors import services
 
     return services.create_flavor(name="t.tiny", vcpus=1, ram=128, disk=1, ephemeral=1, swap=16)
 

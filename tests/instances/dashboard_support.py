@@ -10,8 +10,7 @@ from django.test import Client
 from dashboard.models import User
 from instances.choices import PowerState, TaskState, VmState
 from instances.models import Instance
-
-from .conftest import Deliver
+from tests.instances.conftest import Deliver
 
 PERSONAS = {"admin": "root", "member": "mia", "reader": "rita", "outsider": "xavier"}
 

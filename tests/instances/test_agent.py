@@ -7,12 +7,11 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from instances import agent
 from instances.choices import PowerState, TaskState, VmState
+from instances.compute import agent
 from instances.models import Instance
-
-from .conftest import Deliver
-from .test_server_api import create_body
+from tests.instances.conftest import Deliver
+from tests.instances.test_server_api import create_body
 
 
 def launched(world, host, image, tiny, capture, deliver=True) -> str:

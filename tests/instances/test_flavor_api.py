@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from importlib import import_module
 
 import pytest
 from django.db import connection
+from django.db.migrations.loader import MigrationLoader
 from django.test.utils import CaptureQueriesContext
 
-from instances import services
-from instances.models import Flavor, FlavorExtraSpec
+from flavors import services
+from flavors.models import Flavor, FlavorExtraSpec
 from tests.instances.conftest import flavor_body
 
 pytestmark = pytest.mark.django_db
@@ -98,12 +100,9 @@ def test_the_five_defaults_exist_with_ids_1_to_5(world):
 
 
 def test_the_default_flavor_migration_can_run_again(world):
-    from importlib import import_module
-
-    from django.apps import apps
-
-    migration = import_module("instances.migrations.0002_default_flavors")
-    migration.create_defaults(apps, None)
+    node = ("instances", "0002_default_flavors")
+    state = MigrationLoader(connection).project_state(node)
+    import_module("instances.migrations.0002_default_flavors").create_defaults(state.apps, None)
     assert Flavor.objects.count() == 5
 
 

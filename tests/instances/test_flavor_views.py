@@ -7,8 +7,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from instances import services
-from instances.models import Flavor, FlavorAccess, FlavorExtraSpec
+from flavors import services
+from flavors.models import Flavor, FlavorAccess, FlavorExtraSpec
 from tests.factories import PASSWORD, make_project, make_user
 
 pytestmark = pytest.mark.django_db

@@ -11,9 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from images.models import Image
 from instances.choices import TaskState, VmState
 from instances.models import ComputeHost, Instance, InstanceAction
-
-from .conftest import Deliver
-from .dashboard_support import browser_for, bulk_instances, launch_in_dashboard
+from tests.instances.conftest import Deliver
+from tests.instances.dashboard_support import browser_for, bulk_instances, launch_in_dashboard
 
 
 @pytest.fixture

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from instances import services
+from flavors import services
 from instances.models import ComputeHost, Instance
 from instances.services import quotas
-
-from .conftest import upload_image
-from .dashboard_support import browser_for, launch_form, launch_in_dashboard
+from tests.instances.conftest import upload_image
+from tests.instances.dashboard_support import browser_for, launch_form, launch_in_dashboard
 
 
 @pytest.fixture

@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import pytest
 
-from instances import services
+from flavors import services
 from instances.choices import VolumeStatus
 from instances.models import Instance, Volume, VolumeAttachment
 from instances.services import volume_quotas
-
-from .conftest import upload_image
-from .dashboard_support import browser_for, launch_form
-from .test_launch_page import reason_of
-from .volume_support import Run
+from tests.instances.conftest import upload_image
+from tests.instances.dashboard_support import browser_for, launch_form
+from tests.instances.test_launch_page import reason_of
+from tests.instances.volume_support import Run
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from instances import scheduler
+from instances.compute import scheduler
 from instances.models import ComputeHost
 
 

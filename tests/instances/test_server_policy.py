@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from instances.models import Instance
-
-from .conftest import Deliver
-from .test_server_api import create_body
+from tests.instances.conftest import Deliver
+from tests.instances.test_server_api import create_body
 
 
 @pytest.fixture

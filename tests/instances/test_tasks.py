@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from instances import agent, tasks
+from instances import tasks
 from instances.choices import TaskState, VmState
+from instances.compute import agent
 from instances.models import Instance
-
-from .dashboard_support import bulk_instances
+from tests.instances.dashboard_support import bulk_instances
 
 
 def test_an_action_that_fails_puts_the_instance_in_error_with_the_reason(world, tiny, monkeypatch):

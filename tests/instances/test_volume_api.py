@@ -9,9 +9,8 @@ from django.test.utils import CaptureQueriesContext
 
 from instances.choices import VolumeStatus
 from instances.models import Instance, Volume, VolumeAttachment
-
-from .test_server_api import create_body
-from .volume_support import Run, VolumeCaller
+from tests.instances.test_server_api import create_body
+from tests.instances.volume_support import Run, VolumeCaller
 
 
 @pytest.fixture
@@ -94,7 +93,7 @@ def test_a_volume_from_an_image_is_bootable_and_keeps_the_core_properties(cinder
 def test_a_size_below_the_images_virtual_size_is_refused_and_nothing_is_made(
     cinder, capture, host, world, stores_dir
 ):
-    from .conftest import upload_image
+    from tests.instances.conftest import upload_image
 
     big = upload_image(world["home"].pk, b"\0" * (1024**3 + 512), visibility="public")
     response = cinder["member"].post("/volumes", {"volume": {"size": 1, "imageRef": str(big.pk)}})

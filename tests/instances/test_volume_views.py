@@ -12,9 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from instances.choices import VolumeStatus
 from instances.models import Volume
 from tests.factories import make_user
-
-from .test_volume_api import server
-from .volume_support import Run
+from tests.instances.test_volume_api import server
+from tests.instances.volume_support import Run
 
 
 @pytest.fixture

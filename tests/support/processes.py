@@ -13,7 +13,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from .wait import wait_for
+from tests.support.wait import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable

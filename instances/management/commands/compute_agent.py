@@ -9,11 +9,11 @@ import socket
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from instances import agent
-from instances.manager import ComputeManager
+from instances.compute import agent
+from instances.compute.manager import ComputeManager
 from instances.virt import VirtError, get_driver
 
-log = logging.getLogger("instances.agent")
+log = logging.getLogger("instances.compute.agent")
 
 
 class Command(BaseCommand):

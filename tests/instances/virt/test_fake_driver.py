@@ -5,8 +5,7 @@ import pytest
 from instances.virt import get_driver
 from instances.virt.base import DiskSpec, PowerState, VirtError
 from instances.virt.disks import info
-
-from .conftest import guest_spec
+from tests.instances.virt.conftest import guest_spec
 
 
 @pytest.fixture

@@ -14,9 +14,8 @@ from instances.virt.disks import create_blank, info
 from instances.virt.qemu import QemuDriver
 from instances.virt.qmp import QMPClient
 from instances.virt.state import kvm_usable
+from tests.instances.virt.conftest import guest_spec
 from tests.support.wait import wait_for
-
-from .conftest import guest_spec
 
 
 def live_processes_under(path: Path) -> list[int]:

@@ -1,0 +1,17 @@
+from django.apps import AppConfig
+
+
+class FlavorsConfig(AppConfig):
+    name = "flavors"
+    verbose_name = "Flavors"
+
+    def ready(self) -> None:
+        # Imported here, not at the top: Django loads apps.py before the app registry is ready.
+        from dashboard import nav, policy
+        from flavors import policies
+
+        policy.register_defaults(policies.RULES)
+        nav.register(
+            nav.Panel("admin", "Flavors", "admin-flavors", "grid-3x3-gap", policies.FLAVOR_CREATE, 30)
+        )
+        nav.register(nav.Panel("project", "Flavors", "project-flavors", "grid-3x3", policies.FLAVOR_READ, 40))

@@ -1,0 +1,374 @@
+"""What a compute agent does to the instances on its host: build, power actions, snapshot, delete.
+
+Each method takes an instance id, re-reads the row, and acts only while the instance is on this
+host and in the task state the API put it in; it ends with a conditional UPDATE. So a task that
+is delivered twice, or arrives after a delete, finds nothing to do. Work on one instance is
+serialised by a per-instance lock file, so a delete waits for a build in progress and then
+tears down everything the build made.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from django.utils import timezone
+
+from instances.choices import PowerState, TaskState, VmState
+from instances.compute.volume_agent import VolumeAgentMixin
+from instances.models import Instance
+from instances.services import servers
+from instances.virt import disks
+from instances.virt.base import DiskSpec, GuestNotFound, GuestSpec, NetworkSpec, VirtDriver, VirtError
+from instances.virt.base import PowerState as DriverPower
+from instances.virt.imagecache import ImageCache
+
+log = logging.getLogger(__name__)
+
+CHUNK = 4 * 1024 * 1024
+SWAP_TARGET = "vdh"  # vdc…vdg stay free for volumes
+
+# What a guest's actual power state means for the instance (Nova's power-state sync).
+POWER_TO_DB = {
+    DriverPower.RUNNING: (VmState.ACTIVE, PowerState.RUNNING),
+    DriverPower.PAUSED: (VmState.PAUSED, PowerState.PAUSED),
+    DriverPower.SUSPENDED: (VmState.SUSPENDED, PowerState.SUSPENDED),
+    DriverPower.SHUTDOWN: (VmState.STOPPED, PowerState.SHUTDOWN),
+    DriverPower.CRASHED: (VmState.STOPPED, PowerState.CRASHED),
+    DriverPower.NOSTATE: (VmState.STOPPED, PowerState.NOSTATE),
+}
+
+
+class BuildAbort(Exception):
+    """The build cannot succeed (image gone or not active); the instance goes to ERROR."""
+
+
+class ComputeManager(VolumeAgentMixin):
+    def __init__(self, host_name: str, driver: VirtDriver, state_dir: str | Path):
+        self.host_name = host_name
+        self.driver = driver
+        self.state_dir = Path(state_dir)
+        self.cache = ImageCache(self.state_dir / "_base")
+        self.disks_dir = self.state_dir / "disks"
+        self.locks_dir = self.state_dir / "locks"
+        self.disks_dir.mkdir(parents=True, exist_ok=True)
+        self.locks_dir.mkdir(parents=True, exist_ok=True)
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def op_lock(self, instance_id: str) -> Iterator[None]:
+        with open(self.locks_dir / f"{instance_id}.lock", "a+b") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _mine(self, instance_id: str, task_state: str) -> Instance | None:
+        """The instance, if it is on this host, alive and still in ``task_state``."""
+        return (
+            Instance.objects.select_related("network", "host")
+            .filter(pk=instance_id, host__name=self.host_name, deleted=False, task_state=task_state)
+            .first()
+        )
+
+    def disk_paths(self, instance_id: str) -> dict[str, Path]:
+        directory = self.disks_dir / str(instance_id)
+        return {
+            "vda": directory / "disk",
+            "vdb": directory / "disk.eph0",
+            SWAP_TARGET: directory / "disk.swap",
+        }
+
+    def guest_spec(self, instance: Instance) -> GuestSpec:
+        paths = self.disk_paths(str(instance.pk))
+        volumes = self.volume_disks(instance)
+        specs = (
+            [] if any(d.target == "vda" for d in volumes) else [DiskSpec(str(paths["vda"]), "qcow2", "vda")]
+        )
+        specs += volumes
+        if instance.ephemeral_gb:
+            specs.append(DiskSpec(str(paths["vdb"]), "qcow2", "vdb"))
+        if instance.swap_mb:
+            specs.append(DiskSpec(str(paths[SWAP_TARGET]), "qcow2", SWAP_TARGET))
+        net = None
+        if instance.network is not None and instance.address:
+            net = NetworkSpec(
+                cidr=instance.network.cidr,
+                address=instance.address,
+                gateway=instance.network.gateway,
+                mac=instance.mac_address,
+            )
+        props = instance.image_properties
+        return GuestSpec(
+            uuid=str(instance.pk),
+            name=instance.name,
+            vcpus=instance.vcpus,
+            memory_mb=instance.memory_mb,
+            disks=specs,
+            network=net,
+            arch=props.get("hw_architecture") or props.get("architecture") or instance.host.arch,
+            firmware=instance.firmware,
+        )
+
+    # -- build -------------------------------------------------------------------------------
+
+    def build(self, instance_id: str) -> None:
+        with self.op_lock(instance_id):
+            instance = self._mine(instance_id, TaskState.SPAWNING)
+            if instance is None or instance.vm_state != VmState.BUILDING:
+                return
+            try:
+                self._create_disks(instance)
+                self.driver.spawn(self.guest_spec(instance))
+            except (BuildAbort, VirtError, OSError) as exc:
+                self._abort_build(instance, exc)
+                return
+            self.finish_boot_volume(instance)
+            # Unmatched: a delete came in meanwhile; its task (waiting on our lock) removes the guest.
+            if servers.finish_task(
+                instance.pk,
+                TaskState.SPAWNING,
+                vm_state=VmState.ACTIVE,
+                power_state=PowerState.RUNNING,
+                launched_at=timezone.now(),
+            ):
+                servers.finish_action(instance.pk, "create")
+
+    def _abort_build(self, instance: Instance, exc: BaseException) -> None:
+        log.warning("build of instance %s failed: %s", instance.pk, exc)
+        with contextlib.suppress(VirtError):
+            self.driver.destroy(str(instance.pk))
+        message = f"Build of instance {instance.pk} aborted: {exc}"
+        servers.set_error(instance.pk, message, expected_task=TaskState.SPAWNING)
+        servers.finish_action(instance.pk, "create", "Error", message)
+
+    def _create_disks(self, instance: Instance) -> None:
+        paths = self.disk_paths(str(instance.pk))
+        # A previous attempt may have died half way; the guest never ran on these files.
+        disks.remove(*paths.values())
+        if not self.prepare_boot_volume(instance):
+            base, fmt = self._base_image(instance)
+            disks.create_overlay(base, fmt, paths["vda"], instance.root_gb)
+        if instance.ephemeral_gb:
+            disks.create_blank(paths["vdb"], instance.ephemeral_gb)
+        if instance.swap_mb:
+            disks.create_blank(paths[SWAP_TARGET], size_mb=instance.swap_mb)
+
+    def _base_image(self, instance: Instance) -> tuple[Path, str]:
+        """The image in this host's cache: copied from a filesystem store this host can read,
+        else streamed from the store; verified against os_hash_value either way."""
+        from images.choices import ImageStatus
+        from images.models import Image
+        from images.stores import StoreError, get_store
+        from images.stores.filesystem import FilesystemStore
+
+        image = Image.objects.filter(pk=instance.image_id).prefetch_related("locations").first()
+        if image is None or image.status != ImageStatus.ACTIVE:
+            raise BuildAbort(f"Image {instance.image_id} is not active.")
+        location = next(iter(image.locations.all()), None)
+        if location is None:
+            raise BuildAbort(f"Image {instance.image_id} has no data.")
+        key = location.data_key
+        try:
+            store = get_store(location.store)
+            source: Path | Callable
+            if isinstance(store, FilesystemStore) and store.path(key).is_file():
+                source = store.path(key)
+            else:
+
+                def source(fh, store=store, key=key) -> None:
+                    for chunk in store.get(key):
+                        fh.write(chunk)
+
+            base = self.cache.ensure(str(image.pk), image.os_hash_value, image.disk_format, source)
+        except StoreError as exc:
+            raise BuildAbort(f"Image {image.pk} could not be read: {exc}") from exc
+        return base, image.disk_format
+
+    # -- power actions -----------------------------------------------------------------------
+
+    def _act(self, instance_id: str, task: str, action: str, run: Callable[[Instance], None], **done) -> None:
+        """Run a driver action for an instance in ``task``; on success set ``done``. A failure
+        leaves the vm_state as the guest really is and logs the error on the action."""
+        with self.op_lock(instance_id):
+            instance = self._mine(instance_id, task)
+            if instance is None:
+                return
+            try:
+                run(instance)
+            except VirtError as exc:
+                log.warning("%s of instance %s failed: %s", action, instance_id, exc)
+                self._settle(instance, task)
+                servers.finish_action(instance.pk, action, "Error", str(exc))
+                return
+            if servers.finish_task(instance.pk, task, **done):
+                servers.finish_action(instance.pk, action)
+
+    def _settle(self, instance: Instance, task: str) -> None:
+        vm_state, power = POWER_TO_DB[self.driver.power_state(str(instance.pk))]
+        if instance.vm_state == VmState.ERROR:
+            vm_state = VmState.ERROR
+        servers.finish_task(instance.pk, task, vm_state=vm_state, power_state=power)
+
+    def stop(self, instance_id: str) -> None:
+        from django.conf import settings
+
+        def run(instance: Instance) -> None:
+            with contextlib.suppress(GuestNotFound):  # never spawned: it is off already
+                self.driver.power_off(str(instance.pk), timeout=settings.COMPUTE_SHUTDOWN_TIMEOUT)
+
+        self._act(
+            instance_id,
+            TaskState.POWERING_OFF,
+            "stop",
+            run,
+            vm_state=VmState.STOPPED,
+            power_state=PowerState.SHUTDOWN,
+        )
+
+    def start(self, instance_id: str) -> None:
+        self._act(
+            instance_id,
+            TaskState.POWERING_ON,
+            "start",
+            lambda i: self.driver.power_on(self.guest_spec(i)),
+            vm_state=VmState.ACTIVE,
+            power_state=PowerState.RUNNING,
+        )
+
+    def reboot(self, instance_id: str) -> None:
+        from django.conf import settings
+
+        instance = Instance.objects.filter(pk=instance_id).values("task_state").first()
+        task = (instance or {}).get("task_state")
+        if task not in (TaskState.REBOOTING, TaskState.REBOOTING_HARD):
+            return
+
+        def run(instance: Instance) -> None:
+            uuid = str(instance.pk)
+            if task == TaskState.REBOOTING_HARD and uuid not in self.driver.list_defined():
+                self.driver.spawn(self.guest_spec(instance))  # Nova recreates the guest
+                return
+            hard = task == TaskState.REBOOTING_HARD
+            self.driver.reboot(uuid, hard=hard, timeout=settings.COMPUTE_SHUTDOWN_TIMEOUT)
+
+        self._act(instance_id, task, "reboot", run, vm_state=VmState.ACTIVE, power_state=PowerState.RUNNING)
+
+    def pause(self, instance_id: str) -> None:
+        self._act(
+            instance_id,
+            TaskState.PAUSING,
+            "pause",
+            lambda i: self.driver.pause(str(i.pk)),
+            vm_state=VmState.PAUSED,
+            power_state=PowerState.PAUSED,
+        )
+
+    def unpause(self, instance_id: str) -> None:
+        self._act(
+            instance_id,
+            TaskState.UNPAUSING,
+            "unpause",
+            lambda i: self.driver.unpause(str(i.pk)),
+            vm_state=VmState.ACTIVE,
+            power_state=PowerState.RUNNING,
+        )
+
+    def suspend(self, instance_id: str) -> None:
+        self._act(
+            instance_id,
+            TaskState.SUSPENDING,
+            "suspend",
+            lambda i: self.driver.suspend(str(i.pk)),
+            vm_state=VmState.SUSPENDED,
+            power_state=PowerState.SUSPENDED,
+        )
+
+    def resume(self, instance_id: str) -> None:
+        self._act(
+            instance_id,
+            TaskState.RESUMING,
+            "resume",
+            lambda i: self.driver.resume(str(i.pk)),
+            vm_state=VmState.ACTIVE,
+            power_state=PowerState.RUNNING,
+        )
+
+    # -- snapshot ----------------------------------------------------------------------------
+
+    def snapshot(self, instance_id: str, image_id: str) -> None:
+        """Copy the root disk (driver.snapshot: consistent, the guest keeps running) into a temp
+        file and feed it through the image service's upload pipeline into the new image."""
+        with self.op_lock(instance_id):
+            instance = self._mine(instance_id, TaskState.IMAGE_SNAPSHOT)
+            if instance is None:
+                return
+            error = self._upload_snapshot(instance, image_id)
+            if servers.finish_task(instance.pk, TaskState.IMAGE_SNAPSHOT):
+                servers.finish_action(instance.pk, "createImage", "Error" if error else "Success", error)
+
+    def _upload_snapshot(self, instance: Instance, image_id: str) -> str:
+        from dashboard.exceptions import StratusError
+        from images import services as image_services
+        from images.choices import ImageStatus
+        from images.models import Image
+        from images.pipeline.errors import PipelineError
+        from images.pipeline.upload import upload
+        from images.stores import StoreError
+
+        image = Image.objects.filter(pk=image_id, status=ImageStatus.QUEUED).first()
+        if image is None:
+            return ""  # deleted by its owner meanwhile, or a previous delivery uploaded it
+        target = self.state_dir / "snapshots" / f"{image_id}.qcow2"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.driver.snapshot(str(instance.pk), target)
+            with open(target, "rb") as fh:
+                upload(image, iter(lambda: fh.read(CHUNK), b""), target.stat().st_size)
+        except (VirtError, OSError, StratusError, PipelineError, StoreError) as exc:
+            log.warning("snapshot of instance %s into image %s failed: %s", instance.pk, image_id, exc)
+            # As Nova: a snapshot that failed leaves no half image behind.
+            failed = Image.objects.filter(pk=image_id).first()
+            if failed is not None and failed.status != ImageStatus.DELETED:
+                with contextlib.suppress(StratusError):
+                    image_services.delete_image(failed)
+            return f"Snapshot failed: {exc}"
+        finally:
+            target.unlink(missing_ok=True)
+        return ""
+
+    # -- delete, console ---------------------------------------------------------------------
+
+    def delete(self, instance_id: str) -> None:
+        with self.op_lock(instance_id):
+            instance = self._mine(instance_id, TaskState.DELETING)
+            if instance is None:
+                return
+            try:
+                self.destroy_local(str(instance.pk))
+            except VirtError as exc:
+                message = f"Could not delete instance {instance.pk}: {exc}"
+                servers.set_error(instance.pk, message, expected_task=TaskState.DELETING)
+                servers.finish_action(instance.pk, "delete", "Error", message)
+                return
+            servers.finish_delete(instance.pk)
+            servers.finish_action(instance.pk, "delete")
+
+    def destroy_local(self, uuid: str) -> None:
+        """Guest, overlay, ephemeral and swap gone; the cached base image stays."""
+        self.driver.destroy(uuid)
+        # The lock file stays while we hold it (unlinking it would let a second holder in);
+        # the agent's sync removes lock files of instances that are gone.
+        shutil.rmtree(self.disks_dir / uuid, ignore_errors=True)
+
+    def console_output(self, instance_id: str, length: int | None) -> str:
+        try:
+            return self.driver.console_output(str(instance_id), length)
+        except GuestNotFound:
+            return ""

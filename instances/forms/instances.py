@@ -1,0 +1,103 @@
+"""Forms of the instance pages."""
+
+from __future__ import annotations
+
+from django import forms
+
+from dashboard.exceptions import BadRequest
+from dashboard.forms import BootstrapMixin
+from instances.services import volumes as volume_service
+
+YES_NO = [("no", "No"), ("yes", "Yes")]
+ONE_PER_VOLUME = "Only one instance can boot from a volume per request: set Count to 1."
+
+
+class SnapshotForm(BootstrapMixin, forms.Form):
+    name = forms.CharField(label="Snapshot Name", max_length=255)
+
+    def clean_name(self) -> str:
+        return self.cleaned_data["name"].strip()
+
+
+class ConsoleForm(forms.Form):
+    lines = forms.IntegerField(min_value=1, max_value=10000, required=False, initial=50)
+
+
+class LaunchForm(BootstrapMixin, forms.Form):
+    """Details, source, flavor and volume options of a launch; the choices come from what the
+    project may use. The size check is the volume service's own (``volumes.check_size``)."""
+
+    name = forms.CharField(label="Instance Name", max_length=255)
+    description = forms.CharField(label="Description", max_length=255, required=False)
+    availability_zone = forms.ChoiceField(label="Availability Zone", required=False)
+    count = forms.IntegerField(label="Count", min_value=1, max_value=100, initial=1)
+    source_type = forms.ChoiceField(
+        label="Boot Source",
+        choices=[("image", "Image"), ("snapshot", "Instance Snapshot"), ("volume", "Volume")],
+        initial="image",
+        widget=forms.RadioSelect,
+    )
+    image = forms.ChoiceField(label="Source", required=False)
+    volume = forms.ChoiceField(label="Volume", required=False)
+    flavor = forms.ChoiceField(label="Flavor")
+    create_volume = forms.ChoiceField(
+        label="Create New Volume", choices=YES_NO, initial="no", required=False, widget=forms.RadioSelect
+    )
+    volume_size = forms.IntegerField(label="Volume Size (GB)", min_value=1, required=False)
+    delete_on_termination = forms.ChoiceField(
+        label="Delete Volume on Instance Delete",
+        choices=YES_NO,
+        initial="no",
+        required=False,
+        widget=forms.RadioSelect,
+    )
+
+    def __init__(self, *args, zones=(), images=(), volumes=(), flavors=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.images = {str(i.pk): i for i in images}
+        self.fields["availability_zone"].choices = [("", "Any Availability Zone"), *((z, z) for z in zones)]
+        self.fields["image"].choices = [(str(i.pk), i.name or str(i.pk)) for i in images]
+        self.fields["volume"].choices = [(str(v.pk), v.name or str(v.pk)) for v in volumes]
+        self.fields["flavor"].choices = [(f.pk, f.name) for f in flavors]
+        self.fields["flavor"].error_messages["required"] = "Choose a flavor."
+
+    def clean(self) -> dict:
+        data = super().clean()
+        on_volume = data.get("source_type") == "volume"
+        # A choice the chosen boot source does not use is left over from switching; ignore it.
+        unused = ("image", "volume_size") if on_volume else ("volume",)
+        if data.get("create_volume") != "yes":
+            unused += ("volume_size",)
+        for name in unused:
+            self._errors.pop(name, None)
+        if on_volume:
+            data["create_volume"] = "no"
+            if not data.get("volume"):
+                self.add_error("volume", "Choose a volume to boot from.")
+        elif not data.get("image"):
+            self.add_error("image", "Choose an image or snapshot to boot from.")
+        elif data.get("create_volume") == "yes":
+            on_volume = True
+            size = data.get("volume_size")
+            if size is None:
+                if "volume_size" not in self.errors:
+                    self.add_error("volume_size", "Volume Size (GB) is required when creating a new volume.")
+            else:
+                try:
+                    volume_service.check_size(size, self.images[data["image"]])
+                except BadRequest as exc:
+                    self.add_error("volume_size", exc.message.removeprefix("Invalid input received: "))
+        if on_volume and (data.get("count") or 1) > 1:
+            self.add_error("count", ONE_PER_VOLUME)
+        return data
+
+    @property
+    def on_volume(self) -> bool:
+        data = self.cleaned_data
+        return data.get("source_type") == "volume" or data.get("create_volume") == "yes"
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise forms.ValidationError("Give the instance a name.")
+        return name

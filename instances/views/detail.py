@@ -1,0 +1,125 @@
+"""The instance detail page: Overview, Log (the serial console) and Action Log tabs."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
+
+from dashboard.decorators import policy_required
+from dashboard.exceptions import StratusError
+from dashboard.policy import can
+from instances import policies
+from instances.compute.manager import SWAP_TARGET
+from instances.forms.instances import ConsoleForm
+from instances.models import Instance, Volume, VolumeAttachment
+from instances.services.attachments import attached_disks
+from instances.services.console import console_output
+from instances.views import rows
+from instances.views.common import visible_instance
+
+TABS = ("overview", "log", "actions")
+
+
+@dataclass(frozen=True)
+class Disk:
+    target: str
+    size: str
+    source: str
+    volume: Volume | None = None
+    delete_on_termination: bool | None = None  # None: a local disk, it always goes
+
+
+def disks_of(instance: Instance, image_name: str, attachments: list[VolumeAttachment] = ()) -> list[Disk]:
+    """The guest's disks as the compute agent attaches them (instances.compute.manager.guest_spec): the
+    root disk (a local overlay, or the boot volume), the flavor's ephemeral and swap disks,
+    and the attached volumes on the targets after them."""
+    by_device = {a.device: a for a in attachments}
+    root = by_device.pop("vda", None)
+    if root is not None:
+        made_from = root.volume.volume_image_metadata.get("image_name")
+        out = [
+            Disk(
+                "vda",
+                f"{root.volume.size} GB",
+                "root disk: persistent volume" + (f", made from image {made_from}" if made_from else ""),
+                root.volume,
+                root.delete_on_termination,
+            )
+        ]
+    else:
+        out = [
+            Disk("vda", f"{instance.root_gb} GB", f"root disk: a copy-on-write overlay of image {image_name}")
+        ]
+    if instance.ephemeral_gb:
+        out.append(Disk("vdb", f"{instance.ephemeral_gb} GB", "ephemeral disk from the flavor, blank, local"))
+    for device in sorted(by_device):
+        a = by_device[device]
+        out.append(
+            Disk(device, f"{a.volume.size} GB", "persistent volume", a.volume, a.delete_on_termination)
+        )
+    if instance.swap_mb:
+        out.append(Disk(SWAP_TARGET, f"{instance.swap_mb} MB", "swap disk from the flavor, local"))
+    return out
+
+
+def image_link(image_id: str) -> str | None:
+    """The Images panel's page of the image, when that panel is installed."""
+    if not image_id:
+        return None
+    try:
+        return reverse("image-detail", args=[image_id])
+    except NoReverseMatch:
+        return f"/image/v2/images/{image_id}"
+
+
+@policy_required(policies.SERVERS_SHOW)
+def instance_detail(request: HttpRequest, instance_id: uuid.UUID) -> HttpResponse:
+    instance = visible_instance(request, instance_id)
+    ctx = request.ctx
+    tab = request.GET.get("tab", "overview")
+    if tab not in TABS:
+        tab = "overview"
+    names = rows.image_names([instance.image_id])
+    image_name = names.get(instance.image_id, instance.image_id or "—")
+    row = rows.build_row(instance, rows.Permissions(ctx), image_name)
+    disks = disks_of(instance, image_name, attached_disks(instance.pk))
+    context = {
+        "instance": instance,
+        "row": row,
+        "tab": tab,
+        "image_name": image_name,
+        "image_url": image_link(instance.image_id) if instance.image_id in names else None,
+        "show_host": can(ctx, policies.EXTENDED_SERVER_ATTRIBUTES, {"project_id": instance.project_id}),
+        "disks": disks,
+        "has_volumes": any(d.volume is not None for d in disks),
+        "can_log": can(ctx, policies.CONSOLE_OUTPUT, {"project_id": instance.project_id}),
+    }
+    if tab == "actions":
+        context["actions"] = instance.actions.select_related("user").order_by("-start_time", "-id")
+    return render(request, "instances/servers/detail.html", context)
+
+
+@policy_required(policies.SERVERS_SHOW)
+def instance_console(request: HttpRequest, instance_id: uuid.UUID) -> HttpResponse:
+    """The last N lines of the serial console (an htmx partial of the Log tab)."""
+    instance = visible_instance(request, instance_id)
+    if not can(request.ctx, policies.CONSOLE_OUTPUT, {"project_id": instance.project_id}):
+        raise PermissionDenied("You may not read this instance's console.")
+    form = ConsoleForm(request.GET)
+    lines = form.cleaned_data.get("lines") if form.is_valid() else None
+    lines = lines or 50
+    output, error = "", ""
+    try:
+        output = console_output(instance, lines)
+    except StratusError as exc:
+        error = exc.message
+    return render(
+        request,
+        "instances/servers/_console.html",
+        {"instance": instance, "output": output, "error": error, "lines": lines},
+    )

@@ -1,0 +1,218 @@
+"""Project → Instances and Admin → Instances: the table, its live rows, row and batch actions."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from dashboard.decorators import policy_required
+from dashboard.exceptions import StratusError
+from dashboard.models import Project
+from dashboard.policy import can
+from instances import policies
+from instances.filters import InstanceFilter
+from instances.models import Instance
+from instances.services import servers
+from instances.views import rows
+from instances.views.common import back_url, visible_instance
+
+PAGE_SIZE = 20
+
+
+def _page(request: HttpRequest, all_projects: bool) -> dict:
+    ctx = request.ctx
+    qs = Instance.objects.visible_to(ctx, all_projects=all_projects).select_related("network", "host")
+    if all_projects:
+        qs = qs.select_related("project")
+    used = qs.order_by().values_list("image_id", "flavor_ref", "flavor_name").distinct()
+    image_ids, flavors = set(), {}
+    for image_id, flavor_ref, flavor_name in used:
+        image_ids.add(image_id)
+        flavors[flavor_ref] = flavor_name
+    names = rows.image_names(image_ids)
+    projects = None
+    if all_projects:
+        projects = list(Project.objects.order_by("name").values_list("id", "name"))
+    filters = InstanceFilter(
+        request.GET or None,
+        queryset=qs,
+        image_choices=sorted(((i, names.get(i, i)) for i in image_ids if i), key=lambda c: c[1]),
+        flavor_choices=sorted(flavors.items(), key=lambda c: c[1]),
+        project_choices=projects,
+    )
+    page = Paginator(filters.qs.order_by("-created_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
+    perms = rows.Permissions(ctx)
+    table = [rows.build_row(i, perms, names.get(i.image_id, i.image_id or "—")) for i in page.object_list]
+    query = request.GET.copy()
+    query.pop("page", None)
+    return {
+        "rows": table,
+        "page": page,
+        "filters": filters,
+        "query": query.urlencode(),
+        "all_projects": all_projects,
+        "can_launch": can(ctx, policies.SERVERS_CREATE),
+        "batch": {name: label for name, (label, rule) in rows.BATCH_ACTIONS.items() if can(ctx, rule)},
+    }
+
+
+@policy_required(policies.SERVERS_DETAIL, needs_project=True)
+def instance_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "instances/servers/list.html", _page(request, all_projects=False))
+
+
+@policy_required(policies.SERVERS_DETAIL_ALL_TENANTS)
+def admin_instance_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "instances/servers/list.html", _page(request, all_projects=True))
+
+
+def _row_response(
+    request: HttpRequest, instance: Instance, poll: int | None, error: str = ""
+) -> HttpResponse:
+    perms = rows.Permissions(request.ctx)
+    names = rows.image_names([instance.image_id])
+    row = rows.build_row(instance, perms, names.get(instance.image_id, instance.image_id or "—"), poll)
+    row.error = error
+    admin_view = request.GET.get("admin") == "1" or request.POST.get("admin") == "1"
+    return render(request, "instances/servers/_row.html", {"row": row, "all_projects": admin_view})
+
+
+@policy_required(policies.SERVERS_SHOW)
+def instance_row(request: HttpRequest, instance_id: uuid.UUID) -> HttpResponse:
+    """One row, for the live refresh of a transitional instance; a deleted one leaves the table."""
+    instance = Instance.objects.for_api().select_related("project").filter(pk=instance_id).first()
+    visible = instance is not None and (request.ctx.is_admin or instance.project_id == request.ctx.project_id)
+    if not visible or instance.deleted:
+        return HttpResponse("")
+    try:
+        poll = int(request.GET.get("poll", "0"))
+    except ValueError:
+        poll = 0
+    return _row_response(request, instance, poll)
+
+
+@require_POST
+@policy_required(policies.SERVERS_SHOW)
+def instance_action(request: HttpRequest, instance_id: uuid.UUID, action: str) -> HttpResponse:
+    """A power action from a row menu or the detail page; the row comes back, polling."""
+    spec = rows.POWER_BY_NAME.get(action)
+    instance = visible_instance(request, instance_id)
+    if spec is None or not can(request.ctx, spec.rule, {"project_id": instance.project_id}):
+        raise PermissionDenied(f"You may not {action} this instance.")
+    error = ""
+    try:
+        servers.begin_action(request.ctx, instance, action)
+    except StratusError as exc:
+        error = exc.message
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        else:
+            messages.success(request, f"{spec.label}: requested for {instance.name}.")
+        return redirect(back_url(request))
+    instance.refresh_from_db()
+    return _row_response(request, instance, None, error)
+
+
+def _selected(request: HttpRequest) -> list[Instance]:
+    ids = []
+    for value in request.POST.getlist("id") if request.method == "POST" else request.GET.getlist("id"):
+        try:
+            ids.append(uuid.UUID(value))
+        except ValueError:
+            continue
+    qs = Instance.objects.alive().filter(pk__in=ids).select_related("host", "project")
+    if not request.ctx.is_admin:
+        qs = qs.filter(project_id=request.ctx.project_id)
+    return list(qs.order_by("name"))
+
+
+def _run_batch(request: HttpRequest, action: str, instance: Instance) -> str | None:
+    """Begin ``action`` on one instance; the reason it was refused, or None."""
+    label, rule = rows.BATCH_ACTIONS[action]
+    if not can(request.ctx, rule, {"project_id": instance.project_id}):
+        return "not allowed by policy"
+    try:
+        if action == "delete":
+            servers.begin_delete(request.ctx, instance)
+        else:
+            servers.begin_action(request.ctx, instance, action)
+    except StratusError as exc:
+        return exc.message
+    return None
+
+
+@require_http_methods(["GET", "POST"])
+@policy_required(policies.SERVERS_SHOW)
+def instance_batch(request: HttpRequest, action: str) -> HttpResponse:
+    """Confirm a batch action listing what will happen to each instance, then run it and
+    report each one's result."""
+    if action not in rows.BATCH_ACTIONS:
+        raise PermissionDenied("No such batch action.")
+    label, rule = rows.BATCH_ACTIONS[action]
+    selected = _selected(request)
+    back = back_url(request)
+    if not selected:
+        messages.error(request, "Select at least one instance.")
+        return redirect(back)
+    if request.method == "POST" and "confirm" in request.POST:
+        done, refused = [], []
+        for instance in selected:
+            reason = _run_batch(request, action, instance)
+            if reason is None:
+                done.append(instance.name)
+            else:
+                refused.append((instance.name, reason))
+        if done:
+            messages.success(request, f"{label}: requested for {', '.join(done)}.")
+        for name, reason in refused:
+            messages.error(request, f"{label} of {name} was refused: {reason}")
+        return redirect(back)
+    plan = []
+    for instance in selected:
+        allowed = rows.state_allows(instance, action) and can(
+            request.ctx, rule, {"project_id": instance.project_id}
+        )
+        plan.append((instance, allowed))
+    return render(
+        request,
+        "instances/servers/confirm_batch.html",
+        {"action": action, "label": label, "plan": plan, "next": back, "danger": action == "delete"},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@policy_required(policies.SERVERS_CREATE_IMAGE)
+def instance_snapshot(request: HttpRequest, instance_id: uuid.UUID) -> HttpResponse:
+    from instances.forms.instances import SnapshotForm
+
+    instance = visible_instance(request, instance_id)
+    if not can(request.ctx, policies.SERVERS_CREATE_IMAGE, {"project_id": instance.project_id}):
+        raise PermissionDenied("You may not snapshot this instance.")
+    form = SnapshotForm(request.POST or None, initial={"name": f"{instance.name}-snapshot"})
+    if request.method == "POST" and form.is_valid():
+        try:
+            image = servers.create_snapshot(request.ctx, instance, form.cleaned_data["name"])
+        except StratusError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(
+                request, f'Snapshot "{image.name}" of {instance.name} is being created; it appears in Images.'
+            )
+            return redirect(back_url(request))
+    return render(
+        request,
+        "generic/form.html",
+        {
+            "form": form,
+            "title": f"Create Snapshot of {instance.name}",
+            "submit": "Create Snapshot",
+            "cancel_url": back_url(request),
+        },
+    )

@@ -1,0 +1,153 @@
+"""What a row of the Instances panel shows and offers: the actions the state and the policy
+allow (the server checks both again), image names for a page of rows, and the polling delay of
+rows in a transitional state."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from dashboard.policy import can
+from instances import policies
+from instances.choices import TaskState, VmState
+from instances.models import Instance
+from instances.services.servers import ACTIONS
+
+FIRST_POLL = 2  # seconds
+LAST_POLL = 30
+
+
+@dataclass(frozen=True)
+class RowAction:
+    name: str  # the service's action name (services.servers.ACTIONS) or a panel page
+    label: str
+    rule: str
+    icon: str
+    danger: bool = False
+
+
+# Power actions, in the order the row menu lists them; each one is a POST to instance-action.
+POWER_ACTIONS = (
+    RowAction("start", "Start", policies.SERVERS_START, "play-fill"),
+    RowAction("stop", "Shut Off", policies.SERVERS_STOP, "stop-fill"),
+    RowAction("reboot", "Soft Reboot", policies.SERVERS_REBOOT, "arrow-clockwise"),
+    RowAction("reboot_hard", "Hard Reboot", policies.SERVERS_REBOOT, "lightning-charge", danger=True),
+    RowAction("pause", "Pause", policies.PAUSE, "pause-fill"),
+    RowAction("unpause", "Unpause", policies.UNPAUSE, "play"),
+    RowAction("suspend", "Suspend", policies.SUSPEND, "moon"),
+    RowAction("resume", "Resume", policies.RESUME, "sunrise"),
+)
+POWER_BY_NAME = {a.name: a for a in POWER_ACTIONS}
+
+# The batch actions of the table: name → (label, rule, service action or "delete").
+BATCH_ACTIONS = {
+    "start": ("Start", policies.SERVERS_START),
+    "stop": ("Shut Off", policies.SERVERS_STOP),
+    "reboot": ("Soft Reboot", policies.SERVERS_REBOOT),
+    "delete": ("Delete", policies.SERVERS_DELETE),
+}
+
+STATUS_BADGES = {
+    "ACTIVE": "success",
+    "BUILD": "info",
+    "REBOOT": "info",
+    "HARD_REBOOT": "info",
+    "SHUTOFF": "secondary",
+    "PAUSED": "warning",
+    "SUSPENDED": "warning",
+    "ERROR": "danger",
+}
+
+
+def is_transitional(instance: Instance) -> bool:
+    return instance.vm_state == VmState.BUILDING or instance.task_state != TaskState.NONE
+
+
+def next_poll(current: int | None) -> int:
+    """2 s, 4 s, 8 s … capped at 30 s: a row that takes long to settle is asked less often."""
+    if not current:
+        return FIRST_POLL
+    return min(LAST_POLL, current * 2)
+
+
+def state_allows(instance: Instance, action: str) -> bool:
+    """Whether the instance's state lets ``action`` begin now (the same table begin_action uses)."""
+    if action == "delete":
+        return instance.task_state != TaskState.DELETING
+    if action in ("log", "snapshot"):
+        spec = ACTIONS["createImage"] if action == "snapshot" else None
+        if instance.host_id is None:
+            return False
+        return spec is None or (instance.vm_state in spec.allowed and instance.task_state == TaskState.NONE)
+    spec = ACTIONS[action]
+    return (
+        instance.host_id is not None
+        and instance.task_state == TaskState.NONE
+        and instance.vm_state in spec.allowed
+    )
+
+
+class Permissions:
+    """Policy answers for rows, asked once per (rule, project) however many rows there are."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self._cache: dict[tuple[str, str], bool] = {}
+
+    def __call__(self, rule: str, project_id: str) -> bool:
+        key = (rule, project_id)
+        if key not in self._cache:
+            self._cache[key] = can(self.ctx, rule, {"project_id": project_id})
+        return self._cache[key]
+
+
+@dataclass
+class Row:
+    instance: Instance
+    image_name: str
+    power: list[RowAction]
+    snapshot: bool
+    log: bool
+    delete: bool
+    poll: int | None  # seconds until the row asks again; None when it has settled
+    error: str = ""
+
+    @property
+    def badge(self) -> str:
+        return STATUS_BADGES.get(self.instance.status, "secondary")
+
+
+def build_row(instance: Instance, perms: Permissions, image_name: str, poll: int | None = None) -> Row:
+    pid = instance.project_id
+    return Row(
+        instance=instance,
+        image_name=image_name,
+        power=[a for a in POWER_ACTIONS if state_allows(instance, a.name) and perms(a.rule, pid)],
+        snapshot=state_allows(instance, "snapshot") and perms(policies.SERVERS_CREATE_IMAGE, pid),
+        log=state_allows(instance, "log") and perms(policies.CONSOLE_OUTPUT, pid),
+        delete=state_allows(instance, "delete") and perms(policies.SERVERS_DELETE, pid),
+        poll=next_poll(poll) if is_transitional(instance) else None,
+    )
+
+
+def image_names(image_ids: Iterable[str]) -> dict[str, str]:
+    """Names of the images instances were launched from, in one query; a deleted image shows
+    as its id."""
+    from images.models import Image
+
+    ids = set()
+    for value in image_ids:
+        try:
+            ids.add(uuid.UUID(value))
+        except (TypeError, ValueError):
+            continue
+    names = dict(Image.objects.filter(pk__in=ids).values_list("pk", "name"))
+    return {str(pk): name or str(pk) for pk, name in names.items()}
+
+
+def build_rows(instances: Iterable[Instance], ctx) -> list[Row]:
+    instances = list(instances)
+    names = image_names(i.image_id for i in instances)
+    perms = Permissions(ctx)
+    return [build_row(i, perms, names.get(i.image_id, i.image_id), None) for i in instances]
