@@ -8,6 +8,9 @@ import pytest
 from tests.plugin import TEST_ROOT
 from tests.support.processes import ADMIN_PASSWORD, DEMO_PASSWORD, LiveStack, require
 
+# The compute API callers (the `world` fixture) serve the flavors and the instances tests alike.
+pytest_plugins = ["tests.support.compute"]
+
 
 def pytest_configure(config) -> None:
     from django.conf import settings

@@ -12,8 +12,8 @@ from playwright.sync_api import expect
 
 from tests.browser.test_instances import row_of
 from tests.browser.test_login import sign_in
+from tests.instances.compute.test_live_volumes import demo  # noqa: F401 (fixture: Cloud and Cinder callers)
 from tests.instances.live import Cloud, token
-from tests.instances.test_live_volumes import demo  # noqa: F401 (fixture: Cloud and Cinder callers)
 from tests.support.wait import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]

@@ -13,7 +13,7 @@ from instances.models import Instance, Volume, VolumeAttachment
 from instances.services import volume_quotas
 from tests.instances.conftest import upload_image
 from tests.instances.dashboard_support import browser_for, launch_form
-from tests.instances.test_launch_page import reason_of
+from tests.instances.views.test_launch import reason_of
 from tests.instances.volume_support import Run
 
 

@@ -10,8 +10,8 @@ from django.utils import timezone
 from instances.choices import PowerState, TaskState, VmState
 from instances.compute import agent
 from instances.models import Instance
+from tests.instances.api.test_servers import create_body
 from tests.instances.conftest import Deliver
-from tests.instances.test_server_api import create_body
 
 
 def launched(world, host, image, tiny, capture, deliver=True) -> str:

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from flavors import services
 from flavors.models import Flavor, FlavorExtraSpec
-from tests.instances.conftest import flavor_body
+from tests.support.compute import flavor_body
 
 pytestmark = pytest.mark.django_db
 

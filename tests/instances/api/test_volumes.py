@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from instances.choices import VolumeStatus
 from instances.models import Instance, Volume, VolumeAttachment
-from tests.instances.test_server_api import create_body
+from tests.instances.api.test_servers import create_body
 from tests.instances.volume_support import Run, VolumeCaller
 
 

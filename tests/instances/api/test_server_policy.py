@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from instances.models import Instance
+from tests.instances.api.test_servers import create_body
 from tests.instances.conftest import Deliver
-from tests.instances.test_server_api import create_body
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from instances.choices import VolumeStatus
 from instances.models import Volume
 from tests.factories import make_user
-from tests.instances.test_volume_api import server
+from tests.instances.api.test_volumes import server
 from tests.instances.volume_support import Run
 
 
