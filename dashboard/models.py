@@ -6,6 +6,7 @@ import hashlib
 import secrets
 import uuid
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models.functions import Lower
@@ -17,12 +18,23 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+class ProjectQuerySet(models.QuerySet):
+    def lock(self, project_id: str | None) -> None:
+        """Serialise the quota checks of one project until the transaction ends: a row lock on
+        PostgreSQL (SQLite's IMMEDIATE transactions serialise every writer anyway). Call it inside
+        the transaction that counts the usage and then adds to it."""
+        if project_id:
+            list(self.select_for_update().filter(pk=project_id).values_list("pk"))
+
+
 class Project(models.Model):
     id = models.CharField(primary_key=True, max_length=64, default=new_id, editable=False)
     name = models.CharField(max_length=64)
     description = models.TextField(blank=True, max_length=1024)
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ProjectQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -36,6 +48,28 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ProjectOwnedQuerySet(models.QuerySet):
+    """Rows that belong to a project and are kept, flagged ``deleted``, after deletion (instances,
+    volumes): who sees which, written once."""
+
+    def alive(self):
+        return self.filter(deleted=False)
+
+    def for_project(self, project_id: str | None):
+        return self.alive().filter(project_id=project_id)
+
+    def visible_to(self, ctx, all_projects: bool = False):
+        """What a caller lists: its project's rows; every project's for an admin who asks."""
+        if all_projects and ctx.is_admin:
+            return self.alive()
+        return self.for_project(ctx.project_id)
+
+    def accessible_to(self, ctx):
+        """The rows a caller may reach by id: any for an admin, else its project's. Anything else
+        answers 404, never 403, so that ids of other projects do not leak."""
+        return self.alive() if ctx.is_admin else self.for_project(ctx.project_id)
 
 
 class User(AbstractUser):
@@ -127,7 +161,6 @@ class Token(models.Model):
     def issue(
         cls, user: User, project: Project | None, methods: list[str], expires_at=None
     ) -> tuple[str, Token]:
-        from django.conf import settings
 
         # A fixed prefix: never a leading "-" that a command line would take for an option.
         raw = "st" + secrets.token_urlsafe(40)

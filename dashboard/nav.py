@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from django.urls import reverse
 
+from dashboard.policy import can
+
 
 @dataclass(frozen=True)
 class Panel:
@@ -37,7 +39,6 @@ def register_core_panels() -> None:
 
 
 def visible_sections(ctx) -> list[tuple[str, list[Panel]]]:
-    from dashboard.policy import can
 
     out = []
     for key, title in SECTIONS.items():

@@ -14,6 +14,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.conf import settings
+
 MiB = 1024**2
 
 
@@ -34,7 +36,6 @@ class Limits:
 
     @classmethod
     def from_settings(cls) -> Limits:
-        from django.conf import settings
 
         return cls(
             address_space_mb=settings.QEMU_IMG_ADDRESS_SPACE_MB,

@@ -404,20 +404,25 @@ VOLUME_QUOTA_VOLUMES = _read("int", "STRATUS_QUOTA_VOLUMES", 10)
 VOLUME_QUOTA_GIGABYTES = _read("int", "STRATUS_QUOTA_GIGABYTES", 1000)
 # The largest volume one request may create or extend to, in GiB.
 VOLUME_MAX_SIZE_GB = _read("int", "STRATUS_VOLUME_MAX_SIZE_GB", 1024)
-# Image properties copied into a volume made from an image (Cinder's glance_core_properties),
-# plus the ones that say how to boot it.
+# The image's own fields a volume made from it records (Cinder's glance_core_properties); they
+# describe the source image, so they are not handed on as properties of an image made from the volume.
+VOLUME_IMAGE_CORE_PROPERTIES = (
+    "checksum",
+    "container_format",
+    "disk_format",
+    "image_name",
+    "image_id",
+    "min_disk",
+    "min_ram",
+    "size",
+)
+# Image properties copied into a volume made from an image: the core ones, plus the ones that say
+# how to boot it.
 VOLUME_IMAGE_PROPERTIES = _read(
     "list",
     "STRATUS_VOLUME_IMAGE_PROPERTIES",
     [
-        "checksum",
-        "container_format",
-        "disk_format",
-        "image_name",
-        "image_id",
-        "min_disk",
-        "min_ram",
-        "size",
+        *VOLUME_IMAGE_CORE_PROPERTIES,
         "architecture",
         "hw_*",
         "os_distro",

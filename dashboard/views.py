@@ -10,7 +10,6 @@ from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from dashboard.api.errors import json_error
@@ -19,6 +18,7 @@ from dashboard.forms import AssignmentForm, ProjectForm, UserCreateForm, UserUpd
 from dashboard.middleware import SESSION_PROJECT
 from dashboard.models import Project, RoleAssignment, Token, User
 from dashboard.overview import render_sections
+from dashboard.redirects import next_or
 
 
 class LoginView(auth_views.LoginView):
@@ -30,15 +30,6 @@ class LogoutView(auth_views.LogoutView):
     pass
 
 
-def _safe_next(request: HttpRequest, fallback: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback
-
-
 @login_required
 @require_POST
 def switch_project(request: HttpRequest, project_id: str) -> HttpResponse:
@@ -48,7 +39,7 @@ def switch_project(request: HttpRequest, project_id: str) -> HttpResponse:
     else:
         request.session[SESSION_PROJECT] = project.id
         messages.success(request, f"Switched to project {project.name}.")
-    return redirect(_safe_next(request, reverse("overview")))
+    return redirect(next_or(request, reverse("overview")))
 
 
 @login_required

@@ -13,6 +13,7 @@ from django.conf import settings
 from dashboard.celery import enqueue
 from instances.compute import agent
 from instances.models import ComputeHost
+from instances.services import servers, volume_images, volume_sweeper, volumes
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,6 @@ class InstanceActionTask(Task):
     action = ""
 
     def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
-        from instances.services import servers
 
         instance_id = args[0] if args else kwargs.get("instance_id")
         log.error("%s of instance %s failed: %s", self.action, instance_id, exc)
@@ -131,34 +131,29 @@ def detach_volume(attachment_id: str) -> None:
 
 @shared_task(name="instances.create_volume", **_TASK)
 def create_volume(volume_id: str) -> bool:
-    from instances.services import volumes
 
     return volumes.populate(volume_id)
 
 
 @shared_task(name="instances.extend_volume", **_TASK)
 def extend_volume(volume_id: str) -> bool:
-    from instances.services import volumes
 
     return volumes.finish_extend(volume_id)
 
 
 @shared_task(name="instances.upload_volume", **_TASK)
 def upload_volume(volume_id: str) -> bool:
-    from instances.services import volume_images
 
     return volume_images.finish_upload(volume_id)
 
 
 @shared_task(name="instances.delete_volume", **_TASK)
 def delete_volume(volume_id: str) -> bool:
-    from instances.services import volumes
 
     return volumes.finish_delete(volume_id)
 
 
 @shared_task(name="instances.sweep_volumes", acks_late=True)
 def sweep_volumes() -> dict:
-    from instances.services import volumes
 
-    return volumes.sweep()
+    return volume_sweeper.sweep()

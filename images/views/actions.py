@@ -9,13 +9,13 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from dashboard.decorators import policy_required
 from dashboard.exceptions import StratusError
 from dashboard.models import Project
 from dashboard.policy import authorize, can
+from dashboard.redirects import next_or
 from images import services
 from images.api import patch
 from images.api.fields import readable
@@ -30,10 +30,9 @@ from images.views.pages import get_image
 
 def _back(request: HttpRequest, image: Image | None = None) -> str:
     """Return to the page the action started from (panel with its filters, or the detail page)."""
-    nxt = request.POST.get("next") or request.GET.get("next") or ""
-    if nxt and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):
-        return nxt
-    return reverse("image-detail", args=[image.pk]) if image is not None else reverse("images")
+    return next_or(
+        request, reverse("image-detail", args=[image.pk]) if image is not None else reverse("images")
+    )
 
 
 def _forbidden_unless(request: HttpRequest, rule: str, image: Image) -> None:

@@ -16,12 +16,15 @@ from dashboard.context import RequestContext
 from dashboard.exceptions import BadRequest, Conflict, NotFound
 from dashboard.policy import authorize, can
 from flavors.models import Flavor
+from images.models import Image
 from instances import policies
 from instances.api import server_json, server_schemas
+from instances.api.volumes import get_volume
 from instances.choices import STATUS_FILTERS
 from instances.compute import rpc
 from instances.models import ComputeHost, Instance
 from instances.services import servers
+from instances.services.attachments import BootVolume
 
 _FALSE = ("false", "0", "no", "off", "f", "n")
 
@@ -36,10 +39,7 @@ def get_server(ctx: RequestContext, server_id: str) -> Instance:
         pk = uuid.UUID(server_id)
     except ValueError as exc:
         raise NotFound(f"Instance {server_id} could not be found.") from exc
-    qs = Instance.objects.alive().for_api().filter(pk=pk)
-    if not ctx.is_admin:
-        qs = qs.filter(project_id=ctx.project_id)
-    instance = qs.first()
+    instance = Instance.objects.accessible_to(ctx).for_api().filter(pk=pk).first()
     if instance is None:
         raise NotFound(f"Instance {server_id} could not be found.")
     return instance
@@ -198,7 +198,6 @@ def _uuid_or_none(value: str):
 
 
 def _image_for(ctx: RequestContext, image_ref: str):
-    from images.models import Image
 
     pk = _uuid_or_none(image_ref)
     image = Image.objects.visible_to(ctx).filter(pk=pk).first() if pk else None
@@ -208,8 +207,6 @@ def _image_for(ctx: RequestContext, image_ref: str):
 
 
 def _boot_volume_for(ctx: RequestContext, spec: dict):
-    from instances.api.volumes import get_volume
-    from instances.services.attachments import BootVolume
 
     if spec["source"] == "image":
         return BootVolume(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from rest_framework.response import Response
 
 from dashboard.api.compute import ComputeView
@@ -94,7 +96,6 @@ class AttachmentView(ComputeView):
 
 
 def _uuid(value: str):
-    import uuid
 
     try:
         return uuid.UUID(value)

@@ -11,6 +11,7 @@ from dashboard.context import RequestContext
 from dashboard.exceptions import BadRequest, NotFound
 from dashboard.models import Project
 from dashboard.policy import authorize, can
+from images.models import Image
 from instances import policies
 from instances.api import volume_json as vj
 from instances.api.volume_json import VolumeAPIView
@@ -27,19 +28,14 @@ def get_volume(ctx: RequestContext, volume_id: str, *, api: bool = True) -> Volu
         pk = uuid.UUID(str(volume_id))
     except ValueError as exc:
         raise NotFound(f"Volume {volume_id} could not be found.") from exc
-    qs = Volume.objects.alive().filter(pk=pk)
-    if api:
-        qs = qs.for_api()
-    if not ctx.is_admin:
-        qs = qs.filter(project_id=ctx.project_id)
-    volume = qs.first()
+    qs = Volume.objects.accessible_to(ctx).filter(pk=pk)
+    volume = (qs.for_api() if api else qs).first()
     if volume is None:
         raise NotFound(f"Volume {volume_id} could not be found.")
     return volume
 
 
 def _image_for(ctx: RequestContext, ref: str):
-    from images.models import Image
 
     try:
         pk = uuid.UUID(str(ref).rstrip("/").rsplit("/", 1)[-1])

@@ -16,9 +16,19 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from django.conf import settings
 from django.utils import timezone
 
+from dashboard.exceptions import StratusError
+from images import services as image_services
+from images.choices import ImageStatus
+from images.models import Image
+from images.pipeline.errors import PipelineError
+from images.pipeline.upload import upload
+from images.stores import StoreError, get_store
+from images.stores.filesystem import FilesystemStore
 from instances.choices import PowerState, TaskState, VmState
+from instances.compute.errors import BuildAbort
 from instances.compute.volume_agent import VolumeAgentMixin
 from instances.models import Instance
 from instances.services import servers
@@ -41,10 +51,6 @@ POWER_TO_DB = {
     DriverPower.CRASHED: (VmState.STOPPED, PowerState.CRASHED),
     DriverPower.NOSTATE: (VmState.STOPPED, PowerState.NOSTATE),
 }
-
-
-class BuildAbort(Exception):
-    """The build cannot succeed (image gone or not active); the instance goes to ERROR."""
 
 
 class ComputeManager(VolumeAgentMixin):
@@ -163,10 +169,6 @@ class ComputeManager(VolumeAgentMixin):
     def _base_image(self, instance: Instance) -> tuple[Path, str]:
         """The image in this host's cache: copied from a filesystem store this host can read,
         else streamed from the store; verified against os_hash_value either way."""
-        from images.choices import ImageStatus
-        from images.models import Image
-        from images.stores import StoreError, get_store
-        from images.stores.filesystem import FilesystemStore
 
         image = Image.objects.filter(pk=instance.image_id).prefetch_related("locations").first()
         if image is None or image.status != ImageStatus.ACTIVE:
@@ -217,7 +219,6 @@ class ComputeManager(VolumeAgentMixin):
         servers.finish_task(instance.pk, task, vm_state=vm_state, power_state=power)
 
     def stop(self, instance_id: str) -> None:
-        from django.conf import settings
 
         def run(instance: Instance) -> None:
             with contextlib.suppress(GuestNotFound):  # never spawned: it is off already
@@ -243,7 +244,6 @@ class ComputeManager(VolumeAgentMixin):
         )
 
     def reboot(self, instance_id: str) -> None:
-        from django.conf import settings
 
         instance = Instance.objects.filter(pk=instance_id).values("task_state").first()
         task = (instance or {}).get("task_state")
@@ -314,13 +314,6 @@ class ComputeManager(VolumeAgentMixin):
                 servers.finish_action(instance.pk, "createImage", "Error" if error else "Success", error)
 
     def _upload_snapshot(self, instance: Instance, image_id: str) -> str:
-        from dashboard.exceptions import StratusError
-        from images import services as image_services
-        from images.choices import ImageStatus
-        from images.models import Image
-        from images.pipeline.errors import PipelineError
-        from images.pipeline.upload import upload
-        from images.stores import StoreError
 
         image = Image.objects.filter(pk=image_id, status=ImageStatus.QUEUED).first()
         if image is None:

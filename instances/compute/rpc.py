@@ -9,6 +9,7 @@ import uuid
 import redis
 from django.conf import settings
 
+from dashboard.celery import app
 from dashboard.exceptions import StratusError
 
 
@@ -18,7 +19,6 @@ class AgentTimeout(StratusError):
 
 
 def call(task_name: str, host_name: str, *args, timeout: float | None = None) -> str:
-    from dashboard.celery import app
 
     reply_to = f"stratus:compute-reply:{uuid.uuid4().hex}"
     timeout = timeout or settings.COMPUTE_RPC_TIMEOUT

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from instances.choices import VolumeStatus
+from instances.compute.errors import BuildAbort
 from instances.models import Instance, VolumeAttachment
 from instances.services import attachments, volumes
 from instances.virt.base import DiskSpec, GuestNotFound, VirtError
@@ -25,8 +26,6 @@ class VolumeAgentMixin:
     def prepare_boot_volume(self, instance: Instance) -> bool:
         """Write a new boot volume (creating → attaching) before the guest starts. True when the
         instance boots from a volume; BuildAbort when the volume cannot be made."""
-        from instances.compute.manager import BuildAbort
-
         attachment = attachments.boot_attachment(instance.pk)
         if attachment is None:
             return False

@@ -15,6 +15,12 @@ import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
+from django.conf import settings
+
+from images.pipeline.errors import PipelineError
+from images.pipeline.ingest import Ingest
+from images.pipeline.verify import check_content, check_with_qemu
+from images.stores import StoreError, get_store
 from instances.virt import disks
 from instances.virt.base import VirtError
 
@@ -55,10 +61,6 @@ class FileVolumeBackend:
     def create_from_image(self, path: Path, fmt: str, size_gb: int, image) -> None:
         """Stream the image out of its store into a temp file (hashing and inspecting on the way),
         check it as the image service does, then convert it into the volume and grow it."""
-        from images.pipeline.errors import PipelineError
-        from images.pipeline.ingest import Ingest
-        from images.pipeline.verify import check_content, check_with_qemu
-        from images.stores import StoreError, get_store
 
         location = next(iter(image.locations.all()), None)
         if location is None:
@@ -132,6 +134,5 @@ class FileVolumeBackend:
 
 
 def backend() -> FileVolumeBackend:
-    from django.conf import settings
 
     return FileVolumeBackend(settings.VOLUMES_DIR)

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from dashboard.models import Project
+from dashboard.models import Project, ProjectOwnedQuerySet
 from flavors.models import Flavor
 from instances.choices import PowerState, TaskState, VmState, api_status
 from instances.models.hosts import ComputeHost
@@ -42,20 +42,7 @@ class ComputeQuota(models.Model):
         return f"quota of {self.project_id}"
 
 
-class InstanceQuerySet(models.QuerySet):
-    def alive(self) -> InstanceQuerySet:
-        return self.filter(deleted=False)
-
-    def for_project(self, project_id: str | None) -> InstanceQuerySet:
-        return self.alive().filter(project_id=project_id)
-
-    def visible_to(self, ctx, all_projects: bool = False) -> InstanceQuerySet:
-        """What a caller sees: its project's instances; every project's for an admin who asks."""
-        qs = self.alive()
-        if all_projects and ctx.is_admin:
-            return qs
-        return qs.filter(project_id=ctx.project_id)
-
+class InstanceQuerySet(ProjectOwnedQuerySet):
     def for_api(self) -> InstanceQuerySet:
         return self.select_related("host", "network", "flavor")
 

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from dashboard.models import Project
+from dashboard.models import Project, ProjectOwnedQuerySet
 from instances.choices import VOLUME_TRANSITIONAL, VolumeSource, VolumeStatus
 from instances.models.servers import Instance
 
@@ -25,19 +25,7 @@ class VolumeQuota(models.Model):
         return f"volume quota of {self.project_id}"
 
 
-class VolumeQuerySet(models.QuerySet):
-    def alive(self) -> VolumeQuerySet:
-        return self.filter(deleted=False)
-
-    def for_project(self, project_id: str | None) -> VolumeQuerySet:
-        return self.alive().filter(project_id=project_id)
-
-    def visible_to(self, ctx, all_projects: bool = False) -> VolumeQuerySet:
-        qs = self.alive()
-        if all_projects and ctx.is_admin:
-            return qs
-        return qs.filter(project_id=ctx.project_id)
-
+class VolumeQuerySet(ProjectOwnedQuerySet):
     def for_api(self) -> VolumeQuerySet:
         """Attachments come with the volumes in one extra query, never one per row."""
         return self.prefetch_related(

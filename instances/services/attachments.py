@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -193,7 +194,9 @@ class BootVolume:
         if self.image is not None:
             return dict(self.image.properties or {})
         return {
-            k: v for k, v in self.volume.volume_image_metadata.items() if k not in volumes.CORE_PROPERTIES
+            k: v
+            for k, v in self.volume.volume_image_metadata.items()
+            if k not in settings.VOLUME_IMAGE_CORE_PROPERTIES
         }
 
     def attach(self, ctx, instance: Instance) -> Volume:

@@ -54,15 +54,9 @@ def usage_of(project_id: str) -> Usage:
     return Usage(instances=row["instances"], cores=row["cores"], ram=row["ram"])
 
 
-def lock_project(project_id: str) -> None:
-    """Serialise launches of one project (PostgreSQL row lock; SQLite's IMMEDIATE transactions
-    serialise every writer anyway)."""
-    list(Project.objects.select_for_update().filter(pk=project_id).values_list("pk"))
-
-
 def allowed_count(project_id: str, vcpus: int, ram: int, min_count: int, max_count: int) -> int:
     """How many instances of this size fit (at most ``max_count``); OverQuota if not ``min_count``.
-    Call inside the launch transaction after :func:`lock_project`."""
+    Call inside the launch transaction after ``Project.objects.lock``."""
     limits, used = limits_for(project_id), usage_of(project_id)
     fits = max_count
     need = {"instances": 1, "cores": vcpus, "ram": ram}

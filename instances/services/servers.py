@@ -18,11 +18,17 @@ from django.utils import timezone
 
 from dashboard.celery import enqueue
 from dashboard.exceptions import BadRequest, Conflict, Forbidden, NotFound
+from dashboard.models import Project
+from dashboard.policy import can
 from flavors.models import Flavor
+from images import services as image_services
+from images.choices import ContainerFormat, DiskFormat, ImageStatus, Visibility
 from instances.choices import PowerState, TaskState, VmState
 from instances.compute import scheduler
 from instances.models import ComputeHost, Instance, InstanceAction
+from instances.policies import SERVERS_ZERO_DISK_FLAVOR
 from instances.services import network, quotas
+from instances.services.attachments import release_for_instance
 
 GiB = 1024**3
 SUPPORTED_DISK_FORMATS = ("raw", "qcow2")
@@ -88,7 +94,6 @@ def finish_action(instance_id, action: str, result: str = "Success", message: st
 
 def check_image_and_flavor(image, flavor: Flavor, ctx=None) -> int:
     """Refuse what could never boot (Nova's checks in compute/api.py); return the root disk GB."""
-    from images.choices import ImageStatus
 
     if image.status != ImageStatus.ACTIVE:
         raise BadRequest(f"Image {image.pk} is not active.")
@@ -99,9 +104,6 @@ def check_image_and_flavor(image, flavor: Flavor, ctx=None) -> int:
         )
     virtual = image.virtual_size or image.size or 0
     if flavor.disk == 0:
-        from dashboard.policy import can
-        from instances.policies import SERVERS_ZERO_DISK_FLAVOR
-
         if ctx is not None and not can(ctx, SERVERS_ZERO_DISK_FLAVOR, {"project_id": ctx.project_id}):
             raise Forbidden("Only volume-backed servers are allowed for flavors with zero disk.")
         return max(1, math.ceil(virtual / GiB), image.min_disk)
@@ -157,7 +159,7 @@ def launch(
     reservation_id = f"r-{secrets.token_hex(4)}"
     created: list[Instance] = []
     with transaction.atomic():
-        quotas.lock_project(ctx.project_id)
+        Project.objects.lock(ctx.project_id)
         count = quotas.allowed_count(ctx.project_id, flavor.vcpus, flavor.ram, min_count, max_count)
         net = network.network_for(ctx.project_id)
         for index in range(count):
@@ -240,8 +242,6 @@ def begin_action(ctx, instance: Instance, action: str, *task_args, request_id: s
 def create_snapshot(ctx, instance: Instance, name: str, metadata: dict | None = None, request_id: str = ""):
     """Record the new image (owned by the instance's project, queued) and start the snapshot;
     the agent uploads the disk through the image service's upload pipeline."""
-    from images import services as image_services
-    from images.choices import ContainerFormat, DiskFormat, Visibility
 
     # Like Nova, the snapshot keeps the properties that say how to boot it.
     inherited = {
@@ -359,8 +359,6 @@ def finish_delete(instance_id) -> bool:
             updated_at=now,
         )
         if updated:
-            from instances.services.attachments import release_for_instance
-
             release_for_instance(instance_id)
         if updated and row["host_id"]:
             scheduler.release(

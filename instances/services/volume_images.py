@@ -9,6 +9,12 @@ from django.db import transaction
 
 from dashboard.celery import enqueue
 from dashboard.exceptions import BadRequest, StratusError
+from images import services as image_services
+from images.choices import ImageStatus, Visibility
+from images.models import Image
+from images.pipeline.errors import PipelineError
+from images.pipeline.upload import upload
+from images.stores import StoreError
 from instances.choices import VolumeStatus
 from instances.compute.volume_backend import VolumeBackendError, backend
 from instances.models import Volume
@@ -22,8 +28,6 @@ def begin_upload(
 ):
     """Cinder's os-volume_upload_image: a new image (queued, the caller's project) that a worker
     fills from the volume through the image service's upload pipeline."""
-    from images import services as image_services
-    from images.choices import Visibility
 
     if disk_format not in ("raw", "qcow2"):
         raise BadRequest(
@@ -62,12 +66,6 @@ def begin_upload(
 
 
 def finish_upload(volume_id) -> bool:
-    from images import services as image_services
-    from images.choices import ImageStatus
-    from images.models import Image
-    from images.pipeline.errors import PipelineError
-    from images.pipeline.upload import upload
-    from images.stores import StoreError
 
     volume = Volume.objects.filter(pk=volume_id, deleted=False, status=VolumeStatus.UPLOADING).first()
     if volume is None:

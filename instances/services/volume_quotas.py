@@ -44,9 +44,8 @@ def quota_usage(project_id: str) -> dict[str, int]:
 
 def check_quota(project_id: str, volumes: int, gigabytes: int) -> None:
     """Call inside the transaction that inserts or grows volumes, after locking the project."""
-    from instances.services.quotas import lock_project
 
-    lock_project(project_id)
+    Project.objects.lock(project_id)
     limits, used = quota_limits(project_id), quota_usage(project_id)
     need = {"volumes": volumes, "gigabytes": gigabytes}
     for name in QUOTA_RESOURCES:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import fnmatch
 import logging
 import math
-from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -19,6 +18,8 @@ from django.utils import timezone
 
 from dashboard.celery import enqueue
 from dashboard.exceptions import BadRequest
+from images.choices import ImageStatus
+from images.models import Image
 from instances.choices import VolumeSource, VolumeStatus
 from instances.compute.volume_backend import VolumeBackendError, backend
 from instances.models import Volume, VolumeAttachment
@@ -43,16 +44,6 @@ __all__ = [
     "set_quota",
 ]
 GiB = 1024**3
-CORE_PROPERTIES = (
-    "checksum",
-    "container_format",
-    "disk_format",
-    "image_name",
-    "image_id",
-    "min_disk",
-    "min_ram",
-    "size",
-)
 # Volume work runs on the workers of the default queue, not on a compute host.
 VOLUME_QUEUE = "default"
 DELETABLE = (VolumeStatus.AVAILABLE, VolumeStatus.ERROR, VolumeStatus.ERROR_DELETING)
@@ -135,7 +126,6 @@ def check_size(size, image=None, source: Volume | None = None) -> int:
 
 
 def check_image(image) -> None:
-    from images.choices import ImageStatus
 
     if image.status != ImageStatus.ACTIVE:
         raise BadRequest(
@@ -201,7 +191,6 @@ def create_volume(
 
 def write_volume(volume: Volume) -> None:
     """Write the volume's file from its source (the body of the create task)."""
-    from images.models import Image
 
     store = backend()
     if volume.source == VolumeSource.IMAGE:
@@ -319,38 +308,3 @@ def finish_delete(volume_id) -> bool:
             deleted=True, deleted_at=now, updated_at=now
         )
     )
-
-
-# --- sweeper ----------------------------------------------------------------------------------
-
-
-def sweep(now=None) -> dict[str, int]:
-    """Nothing stays transitional forever: past VOLUME_TASK_TIMEOUT a volume being created or
-    deleted goes to error / error_deleting; an attach that never finished is undone; a detach,
-    extend or upload goes back to the status it came from."""
-    from instances.services import attachments
-
-    now = now or timezone.now()
-    cutoff = now - timedelta(seconds=settings.VOLUME_TASK_TIMEOUT)
-    stuck = Volume.objects.alive().transitional().filter(status_changed_at__lt=cutoff)
-    counts = {"errored": 0, "reverted": 0}
-    reason = f"The volume was stuck for more than {settings.VOLUME_TASK_TIMEOUT} seconds."
-    for volume in stuck:
-        if volume.status == VolumeStatus.CREATING:
-            counts["errored"] += transition(
-                volume.pk, VolumeStatus.CREATING, VolumeStatus.ERROR, error_message=reason
-            )
-        elif volume.status == VolumeStatus.DELETING:
-            counts["errored"] += transition(
-                volume.pk, VolumeStatus.DELETING, VolumeStatus.ERROR_DELETING, error_message=reason
-            )
-        elif volume.status == VolumeStatus.ATTACHING:
-            counts["reverted"] += attachments.undo_attach(volume.pk, reason)
-        elif volume.status == VolumeStatus.DETACHING:
-            counts["reverted"] += transition(
-                volume.pk, VolumeStatus.DETACHING, VolumeStatus.IN_USE, error_message=reason
-            )
-        else:
-            back = volume.previous_status or VolumeStatus.AVAILABLE
-            counts["reverted"] += transition(volume.pk, volume.status, back, pending={}, error_message=reason)
-    return counts

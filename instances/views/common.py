@@ -6,26 +6,20 @@ import uuid
 
 from django.http import Http404, HttpRequest
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 
+from dashboard.redirects import next_or
 from instances.models import Instance
 
 
 def visible_instance(request: HttpRequest, instance_id: uuid.UUID | str) -> Instance:
     """The live instance if the user may see it (own project's, any for an admin); 404 else,
     as the Compute API answers."""
-    ctx = request.ctx
-    qs = Instance.objects.alive().for_api().select_related("project").filter(pk=instance_id)
-    if not ctx.is_admin:
-        qs = qs.filter(project_id=ctx.project_id)
-    instance = qs.first()
+    qs = Instance.objects.accessible_to(request.ctx).for_api().select_related("project")
+    instance = qs.filter(pk=instance_id).first()
     if instance is None:
         raise Http404("Instance not found.")
     return instance
 
 
 def back_url(request: HttpRequest, fallback: str = "instances") -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return target
-    return reverse(fallback)
+    return next_or(request, reverse(fallback))

@@ -17,6 +17,7 @@ from dashboard.models import Project
 from dashboard.policy import can
 from instances import policies
 from instances.filters import InstanceFilter
+from instances.forms.instances import SnapshotForm
 from instances.models import Instance
 from instances.services import servers
 from instances.views import rows
@@ -86,9 +87,9 @@ def _row_response(
 @policy_required(policies.SERVERS_SHOW)
 def instance_row(request: HttpRequest, instance_id: uuid.UUID) -> HttpResponse:
     """One row, for the live refresh of a transitional instance; a deleted one leaves the table."""
-    instance = Instance.objects.for_api().select_related("project").filter(pk=instance_id).first()
-    visible = instance is not None and (request.ctx.is_admin or instance.project_id == request.ctx.project_id)
-    if not visible or instance.deleted:
+    qs = Instance.objects.accessible_to(request.ctx).for_api().select_related("project")
+    instance = qs.filter(pk=instance_id).first()
+    if instance is None:
         return HttpResponse("")
     try:
         poll = int(request.GET.get("poll", "0"))
@@ -127,9 +128,7 @@ def _selected(request: HttpRequest) -> list[Instance]:
             ids.append(uuid.UUID(value))
         except ValueError:
             continue
-    qs = Instance.objects.alive().filter(pk__in=ids).select_related("host", "project")
-    if not request.ctx.is_admin:
-        qs = qs.filter(project_id=request.ctx.project_id)
+    qs = Instance.objects.accessible_to(request.ctx).filter(pk__in=ids).select_related("host", "project")
     return list(qs.order_by("name"))
 
 
@@ -190,7 +189,6 @@ def instance_batch(request: HttpRequest, action: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @policy_required(policies.SERVERS_CREATE_IMAGE)
 def instance_snapshot(request: HttpRequest, instance_id: uuid.UUID) -> HttpResponse:
-    from instances.forms.instances import SnapshotForm
 
     instance = visible_instance(request, instance_id)
     if not can(request.ctx, policies.SERVERS_CREATE_IMAGE, {"project_id": instance.project_id}):

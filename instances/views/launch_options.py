@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 from dashboard.policy import can
 from flavors.models import Flavor
+from images.choices import ImageStatus
+from images.models import Image
 from instances import policies
 from instances.choices import VolumeStatus
 from instances.models import ComputeHost, Volume
@@ -21,8 +23,6 @@ from instances.services.servers import SUPPORTED_DISK_FORMATS, GiB
 
 def launchable_images(ctx) -> tuple[list, list]:
     """(images, instance snapshots) the project may boot: active, in a format the hosts run."""
-    from images.choices import ImageStatus
-    from images.models import Image
 
     qs = (
         Image.objects.visible_to(ctx)

@@ -13,6 +13,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from dashboard.policy import can
+from images import quotas as image_quotas
 from instances import policies
 from instances.choices import VmState
 from instances.models import Instance
@@ -49,7 +50,6 @@ def usage_summary(project_id: str, since: datetime, until: datetime) -> UsageSum
 
 
 def quota_gauges(project_id: str) -> list[Gauge]:
-    from images import quotas as image_quotas
 
     limits, used = quotas.limits_for(project_id), quotas.usage_of(project_id)
     images = image_quotas.usage_for(project_id)

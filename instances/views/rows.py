@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from dashboard.policy import can
+from images.models import Image
 from instances import policies
 from instances.choices import TaskState, VmState
 from instances.models import Instance
@@ -134,7 +135,6 @@ def build_row(instance: Instance, perms: Permissions, image_name: str, poll: int
 def image_names(image_ids: Iterable[str]) -> dict[str, str]:
     """Names of the images instances were launched from, in one query; a deleted image shows
     as its id."""
-    from images.models import Image
 
     ids = set()
     for value in image_ids:

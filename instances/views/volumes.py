@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods
 from dashboard.decorators import policy_required
 from dashboard.exceptions import StratusError
 from dashboard.policy import can
+from images.models import Image
 from instances import policies
 from instances.api.servers import get_server
 from instances.api.volumes import get_volume
@@ -123,7 +124,6 @@ def _done(request, run, success: str):
 @policy_required(policies.VOLUME_CREATE)
 @require_http_methods(["GET", "POST"])
 def volume_create(request: HttpRequest) -> HttpResponse:
-    from images.models import Image
 
     ctx = request.ctx
     images = Image.objects.visible_to(ctx).filter(status="active", disk_format__in=("raw", "qcow2"))

@@ -9,6 +9,7 @@ import socket
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from dashboard.celery import app
 from instances.compute import agent
 from instances.compute.manager import ComputeManager
 from instances.virt import VirtError, get_driver
@@ -54,7 +55,6 @@ class Command(BaseCommand):
         )
         heartbeat = agent.Heartbeat(host, settings.COMPUTE_HEARTBEAT_INTERVAL)
         heartbeat.start()
-        from dashboard.celery import app
 
         worker = app.Worker(
             queues=[f"compute.{host}"],

@@ -286,15 +286,15 @@ def test_the_sweeper_settles_volumes_stuck_in_transitional_states(world, cinder,
 
     from django.utils import timezone
 
-    from instances.services import volumes
+    from instances.services import volume_sweeper
 
     stuck = create(cinder, capture, host)["id"]
     with capture():
         cinder["member"].post(f"/volumes/{stuck}/action", {"os-extend": {"new_size": 3}})
     creating = cinder["member"].post("/volumes", {"volume": {"size": 1}}).json()["volume"]["id"]
-    assert volumes.sweep() == {"errored": 0, "reverted": 0}
+    assert volume_sweeper.sweep() == {"errored": 0, "reverted": 0}
     later = timezone.now() + timedelta(seconds=settings.VOLUME_TASK_TIMEOUT + 1)
-    assert volumes.sweep(now=later) == {"errored": 1, "reverted": 1}
+    assert volume_sweeper.sweep(now=later) == {"errored": 1, "reverted": 1}
     assert Volume.objects.get(pk=stuck).status == VolumeStatus.AVAILABLE
     assert Volume.objects.get(pk=stuck).size == 1
     assert Volume.objects.get(pk=creating).status == VolumeStatus.ERROR
