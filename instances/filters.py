@@ -1,6 +1,9 @@
-"""The filters of the Instances panel: name, status, image and flavor, kept in the URL."""
+"""One filterset for instances: the Instances panel's filters (name, status, image, flavor, project,
+kept in the URL), and the compute API's server list, which adds Nova's own parameters."""
 
 from __future__ import annotations
+
+import re
 
 import django_filters
 from django import forms
@@ -45,6 +48,47 @@ class InstanceFilter(django_filters.FilterSet):
         )
 
     def filter_status(self, queryset, name: str, value: str):
-        vm_state, task_state = STATUS_FILTERS[value]
+        wanted = STATUS_FILTERS.get(value.upper())
+        if wanted is None:  # Nova answers an unknown status with an empty list
+            return queryset.none()
+        vm_state, task_state = wanted
         queryset = queryset.filter(vm_state=vm_state)
         return queryset.filter(task_state=task_state) if task_state is not None else queryset
+
+
+def _last_segment(value: str) -> str:
+    """Nova takes an image or flavor as an id or as a link that ends with it."""
+    return value.rstrip("/").rsplit("/", 1)[-1]
+
+
+class ServerListFilter(InstanceFilter):
+    """``GET /servers`` and ``/servers/detail``: the panel's filters with Nova's meaning (the name a
+    regular expression, any status, ids or links), plus reservation_id and ip for everyone, and
+    host and project_id/tenant_id for an admin listing all projects."""
+
+    name = django_filters.CharFilter(method="filter_name")
+    status = django_filters.CharFilter(method="filter_status")
+    image = django_filters.CharFilter(field_name="image_id", method="filter_segment")
+    flavor = django_filters.CharFilter(field_name="flavor_ref", method="filter_segment")
+    reservation_id = django_filters.CharFilter(field_name="reservation_id")
+    ip = django_filters.CharFilter(field_name="address")
+    host = django_filters.CharFilter(field_name="host__name")
+    project_id = django_filters.CharFilter(field_name="project_id")
+    tenant_id = django_filters.CharFilter(field_name="project_id")
+
+    def __init__(self, data, *, queryset, ctx, all_projects: bool):
+        super().__init__(data, queryset=queryset)
+        if not ctx.is_admin:
+            del self.filters["host"]
+        if not (ctx.is_admin and all_projects):
+            del self.filters["project_id"], self.filters["tenant_id"]
+
+    def filter_name(self, queryset, name: str, value: str):
+        try:
+            re.compile(value)
+        except re.error:
+            return queryset.filter(name__contains=value)
+        return queryset.filter(name__regex=value)
+
+    def filter_segment(self, queryset, name: str, value: str):
+        return queryset.filter(**{name: _last_segment(value)})

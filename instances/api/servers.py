@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 import uuid
 from urllib.parse import urlencode
@@ -20,8 +19,8 @@ from images.models import Image
 from instances import policies
 from instances.api import server_json, server_schemas
 from instances.api.volumes import get_volume
-from instances.choices import STATUS_FILTERS
 from instances.compute import rpc
+from instances.filters import ServerListFilter
 from instances.models import ComputeHost, Instance
 from instances.services import servers
 from instances.services.attachments import BootVolume
@@ -105,38 +104,7 @@ class ServerListView(ComputeView):
             qs = Instance.objects.filter(deleted=True).for_api()
             if not all_projects:
                 qs = qs.filter(project_id=ctx.project_id)
-        name = params.get("name")
-        if name:
-            try:
-                re.compile(name)
-                qs = qs.filter(name__regex=name)
-            except re.error:
-                qs = qs.filter(name__contains=name)
-        status = params.get("status")
-        if status:
-            wanted = STATUS_FILTERS.get(status.upper())
-            if wanted is None:
-                return qs.none()
-            vm_state, task_state = wanted
-            qs = qs.filter(vm_state=vm_state)
-            if task_state is not None:
-                qs = qs.filter(task_state=task_state)
-        exact = {
-            "image": "image_id",
-            "flavor": "flavor_ref",
-            "reservation_id": "reservation_id",
-            "ip": "address",
-        }
-        for param, lookup in exact.items():
-            if params.get(param):
-                qs = qs.filter(**{lookup: params[param].rstrip("/").rsplit("/", 1)[-1]})
-        if ctx.is_admin and all_projects:
-            project = params.get("project_id") or params.get("tenant_id")
-            if project:
-                qs = qs.filter(project_id=project)
-        if ctx.is_admin and params.get("host"):
-            qs = qs.filter(host__name=params["host"])
-        return qs
+        return ServerListFilter(params, queryset=qs, ctx=ctx, all_projects=all_projects).qs
 
     def post(self, request):
         ctx: RequestContext = request.auth

@@ -307,6 +307,26 @@ def test_list_filters_and_pages(world, host, image, tiny, capture):
     assert len(set(every)) == 4 and set(ids) <= set(every)
 
 
+def test_list_takes_nova_filters_and_keeps_the_admin_ones_for_admins(world, host, image, tiny, capture):
+    mine = launch(world, host, image, tiny, capture, name="web")
+    member = world["member"]
+    assert member.get("/servers?status=NO-SUCH-STATUS").json()["servers"] == []
+    link = f"http://testserver/image/v2/images/{image.pk}"
+    assert [s["id"] for s in member.get(f"/servers?image={link}").json()["servers"]] == [mine]
+    assert [s["id"] for s in member.get(f"/servers?flavor={tiny.pk}").json()["servers"]] == [mine]
+    # host and tenant_id narrow only an admin's list of all projects; a member's list ignores them.
+    assert [s["id"] for s in member.get("/servers?host=elsewhere").json()["servers"]] == [mine]
+    assert [s["id"] for s in member.get("/servers?tenant_id=nobody").json()["servers"]] == [mine]
+    admin = world["admin"]
+    assert admin.get("/servers?all_tenants=1&host=elsewhere").json()["servers"] == []
+    assert admin.get(f"/servers?all_tenants=1&host={host.host_name}").json()["servers"][0]["id"] == mine
+    home = world["home"].pk
+    assert [s["id"] for s in admin.get(f"/servers?all_tenants=1&tenant_id={home}").json()["servers"]] == [
+        mine
+    ]
+    assert admin.get(f"/servers?all_tenants=1&project_id={world['other'].pk}").json()["servers"] == []
+
+
 def test_detail_costs_the_same_queries_for_one_server_or_many(world, host, image, tiny, capture):
     launch(world, host, image, tiny, capture)
     with CaptureQueriesContext(connection) as one:
