@@ -224,39 +224,54 @@ ACTIONS = {
 
 
 class ServerActionView(ComputeView):
+    """``POST /servers/{id}/action``: the body names one action; each has its handler below, and the
+    power actions of ``ACTIONS`` share one."""
+
     def post(self, request, server_id: str):
         ctx: RequestContext = request.auth
         body = request.data
         if not isinstance(body, dict) or len(body) != 1:
             raise BadRequest("The request body must hold exactly one action.")
         (name,) = body
+        handler = self.HANDLERS.get(name, "_power" if name in ACTIONS else None)
+        if handler is None:
+            raise BadRequest(f"There is no such action: {name}")
         instance = get_server(ctx, server_id)
-        target = {"project_id": instance.project_id}
+        return getattr(self, handler)(request, ctx, instance, name, body)
+
+    HANDLERS = {
+        "reboot": "_reboot",
+        "createImage": "_create_image",
+        "os-getConsoleOutput": "_console_output",
+    }
+
+    def _power(self, request, ctx: RequestContext, instance: Instance, name: str, body: dict):
+        rule, action = ACTIONS[name]
+        authorize(ctx, rule, {"project_id": instance.project_id})
+        servers.begin_action(ctx, instance, action, request_id=request_id(request))
+        return self.empty(202)
+
+    def _reboot(self, request, ctx: RequestContext, instance: Instance, name: str, body: dict):
+        authorize(ctx, policies.SERVERS_REBOOT, {"project_id": instance.project_id})
+        action = "reboot_hard" if server_schemas.reboot_type(body) else "reboot"
+        servers.begin_action(ctx, instance, action, request_id=request_id(request))
+        return self.empty(202)
+
+    def _create_image(self, request, ctx: RequestContext, instance: Instance, name: str, body: dict):
+        authorize(ctx, policies.SERVERS_CREATE_IMAGE, {"project_id": instance.project_id})
+        image_name, metadata = server_schemas.create_image(body)
         rid = request_id(request)
-        if name in ACTIONS:
-            rule, action = ACTIONS[name]
-            authorize(ctx, rule, target)
-            servers.begin_action(ctx, instance, action, request_id=rid)
-            return self.empty(202)
-        if name == "reboot":
-            authorize(ctx, policies.SERVERS_REBOOT, target)
-            hard = server_schemas.reboot_type(body)
-            servers.begin_action(ctx, instance, "reboot_hard" if hard else "reboot", request_id=rid)
-            return self.empty(202)
-        if name == "createImage":
-            authorize(ctx, policies.SERVERS_CREATE_IMAGE, target)
-            image_name, metadata = server_schemas.create_image(body)
-            image = servers.create_snapshot(ctx, instance, image_name, metadata, request_id=rid)
-            if request.api_version >= "2.45":
-                return Response({"image_id": str(image.pk)}, status=202)
-            response = self.empty(202)
-            response["Location"] = server_json.image_location(request, image.pk)
-            return response
-        if name == "os-getConsoleOutput":
-            authorize(ctx, policies.CONSOLE_OUTPUT, target)
-            length = server_schemas.console_length(body)
-            if instance.host is None or not instance.host.is_up:
-                raise Conflict(f"Instance {instance.pk} is not ready: its compute host is not available.")
-            output = rpc.call("instances.console_output", instance.host.name, str(instance.pk), length)
-            return Response({"output": output})
-        raise BadRequest(f"There is no such action: {name}")
+        image = servers.create_snapshot(ctx, instance, image_name, metadata, request_id=rid)
+        if request.api_version >= "2.45":
+            return Response({"image_id": str(image.pk)}, status=202)
+        response = self.empty(202)
+        response["Location"] = server_json.image_location(request, image.pk)
+        return response
+
+    def _console_output(self, request, ctx: RequestContext, instance: Instance, name: str, body: dict):
+        authorize(ctx, policies.CONSOLE_OUTPUT, {"project_id": instance.project_id})
+        length = server_schemas.console_length(body)
+        if instance.host is None or not instance.host.is_up:
+            raise Conflict(f"Instance {instance.pk} is not ready: its compute host is not available.")
+        output = rpc.call("instances.console_output", instance.host.name, str(instance.pk), length)
+        return Response({"output": output})

@@ -4,6 +4,9 @@ them from the server)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -35,79 +38,129 @@ def _volume_size(value: str | None, minimum: int) -> int:
         return minimum
 
 
+@dataclass
+class LaunchPlan:
+    """What the page's choices so far amount to: the boot source (image, snapshot or volume), the
+    image or volume picked, whether a new volume is made and of what size, and how many instances
+    (one when booting from a volume, which only one instance can use)."""
+
+    images: list
+    snapshots: list
+    boot_volumes: list
+    source_type: str
+    image: Any
+    volume: Any
+    create_volume: bool
+    volume_size: int | None
+    min_size: int
+    asked: int
+
+    @classmethod
+    def read(cls, ctx, data) -> LaunchPlan:
+        images, snapshots = launching.launchable_images(ctx)
+        boot_volumes = launching.launchable_volumes(ctx)
+        image = next((i for i in [*images, *snapshots] if str(i.pk) == data.get("image", "")), None)
+        volume = next((v for v in boot_volumes if str(v.pk) == data.get("volume", "")), None)
+        source_type = data.get("source_type") or (
+            "volume" if volume is not None else "snapshot" if image in snapshots else "image"
+        )
+        if source_type not in ("image", "snapshot", "volume"):
+            source_type = "image"
+        plan = cls(images, snapshots, boot_volumes, source_type, None, None, False, None, 1, 1)
+        plan.image = image if image in plan.sources else None
+        plan.volume = volume if source_type == "volume" else None
+        plan.create_volume = source_type != "volume" and data.get("create_volume") == "yes"
+        plan.min_size = launching.min_volume_gb(plan.image) if plan.image is not None else 1
+        if plan.create_volume:
+            plan.volume_size = _volume_size(data.get("volume_size"), plan.min_size)
+        plan.asked = _count(data.get("count"))
+        return plan
+
+    @property
+    def sources(self) -> list:
+        return {"snapshot": self.snapshots, "image": self.images}.get(self.source_type, [])
+
+    @property
+    def on_volume(self) -> bool:
+        return self.source_type == "volume" or self.create_volume
+
+    @property
+    def count(self) -> int:
+        return 1 if self.on_volume else self.asked
+
+    def image_by_id(self, image_id: str):
+        return next((i for i in [*self.images, *self.snapshots] if str(i.pk) == image_id), None)
+
+    def boot_volume(self, data: dict) -> BootVolume | None:
+        """What the submitted Volumes section asks for, as the compute service takes it (None: local
+        disks)."""
+        delete = data.get("delete_on_termination") == "yes"
+        if data["source_type"] == "volume":
+            chosen = next(v for v in self.boot_volumes if str(v.pk) == data["volume"])
+            return BootVolume(volume=chosen, delete_on_termination=delete)
+        if data.get("create_volume") == "yes":
+            image = self.image_by_id(data["image"])
+            return BootVolume(image=image, size=data["volume_size"], delete_on_termination=delete)
+        return None
+
+
 @policy_required(policies.SERVERS_CREATE, needs_project=True)
 def instance_launch(request: HttpRequest) -> HttpResponse:
     ctx = request.ctx
     data = request.POST if request.method == "POST" else request.GET
-    images, snapshots = launching.launchable_images(ctx)
-    boot_volumes = launching.launchable_volumes(ctx)
-    by_id = {str(i.pk): i for i in [*images, *snapshots]}
-    volume_by_id = {str(v.pk): v for v in boot_volumes}
-    image = by_id.get(data.get("image", ""))
-    volume = volume_by_id.get(data.get("volume", ""))
-    source_type = data.get("source_type") or (
-        "volume" if volume is not None else "snapshot" if image in snapshots else "image"
-    )
-    if source_type not in ("image", "snapshot", "volume"):
-        source_type = "image"
-    sources = snapshots if source_type == "snapshot" else images if source_type == "image" else []
-    if image is not None and image not in sources:
-        image = None
-    if source_type != "volume":
-        volume = None
-    create_volume = source_type != "volume" and data.get("create_volume") == "yes"
-    on_volume = source_type == "volume" or create_volume
-    min_size = launching.min_volume_gb(image) if image is not None else 1
-    volume_size = _volume_size(data.get("volume_size"), min_size) if create_volume else None
-    asked = _count(data.get("count"))
-    count = 1 if on_volume else asked
+    plan = LaunchPlan.read(ctx, data)
     lines = launching.quota_lines(ctx.project_id)
-    volume_lines = launching.volume_quota_lines(ctx.project_id, volume_size)
-    options = launching.flavor_options(ctx, image, count, lines, on_volume=on_volume)
+    volume_lines = launching.volume_quota_lines(ctx.project_id, plan.volume_size)
+    options = launching.flavor_options(ctx, plan.image, plan.count, lines, on_volume=plan.on_volume)
     chosen = next((o for o in options if o.flavor.pk == data.get("flavor") and o.ok), None)
-    launching.with_launch(lines, chosen.flavor if chosen else None, count)
+    launching.with_launch(lines, chosen.flavor if chosen else None, plan.count)
     zones = sorted(set(ComputeHost.objects.values_list("availability_zone", flat=True)))
     form_kwargs = {
         "zones": zones,
-        "images": sources,
-        "volumes": boot_volumes,
+        "images": plan.sources,
+        "volumes": plan.boot_volumes,
         "flavors": [o.flavor for o in options],
     }
     if request.method == "POST":
         form = LaunchForm(request.POST, **form_kwargs)
         if form.is_valid():
-            response = _launch(request, form.cleaned_data, by_id, volume_by_id)
+            response = _launch(request, form.cleaned_data, plan)
             if response is not None:
                 return response
     else:
-        initial = {"source_type": source_type, "count": count, "image": image.pk if image else ""}
+        initial = {
+            "source_type": plan.source_type,
+            "count": plan.count,
+            "image": plan.image.pk if plan.image else "",
+        }
         initial.update({k: data[k] for k in ("name", "description", "availability_zone") if k in data})
         form = LaunchForm(initial=initial, **form_kwargs)
-        if on_volume:
+        if plan.on_volume:
             form.fields["count"].widget.attrs["readonly"] = True
+    count = plan.count
     context = {
         "form": form,
-        "sources": sources,
-        "source_type": source_type,
-        "image": image,
-        "boot_volumes": boot_volumes,
-        "volume": volume,
-        "create_volume": create_volume,
-        "on_volume": on_volume,
-        "count_forced": on_volume and asked > 1,
-        "min_size": min_size,
-        "volume_size": volume_size,
+        "sources": plan.sources,
+        "source_type": plan.source_type,
+        "image": plan.image,
+        "boot_volumes": plan.boot_volumes,
+        "volume": plan.volume,
+        "create_volume": plan.create_volume,
+        "on_volume": plan.on_volume,
+        "count_forced": plan.on_volume and plan.asked > 1,
+        "min_size": plan.min_size,
+        "volume_size": plan.volume_size,
         "delete_on_termination": data.get("delete_on_termination") == "yes",
         "options": options,
         "chosen": chosen,
         "count": count,
         "quota": [*lines.values(), *volume_lines.values()],
         "volume_quota": volume_lines,
-        "volume_over_quota": create_volume and any(line.over for line in volume_lines.values()),
+        "volume_over_quota": plan.create_volume and any(line.over for line in volume_lines.values()),
         "over_quota": [line for line in lines.values() if line.over],
         "all_over_quota": bool(options)
         and all(launching.quota_reasons(lines, o.flavor, count) for o in options),
-        "has_snapshots": bool(snapshots),
+        "has_snapshots": bool(plan.snapshots),
     }
     if chosen:
         context["use"] = {
@@ -118,28 +171,18 @@ def instance_launch(request: HttpRequest) -> HttpResponse:
     return render(request, "instances/servers/launch.html", context)
 
 
-def _boot_volume(data: dict, by_id: dict, volume_by_id: dict) -> BootVolume | None:
-    """What the Volumes section asks for, as the compute service takes it (None: local disks)."""
-    delete = data.get("delete_on_termination") == "yes"
-    if data["source_type"] == "volume":
-        return BootVolume(volume=volume_by_id[data["volume"]], delete_on_termination=delete)
-    if data.get("create_volume") == "yes":
-        return BootVolume(image=by_id[data["image"]], size=data["volume_size"], delete_on_termination=delete)
-    return None
-
-
-def _launch(request: HttpRequest, data: dict, by_id: dict, volume_by_id: dict) -> HttpResponse | None:
+def _launch(request: HttpRequest, data: dict, plan: LaunchPlan) -> HttpResponse | None:
     """Launch through the compute service; its refusals (quota, image and flavor, volume,
     network) become messages on the form, and instances no host could take are reported by name."""
     ctx = request.ctx
     flavor = (
         Flavor.objects.launchable_by(ctx).filter(pk=data["flavor"]).prefetch_related("extra_specs").first()
     )
-    boot_volume = _boot_volume(data, by_id, volume_by_id)
+    boot_volume = plan.boot_volume(data)
     try:
         created = servers.launch(
             ctx,
-            image=by_id.get(data["image"]) if data["source_type"] != "volume" else None,
+            image=plan.image_by_id(data["image"]) if data["source_type"] != "volume" else None,
             flavor=flavor,
             name=data["name"],
             min_count=data["count"],
