@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.conf import settings
+
 from instances.virt.base import (
     Capabilities,
     DiskSpec,
@@ -18,6 +20,8 @@ from instances.virt.base import (
     VirtDriver,
     VirtError,
 )
+from instances.virt.fake import FakeDriver
+from instances.virt.qemu import QemuDriver
 
 __all__ = [
     "Capabilities",
@@ -33,17 +37,12 @@ __all__ = [
 
 
 def get_driver(name: str | None = None, state_dir: str | Path | None = None) -> VirtDriver:
-    from django.conf import settings
 
     name = name or settings.VIRT_DRIVER
     state_dir = Path(state_dir or settings.COMPUTE_STATE_DIR)
     if name == "fake":
-        from instances.virt.fake import FakeDriver
-
         return FakeDriver(state_dir)
     if name == "qemu":
-        from instances.virt.qemu import QemuDriver
-
         return QemuDriver(
             state_dir,
             binary=settings.QEMU_BINARY or None,

@@ -25,6 +25,7 @@ from instances.virt import disks
 from instances.virt.argv import disk_options, qemu_argv
 from instances.virt.base import Capabilities, DiskSpec, GuestSpec, PowerState, VirtDriver, VirtError
 from instances.virt.migration import restore_memory, save_memory
+from instances.virt.probe import kvm_probe
 from instances.virt.qmp import QMPClient, QMPError
 from instances.virt.state import StateDirs, disk_gb, host_arch, host_memory_mb, kvm_usable, tail
 
@@ -61,6 +62,7 @@ class QemuDriver(VirtDriver):
         self.accel_mode = accel
         self.ovmf_code, self.ovmf_vars = Path(ovmf_code), Path(ovmf_vars)
         self.binary_override = binary
+        self._accel_choice: tuple[str, str] | None = None  # the last one logged
         self.binary(host_arch())  # fail now, not at the first spawn, on a host without QEMU
 
     # -- host ------------------------------------------------------------------------------------
@@ -73,13 +75,26 @@ class QemuDriver(VirtDriver):
         return path
 
     def accel(self) -> str:
+        """The accelerator guests get. KVM only once a probe guest has really run under it (see
+        probe.py): a /dev/kvm that answers the API version call may still abort QEMU or crawl.
+        The probe runs once per process and binary, so this is cheap after the first call."""
         if self.accel_mode == "tcg":
-            return "tcg"
-        if kvm_usable():
-            return "kvm"
+            return self._chose("tcg", "STRATUS_QEMU_ACCEL=tcg")
+        if self.accel_mode == "auto" and not kvm_usable():
+            return self._chose("tcg", "/dev/kvm cannot be opened or does not answer KVM_GET_API_VERSION")
+        result = kvm_probe(self.binary(host_arch()))
+        if result.works:
+            return self._chose("kvm", result.reason)
         if self.accel_mode == "kvm":
-            raise VirtError("KVM was required (STRATUS_QEMU_ACCEL=kvm) but /dev/kvm is not usable")
-        return "tcg"
+            raise VirtError(f"KVM was required (STRATUS_QEMU_ACCEL=kvm) but does not work: {result.reason}")
+        return self._chose("tcg", f"KVM does not work here: {result.reason}")
+
+    def _chose(self, accel: str, reason: str) -> str:
+        """Log the choice once per driver, not at every spawn."""
+        if self._accel_choice != (accel, reason):
+            self._accel_choice = (accel, reason)
+            log.info("QEMU guests use %s: %s", accel, reason)
+        return accel
 
     def capabilities(self) -> Capabilities:
         accel = self.accel()
