@@ -147,7 +147,6 @@ def launch(
     else:
         root_gb = check_image_and_flavor(image, flavor, ctx)
         image_properties, image_id = dict(image.properties or {}), str(image.pk)
-    sizes = flavor.sizes()
     request = scheduler.Request(
         vcpus=flavor.vcpus,
         memory_mb=flavor.ram,
@@ -156,48 +155,26 @@ def launch(
         availability_zone=availability_zone,
         force_host=force_host,
     )
-    reservation_id = f"r-{secrets.token_hex(4)}"
+    template = {
+        "description": description or "",
+        "project_id": ctx.project_id,
+        "user": ctx.user,
+        "image_id": image_id,
+        "image_properties": image_properties,
+        "root_gb": root_gb,
+        "availability_zone": availability_zone or "",
+        "metadata": metadata or {},
+        "reservation_id": f"r-{secrets.token_hex(4)}",
+    }
     created: list[Instance] = []
     with transaction.atomic():
         Project.objects.lock(ctx.project_id)
         count = quotas.allowed_count(ctx.project_id, flavor.vcpus, flavor.ram, min_count, max_count)
         net = network.network_for(ctx.project_id)
         for index in range(count):
-            instance = Instance(
-                name=f"{name}-{index + 1}" if count > 1 else name,
-                description=description or "",
-                project_id=ctx.project_id,
-                user=ctx.user,
-                image_id=image_id,
-                image_properties=image_properties,
-                flavor=flavor,
-                flavor_ref=sizes["id"],
-                flavor_name=sizes["name"],
-                vcpus=sizes["vcpus"],
-                memory_mb=sizes["ram"],
-                root_gb=root_gb,
-                ephemeral_gb=sizes["ephemeral"],
-                swap_mb=sizes["swap"],
-                rxtx_factor=sizes["rxtx_factor"],
-                flavor_extra_specs=sizes["extra_specs"],
-                availability_zone=availability_zone or "",
-                network=net,
-                address=network.allocate_address(net),
-                mac_address=network.new_mac(),
-                metadata=metadata or {},
-                reservation_id=reservation_id,
-                launch_index=index,
-                task_started_at=timezone.now(),
-            )
-            try:
-                host = scheduler.select_and_claim(request)
-            except scheduler.NoValidHost as exc:
-                instance.vm_state, instance.task_state = VmState.ERROR, TaskState.NONE
-                _set_fault(instance, 500, exc.message)
-                host = None
-            else:
-                instance.host, instance.task_state = host, TaskState.SPAWNING
-                instance.availability_zone = host.availability_zone
+            instance = new_instance(flavor, net, name=f"{name}-{index + 1}" if count > 1 else name,
+                                    launch_index=index, **template)  # fmt: skip
+            host = _place(instance, request)
             instance.save(force_insert=True)
             record_action(instance.pk, "create", ctx, request_id)
             if host is not None:
@@ -206,6 +183,42 @@ def launch(
                 enqueue("instances.build", str(instance.pk), queue=host.queue)
             created.append(instance)
     return created
+
+
+def new_instance(flavor: Flavor, net, **fields) -> Instance:
+    """An unsaved instance with its own copy of the flavor's sizes (so that deleting the flavor
+    later leaves it intact) and an address on its project's network."""
+    sizes = flavor.sizes()
+    return Instance(
+        flavor=flavor,
+        flavor_ref=sizes["id"],
+        flavor_name=sizes["name"],
+        vcpus=sizes["vcpus"],
+        memory_mb=sizes["ram"],
+        ephemeral_gb=sizes["ephemeral"],
+        swap_mb=sizes["swap"],
+        rxtx_factor=sizes["rxtx_factor"],
+        flavor_extra_specs=sizes["extra_specs"],
+        network=net,
+        address=network.allocate_address(net),
+        mac_address=network.new_mac(),
+        task_started_at=timezone.now(),
+        **fields,
+    )
+
+
+def _place(instance: Instance, request: scheduler.Request) -> ComputeHost | None:
+    """Claim a host for the instance (spawning there), or put it in ERROR with the scheduler's
+    reason when no host can take it, as Nova does."""
+    try:
+        host = scheduler.select_and_claim(request)
+    except scheduler.NoValidHost as exc:
+        instance.vm_state, instance.task_state = VmState.ERROR, TaskState.NONE
+        _set_fault(instance, 500, exc.message)
+        return None
+    instance.host, instance.task_state = host, TaskState.SPAWNING
+    instance.availability_zone = host.availability_zone
+    return host
 
 
 def _set_fault(instance: Instance, code: int, message: str, details: str = "") -> None:
