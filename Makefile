@@ -13,6 +13,7 @@ test: export CHROMIUM_PATH ?= /usr/bin/chromium
 test: system-packages-test $(VENV)/.test-installed node_modules/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python -m pytest
 
