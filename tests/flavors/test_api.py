@@ -6,7 +6,8 @@ import uuid
 from importlib import import_module
 
 import pytest
-from django.db import connection
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
 from django.db.migrations.loader import MigrationLoader
 from django.test.utils import CaptureQueriesContext
 
@@ -398,7 +399,6 @@ def test_known_extra_specs_are_validated_from_2_86(world):
 
 
 def test_sizes_cannot_change_after_creation():
-    from django.core.exceptions import ValidationError
 
     flavor = Flavor.objects.get(pk="1")
     flavor.ram = 1024
@@ -426,7 +426,6 @@ def test_an_instance_can_keep_a_copy_of_the_sizes_that_outlives_the_flavor():
 
 
 def test_names_are_unique_case_insensitively_in_the_database():
-    from django.db import IntegrityError, transaction
 
     with pytest.raises(IntegrityError), transaction.atomic():
         Flavor.objects.create(id="x", name="M1.Small", vcpus=1, ram=1, disk=0)

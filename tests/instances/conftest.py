@@ -2,12 +2,20 @@ from __future__ import annotations
 
 import pytest
 
+from flavors import services
+from images import services as image_services
+from images.pipeline.upload import upload
+from images.stores import all_stores
+from instances.compute import agent
+from instances.compute.manager import ComputeManager
+from instances.virt.fake import FakeDriver
+from tests.instances.bootimage import build_boot_image
+
 # --- compute: a fake-driver host in this process, a real image in a real filesystem store -----
 
 
 @pytest.fixture
 def stores_dir(settings, tmp_path):
-    from images.stores import all_stores
 
     settings.IMAGE_STORES = {"file": {"type": "filesystem", "path": str(tmp_path / "store")}}
     settings.IMAGE_DEFAULT_STORE = "file"
@@ -19,9 +27,6 @@ def stores_dir(settings, tmp_path):
 
 def make_host(tmp_path, name: str = "host1", zone: str = "nova", **overrides):
     """A registered compute host driven by the fake driver, with its manager."""
-    from instances.compute import agent
-    from instances.compute.manager import ComputeManager
-    from instances.virt.fake import FakeDriver
 
     state = tmp_path / f"state-{name}"
     manager = ComputeManager(name, FakeDriver(state), state)
@@ -37,8 +42,6 @@ def host(db, tmp_path, settings):
 
 def upload_image(owner, data: bytes, *, disk_format: str = "raw", **fields):
     """An active image, created and uploaded through the image service's own pipeline."""
-    from images import services as image_services
-    from images.pipeline.upload import upload
 
     values = {"name": "marker", "disk_format": disk_format, "container_format": "bare"}
     values.update(fields)
@@ -51,7 +54,6 @@ def upload_image(owner, data: bytes, *, disk_format: str = "raw", **fields):
 
 @pytest.fixture
 def marker_bytes(tmp_path) -> bytes:
-    from tests.instances.bootimage import build_boot_image
 
     return build_boot_image(tmp_path / "marker.raw", "STRATUS-MARKER unit").read_bytes()
 
@@ -63,7 +65,6 @@ def image(world, stores_dir, marker_bytes):
 
 @pytest.fixture
 def tiny(db):
-    from flavors import services
 
     return services.create_flavor(name="t.tiny", vcpus=1, ram=128, disk=1, ephemeral=1, swap=16)
 

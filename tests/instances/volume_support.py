@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from instances import tasks
+
 
 class VolumeCaller:
     def __init__(self, caller):
@@ -38,7 +40,6 @@ class Run:
         self.ran: list[str] = []
 
     def __call__(self, callbacks) -> list[str]:
-        from instances import tasks
 
         pending = list(callbacks)
         while pending:

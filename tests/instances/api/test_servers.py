@@ -9,10 +9,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from flavors import services
 from images.models import Image
 from instances.choices import TaskState, VmState
 from instances.models import ComputeHost, Instance, InstanceAction
-from tests.instances.conftest import Deliver
+from tests.instances.conftest import Deliver, make_host, upload_image
 
 
 def create_body(image, flavor, name="vm1", **extra) -> dict:
@@ -113,7 +114,6 @@ def test_osc_block_device_mapping_for_an_image_boots_from_it(world, host, image,
 
 
 def test_a_flavor_smaller_than_the_image_is_refused(world, host, image, tiny):
-    from flavors import services
 
     Image.objects.filter(pk=image.pk).update(min_disk=5)
     response = world["member"].post("/servers", create_body(image, tiny), "2.96")
@@ -131,7 +131,6 @@ def test_a_flavor_smaller_than_the_image_is_refused(world, host, image, tiny):
 
 
 def test_an_image_that_is_not_active_or_not_visible_is_refused(world, host, image, tiny, stores_dir):
-    from tests.instances.conftest import upload_image
 
     Image.objects.filter(pk=image.pk).update(status="deactivated")
     response = world["member"].post("/servers", create_body(image, tiny), "2.96")
@@ -362,7 +361,6 @@ def test_hypervisors_zones_and_quota_sets(world, host, image, tiny, capture):
 
 
 def test_admins_can_disable_a_host_and_force_one(world, host, image, tiny, capture, tmp_path):
-    from tests.instances.conftest import make_host
 
     other = make_host(tmp_path, "host2", memory_mb=8192, vcpus=8, disk_gb=100)
     service = world["admin"].get("/os-services", "2.53").json()["services"][0]

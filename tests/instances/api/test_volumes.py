@@ -3,13 +3,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
+from images.models import Image
 from instances.choices import VolumeStatus
 from instances.models import Instance, Volume, VolumeAttachment
+from instances.services import volume_sweeper
 from tests.instances.api.test_servers import create_body
+from tests.instances.conftest import upload_image
 from tests.instances.volume_support import Run, VolumeCaller
 
 
@@ -93,7 +99,6 @@ def test_a_volume_from_an_image_is_bootable_and_keeps_the_core_properties(cinder
 def test_a_size_below_the_images_virtual_size_is_refused_and_nothing_is_made(
     cinder, capture, host, world, stores_dir
 ):
-    from tests.instances.conftest import upload_image
 
     big = upload_image(world["home"].pk, b"\0" * (1024**3 + 512), visibility="public")
     response = cinder["member"].post("/volumes", {"volume": {"size": 1, "imageRef": str(big.pk)}})
@@ -222,7 +227,6 @@ def test_boot_from_an_existing_bootable_volume_keeps_it_after_the_delete(
 
 
 def test_extend_update_bootable_and_upload_to_image(cinder, capture, host, world, stores_dir):
-    from images.models import Image
 
     volume_id = create(cinder, capture, host)["id"]
     with capture() as callbacks:
@@ -282,11 +286,6 @@ def test_the_volume_list_costs_the_same_queries_for_many_volumes(world, cinder, 
 
 
 def test_the_sweeper_settles_volumes_stuck_in_transitional_states(world, cinder, capture, host, settings):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from instances.services import volume_sweeper
 
     stuck = create(cinder, capture, host)["id"]
     with capture():

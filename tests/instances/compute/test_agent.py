@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from instances.choices import PowerState, TaskState, VmState
 from instances.compute import agent
-from instances.models import Instance
+from instances.models import ComputeHost, Instance
 from tests.instances.api.test_servers import create_body
 from tests.instances.conftest import Deliver
 
@@ -91,7 +91,6 @@ def test_the_cache_keeps_bases_in_use_and_prunes_old_unused_ones(
 
 
 def test_registration_recounts_claims(world, host, image, tiny, django_capture_on_commit_callbacks):
-    from instances.models import ComputeHost
 
     launched(world, host, image, tiny, django_capture_on_commit_callbacks)
     ComputeHost.objects.update(memory_mb_used=9999)

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tests.instances.bootimage import build_boot_image
 from tests.instances.live import Cloud, qemu_pids, token
 from tests.plugin import TEST_ROOT
 from tests.support.processes import ADMIN_PASSWORD, DEMO_PASSWORD, LiveStack
@@ -33,7 +34,6 @@ def two_hosts(tmp_path_factory):
 
 
 def test_ten_parallel_launches_fill_both_hosts_and_never_overcommit(two_hosts, tmp_path):
-    from tests.instances.bootimage import build_boot_image
 
     stack = two_hosts
     demo = Cloud(stack, token(stack, "demo", DEMO_PASSWORD, "demo"))

@@ -12,7 +12,7 @@ from django.utils import timezone
 from instances.models import ComputeHost, Instance
 from instances.services import quotas
 from instances.views.overview import usage_summary
-from tests.instances.conftest import Deliver
+from tests.instances.conftest import Deliver, make_host
 from tests.instances.dashboard_support import browser_for, bulk_instances, launch_in_dashboard
 
 
@@ -117,7 +117,6 @@ def test_members_cannot_see_or_toggle_hypervisors(world, host):
 
 
 def test_the_summary_adds_up_every_host(world, host, tmp_path):
-    from tests.instances.conftest import make_host
 
     make_host(tmp_path, "host2", vcpus=4, memory_mb=2048, disk_gb=50)
     page = browser_for("admin").get("/admin/hypervisors/").content.decode()

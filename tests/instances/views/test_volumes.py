@@ -9,8 +9,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from dashboard.models import Project
 from instances.choices import VolumeStatus
 from instances.models import Volume
+from instances.services import volumes
 from tests.factories import make_user
 from tests.instances.api.test_volumes import server
 from tests.instances.volume_support import Run
@@ -18,7 +20,6 @@ from tests.instances.volume_support import Run
 
 @pytest.fixture
 def member(client, world, vol_dir):
-    from dashboard.models import Project
 
     home = Project.objects.get(pk=world["home"].pk)
     user = make_user("vera", roles={home: "member"}, password="pw-vera-123")
@@ -75,7 +76,6 @@ def test_create_attach_detach_and_delete_through_the_panel(member, world, captur
 
 
 def test_the_panel_lists_many_volumes_with_the_same_number_of_queries(member, world, capture, host):
-    from instances.services import volumes
 
     class Ctx:
         project_id = world["home"].pk
@@ -94,7 +94,6 @@ def test_the_panel_lists_many_volumes_with_the_same_number_of_queries(member, wo
 
 
 def test_a_reader_sees_the_table_without_actions(client, world, vol_dir):
-    from dashboard.models import Project
 
     home = Project.objects.get(pk=world["home"].pk)
     client.force_login(make_user("rhea", roles={home: "reader"}, password="pw-rhea-123"))
