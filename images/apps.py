@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class ImagesConfig(AppConfig):
@@ -6,8 +7,7 @@ class ImagesConfig(AppConfig):
     verbose_name = "Images"
 
     def ready(self) -> None:
-        from django.conf import settings
-
+        # Imported here: Django imports apps.py before the app registry is ready, and these load models.
         from dashboard import nav, policy
         from images import policies, protections, tasks  # noqa: F401 - tasks registers the worker hooks
 

@@ -1,264 +1,324 @@
-"""The Images panel's list: scopes, filters and sorting read from the URL, and one page of rows.
+"""The filters of image lists: ``ImageFilterSet`` for the Images panel, and ``GlanceImageFilterSet``,
+the same filterset with Glance's syntax and extra parameters, for ``GET /v2/images``.
 
-Everything is decided from the query string so a filtered, sorted page can be shared as a link.
-A page costs a fixed number of queries however many images there are: a count, the page, and
-one query each for the members and owner projects of the rows on it."""
+A parameter keeps one meaning wherever a filter class is shared (``protected``, and ``status`` and
+``disk_format`` with their ``in:a,b`` lists). The panel leaves a bad value out, as if it had not been
+sent; the API answers 400 with the parameter's message. The API's filterset only runs when its list
+query is compiled: once per query string, and for each page after a marker (images.api.views)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import timedelta
-from urllib.parse import urlencode
+import copy
+import uuid
 
-from django.core.paginator import Page, Paginator
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
-from django.utils import timezone
+import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.utils.dateparse import parse_datetime
 
+from dashboard.exceptions import BadRequest
 from dashboard.models import Project
 from images.choices import DiskFormat, ImageStatus, MemberStatus, Visibility
-from images.models import Image, ImageMember
+from images.models import Image
 
-SCOPES = {
-    "project": "Project",
-    "shared": "Shared with me",
-    "public": "Public",
-    "community": "Community",
-}
-SORTS = {
-    "name": "name",
-    "status": "status",
-    "visibility": "visibility",
-    "format": "disk_format",
-    "size": "size",
-    "created": "created_at",
-    "owner": "owner",
-}
-PAGE_SIZES = (25, 50, 100)
-QUEUED_WATCH = timedelta(minutes=30)
-TRANSITIONAL = (
-    ImageStatus.QUEUED,
-    ImageStatus.SAVING,
-    ImageStatus.UPLOADING,
-    ImageStatus.IMPORTING,
-    ImageStatus.PENDING_DELETE,
-)
-STATUS_STYLE = {
-    ImageStatus.ACTIVE: "success",
-    ImageStatus.KILLED: "danger",
-    ImageStatus.DEACTIVATED: "secondary",
-    ImageStatus.QUEUED: "warning",
-}
+# GET /v2/images' paging and sorting (images.api.listing): neither filters nor image properties.
+PAGING_PARAMS = frozenset({"limit", "marker", "sort", "sort_key", "sort_dir"})
+DATE_OPS = {"gt": "gt", "gte": "gte", "eq": "exact", "lt": "lt", "lte": "lte"}
+TRUE, FALSE = ("true", "1", "yes"), ("false", "0", "no")
+KINDS = (("image", "Image"), ("snapshot", "Snapshot"))
 
 
-@dataclass
-class ImageFilter:
-    """The panel's state, parsed from a QueryDict; unknown or bad values fall back to defaults."""
+# --- fields: a parameter as sent, checked; None when absent -------------------------------------------
 
-    scope: str = "project"
-    name: str = ""
-    status: str = ""
-    visibility: str = ""
-    disk_format: str = ""
-    protected: str = ""
-    kind: str = ""
-    owner: str = ""
-    sort: str = "created"
-    descending: bool = True
-    per_page: int = PAGE_SIZES[0]
-    page: int = 1
-    admin: bool = False
-    errors: list[str] = field(default_factory=list)
+
+class RawField(forms.Field):
+    """The value exactly as sent: Glance compares an empty string as a value, too."""
+
+    def to_python(self, value):
+        return value
+
+
+class ValueListField(RawField):
+    """A value, or (with ``lists``) Glance's ``in:a,"b"`` list; with ``choices``, only those values."""
+
+    def __init__(self, *, choices=None, lists: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self.choices, self.lists = choices, lists
+
+    def to_python(self, value):
+        if value is not None and self.choices is not None:
+            values = split_list(value) if self.lists and value.startswith("in:") else [value]
+            if not values or any(v not in self.choices for v in values):
+                raise ValidationError(f"must be one of {', '.join(self.choices)}.")
+        return value
+
+
+class TrimmedField(forms.CharField):
+    """Free text of the panel, without surrounding blanks and cut to ``limit`` characters."""
+
+    def __init__(self, *, limit: int, **kwargs):
+        super().__init__(**kwargs)
+        self.limit = limit
+
+    def to_python(self, value):
+        return super().to_python(value)[: self.limit]
+
+
+class BooleanParamField(RawField):
+    def to_python(self, value):
+        if value is None:
+            return None
+        if value.lower() in TRUE:
+            return True
+        if value.lower() in FALSE:
+            return False
+        raise ValidationError("must be true or false.")
+
+
+class IntegerParamField(RawField):
+    def to_python(self, value):
+        try:
+            return None if value is None else int(value)
+        except ValueError as exc:
+            raise ValidationError("must be an integer.") from exc
+
+
+class DateOperatorField(RawField):
+    """``op:datetime`` with op one of gt, gte, eq, neq, lt, lte → (op, datetime)."""
+
+    def to_python(self, value):
+        if value is None:
+            return None
+        op, _, when = value.partition(":")
+        moment = parse_datetime(when) if op in DATE_OPS or op == "neq" else None
+        if moment is None:
+            raise ValidationError("must be like gte:2024-01-01T00:00:00Z.")
+        return op, moment
+
+
+class MemberStatusField(RawField):
+    def to_python(self, value):
+        value = MemberStatus.ACCEPTED if value is None else value
+        if value not in (*MemberStatus.values, "all"):
+            raise ValidationError("must be pending, accepted, rejected or all.")
+        return value
+
+
+class TagsField(RawField):
+    widget = forms.MultipleHiddenInput  # every value of a repeated parameter
+
+
+# --- filters ------------------------------------------------------------------------------------------
+
+
+class TrimmedFilter(django_filters.CharFilter):
+    field_class = TrimmedField
+
+
+class ValueListFilter(django_filters.Filter):
+    """``field=value``, or ``field__in=[…]`` for an ``in:`` list."""
+
+    field_class = ValueListField
+
+    def filter(self, qs, value):
+        if value is None:
+            return qs
+        if self.extra.get("lists", True) and value.startswith("in:"):
+            return qs.filter(**{f"{self.field_name}__in": split_list(value)})
+        return qs.filter(**{self.field_name: value})
+
+
+class IdFilter(ValueListFilter):
+    """Ids that are not UUIDs match nothing (they are left out of an ``in:`` list)."""
+
+    def filter(self, qs, value):
+        if value is None:
+            return qs
+        if value.startswith("in:"):
+            return qs.filter(id__in=[v for v in split_list(value) if _is_uuid(v)])
+        return qs.filter(id=value) if _is_uuid(value) else qs.none()
+
+
+class BooleanParamFilter(django_filters.Filter):
+    """true/1/yes or false/0/no; ``default`` applies when the parameter is absent."""
+
+    field_class = BooleanParamField
+
+    def __init__(self, *args, default: bool | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.default = default
+
+    def filter(self, qs, value):
+        value = self.default if value is None else value
+        return qs if value is None else qs.filter(**{self.field_name: value})
+
+
+class IntegerParamFilter(django_filters.Filter):
+    field_class = IntegerParamField
+
+    def filter(self, qs, value):
+        return qs if value is None else qs.filter(**{f"{self.field_name}__{self.lookup_expr}": value})
+
+
+class DateOperatorFilter(django_filters.Filter):
+    field_class = DateOperatorField
+
+    def filter(self, qs, value):
+        if value is None:
+            return qs
+        op, moment = value
+        if op == "neq":
+            return qs.exclude(**{self.field_name: moment})
+        return qs.filter(**{f"{self.field_name}__{DATE_OPS[op]}": moment})
+
+
+class TagFilter(django_filters.Filter):
+    """Images with every tag asked for (one join per tag)."""
+
+    field_class = TagsField
+
+    def filter(self, qs, value):
+        for tag in value:
+            qs = qs.filter(tag_set__value=tag)
+        return qs
+
+
+class VisibilityTestParam(django_filters.Filter):
+    """A parameter of the list's visibility test (``Image.objects.listed_for``), which
+    GlanceImageFilterSet applies before every other filter; on its own it filters nothing."""
+
+    field_class = RawField
+
+    def filter(self, qs, value):
+        return qs
+
+
+class MemberStatusParam(VisibilityTestParam):
+    field_class = MemberStatusField
+
+
+# --- the filtersets -----------------------------------------------------------------------------------
+
+
+class ImageFilterSet(django_filters.FilterSet):
+    """The Images panel's filters (the panel's scope tabs choose the queryset it filters)."""
+
+    name = TrimmedFilter(method="filter_name", label="Name or ID", limit=255)
+    status = ValueListFilter(label="Status", choices=ImageStatus.values)
+    visibility = django_filters.ChoiceFilter(label="Visibility", choices=Visibility.choices)
+    disk_format = ValueListFilter(label="Format", choices=DiskFormat.values)
+    protected = BooleanParamFilter(label="Protected")
+    type = django_filters.ChoiceFilter(label="Type", choices=KINDS, method="filter_type")
+    owner = TrimmedFilter(method="filter_owner", label="Project", limit=64)
+
+    class Meta:
+        model = Image
+        fields: list[str] = []
+
+    def __init__(self, data=None, queryset=None, *, owner_filter: bool = True, **kwargs):
+        super().__init__(data, queryset, **kwargs)
+        if not owner_filter:  # only the admin panel, which lists every project's images, has it
+            del self.filters["owner"]
+
+    def filter_name(self, queryset, name: str, value: str):
+        return queryset.filter(Q(name__icontains=value) | Q(id__istartswith=value))
+
+    def filter_type(self, queryset, name: str, value: str):
+        if value == "snapshot":
+            return queryset.filter(properties__image_type="snapshot")
+        return queryset.exclude(properties__image_type="snapshot")
+
+    def filter_owner(self, queryset, name: str, value: str):
+        """A project id, or a project's name."""
+        return queryset.filter(Q(owner=value) | Q(owner__in=Project.objects.filter(name=value).values("id")))
+
+
+class GlanceListForm(forms.Form):
+    # The order the filters apply in, and in which a bad parameter is reported first.
+    field_order = [
+        "member_status", "visibility", "name", "status", "owner", "disk_format", "container_format", "id",
+        "tag", "size_min", "size_max", "protected", "os_hidden", "created_at", "updated_at",
+    ]  # fmt: skip
+
+
+class GlanceImageFilterSet(ImageFilterSet):
+    """``GET /v2/images``' filters: the panel's, in Glance's syntax, and Glance's own. Any other
+    parameter (but paging) is an additional property compared as a string, as in Glance. Values are
+    taken as sent (an unknown status matches nothing); a malformed one is a 400 (BadRequest)."""
+
+    # Glance compares these as sent; all but owner also take an `in:a,b` list.
+    name = ValueListFilter()
+    status = ValueListFilter()
+    disk_format = ValueListFilter()
+    owner = ValueListFilter(lists=False)
+    # The panel's own parameters are image properties here.
+    type = None
+
+    visibility = VisibilityTestParam()
+    member_status = MemberStatusParam()
+    container_format = ValueListFilter()
+    id = IdFilter()
+    tag = TagFilter()
+    size_min = IntegerParamFilter(field_name="size", lookup_expr="gte")
+    size_max = IntegerParamFilter(field_name="size", lookup_expr="lte")
+    # Hidden images are left out of lists unless asked for (Glance's os_hidden).
+    os_hidden = BooleanParamFilter(default=False)
+    created_at = DateOperatorFilter()
+    updated_at = DateOperatorFilter()
+
+    class Meta:
+        model = Image
+        fields: list[str] = []
+        form = GlanceListForm
+
+    def __init__(self, data, *, project_id: str | None, is_admin: bool, queryset=None):
+        super().__init__(data, queryset)
+        self.project_id, self.is_admin = project_id, is_admin
 
     @classmethod
-    def from_query(cls, params, *, admin: bool = False) -> ImageFilter:
-        f = cls(admin=admin)
-        f.scope = params.get("scope", "all" if admin else "project")
-        if f.scope not in SCOPES and not (admin and f.scope == "all"):
-            f.scope = "all" if admin else "project"
-        f.name = params.get("name", "").strip()[:255]
-        f.status = _choice(params.get("status", ""), ImageStatus.values)
-        f.visibility = _choice(params.get("visibility", ""), Visibility.values)
-        f.disk_format = _choice(params.get("disk_format", ""), DiskFormat.values)
-        f.protected = _choice(params.get("protected", ""), ("yes", "no"))
-        f.kind = _choice(params.get("type", ""), ("image", "snapshot"))
-        f.owner = params.get("owner", "").strip()[:64] if admin else ""
-        sort = params.get("sort", "-created")
-        f.descending = sort.startswith("-")
-        f.sort = sort.lstrip("-") if sort.lstrip("-") in SORTS else "created"
-        f.per_page = _int(params.get("per_page"), PAGE_SIZES[0])
-        if f.per_page not in PAGE_SIZES:
-            f.per_page = PAGE_SIZES[0]
-        f.page = max(_int(params.get("page"), 1), 1)
-        return f
+    def list_form(cls) -> type[forms.Form]:
+        """The form of every request, built once: the filters never change from one to the next."""
+        if "_list_form" not in cls.__dict__:
+            filters = copy.deepcopy(cls.base_filters)
+            fields = {name: f.field for name, f in filters.items()}
+            cls._list_form = type(f"{cls.__name__}Form", (cls._meta.form,), fields)
+        return cls.__dict__["_list_form"]
 
-    # --- the query -------------------------------------------------------------------------------
+    def get_form_class(self):
+        return self.list_form()
 
-    def queryset(self, ctx) -> QuerySet[Image]:
-        qs = Image.objects.alive()
-        membership = ImageMember.objects.filter(image=OuterRef("pk"), member=ctx.project_id)
-        if self.scope == "project":
-            qs = qs.filter(owner=ctx.project_id)
-        elif self.scope == "shared":
-            qs = qs.filter(Exists(membership), visibility=Visibility.SHARED).exclude(owner=ctx.project_id)
-        elif self.scope in ("public", "community"):
-            qs = qs.filter(visibility=self.scope)
-        qs = qs.annotate(my_member_status=Subquery(membership.values("status")[:1]))
-        if self.name:
-            qs = qs.filter(Q(name__icontains=self.name) | Q(id__istartswith=self.name))
-        if self.status:
-            qs = qs.filter(status=self.status)
-        if self.visibility:
-            qs = qs.filter(visibility=self.visibility)
-        if self.disk_format:
-            qs = qs.filter(disk_format=self.disk_format)
-        if self.protected:
-            qs = qs.filter(protected=self.protected == "yes")
-        if self.kind == "snapshot":
-            qs = qs.filter(properties__image_type="snapshot")
-        elif self.kind == "image":
-            qs = qs.exclude(properties__image_type="snapshot")
-        if self.owner:
-            qs = qs.filter(
-                Q(owner=self.owner) | Q(owner__in=Project.objects.filter(name=self.owner).values("id"))
-            )
-        key = SORTS[self.sort]
-        order = [f"-{key}" if self.descending else key]
-        if key != "created_at":
-            order.append("-created_at")
-        return qs.order_by(*order, "-id")
+    @classmethod
+    def clean_param(cls, data, name: str):
+        """One parameter checked on its own, as the filterset checks it, without building one."""
+        field = cls.list_form().base_fields[name]
+        try:
+            return field.clean(field.widget.value_from_datadict(data, {}, name))
+        except ValidationError as exc:
+            raise BadRequest(f"{name} {exc.messages[0]}") from None
 
-    def paginate(self, ctx) -> Page:
-        paginator = Paginator(self.queryset(ctx), self.per_page)
-        page = paginator.get_page(self.page)
-        decorate(page.object_list, ctx)
-        return page
-
-    # --- links -----------------------------------------------------------------------------------
-
-    def params(self, **changes) -> dict[str, str]:
-        values = {
-            "scope": self.scope,
-            "name": self.name,
-            "status": self.status,
-            "visibility": self.visibility,
-            "disk_format": self.disk_format,
-            "protected": self.protected,
-            "type": self.kind,
-            "owner": self.owner,
-            "sort": f"-{self.sort}" if self.descending else self.sort,
-            "per_page": str(self.per_page),
-            "page": str(self.page),
-        }
-        values.update({k: str(v) for k, v in changes.items()})
-        defaults = {"sort": "-created", "per_page": str(PAGE_SIZES[0]), "page": "1"}
-        return {k: v for k, v in values.items() if v and defaults.get(k) != v}
-
-    def query(self, **changes) -> str:
-        return urlencode(self.params(**changes))
-
-    def sort_query(self, column: str) -> str:
-        """The link of a column header: sort by it, or flip the direction if it is the current one."""
-        descending = not self.descending if column == self.sort else column in ("created", "size")
-        return self.query(sort=f"-{column}" if descending else column, page=1)
-
-    @property
-    def sort_links(self) -> dict[str, str]:
-        return {column: self.sort_query(column) for column in SORTS}
-
-    @property
-    def scope_links(self) -> dict[str, str]:
-        return {scope: urlencode({"scope": scope}) for scope in SCOPES}
-
-    def page_query(self, number: int) -> str:
-        return self.query(page=number)
-
-    @property
-    def is_filtered(self) -> bool:
-        return any(
-            (self.name, self.status, self.visibility, self.disk_format, self.protected, self.kind, self.owner)
+    def filter_queryset(self, queryset):
+        if self.errors:
+            name, messages = next(iter(self.errors.items()))
+            raise BadRequest(f"{name} {messages[0]}")
+        values = self.form.cleaned_data
+        queryset = queryset.listed_for(
+            self.project_id, self.is_admin, values["visibility"] or None, values["member_status"]
         )
+        for name, sent in self.data.lists():
+            if name not in self.filters and name not in PAGING_PARAMS:
+                queryset = queryset.filter(**{f"properties__{name}": sent[-1]})
+        return super().filter_queryset(queryset)
 
 
-def decorate(images, ctx) -> None:
-    """Attach what rows show and the policy checks need, with one query per kind for the whole page."""
-    from images.policies import target
-
-    images = list(images)
-    ids = [i.pk for i in images]
-    members: dict = {}
-    for m in ImageMember.objects.filter(image_id__in=ids):
-        members.setdefault(m.image_id, []).append(m)
-    owners = {i.owner for i in images if i.owner}
-    names = dict(Project.objects.filter(id__in=owners).values_list("id", "name"))
-    for image in images:
-        # Fill Django's prefetch cache so policies.target() reads members without a query per row.
-        image._prefetched_objects_cache = {"members": _Prefetched(members.get(image.pk, []))}
-        image.owner_name = names.get(image.owner, image.owner or "")
-        image.kind = "snapshot" if image.properties.get("image_type") == "snapshot" else "image"
-        image.server_uuid = image.properties.get("instance_uuid", "") if image.kind == "snapshot" else ""
-        image.status_style = STATUS_STYLE.get(image.status, "info")
-        image.transitional = is_transitional(image)
-        image.row_actions = actions_for(ctx, image, target(ctx, image))
+def split_list(value: str) -> list[str]:
+    """The values of ``in:a,"b", c``."""
+    return [v.strip().strip('"') for v in value[3:].split(",") if v.strip()]
 
 
-class _Prefetched(list):
-    """Looks enough like a prefetched related manager result for ``image.members.all()``."""
-
-    def all(self):
-        return self
-
-
-def actions_for(ctx, image: Image, policy_target: dict) -> dict[str, bool]:
-    """Which actions this user may take on this image: the same rules the API enforces."""
-    from dashboard.policy import can
-
-    own = ctx.is_admin or image.owner == ctx.project_id
-    status = image.status
-    return {
-        "edit": own and can(ctx, "modify_image", policy_target),
-        "metadata": own and can(ctx, "modify_image", policy_target),
-        "delete": own and can(ctx, "delete_image", policy_target),
-        "upload": own and status == ImageStatus.QUEUED and can(ctx, "upload_image", policy_target),
-        "deactivate": status == ImageStatus.ACTIVE and can(ctx, "deactivate", policy_target),
-        "reactivate": status == ImageStatus.DEACTIVATED and can(ctx, "reactivate", policy_target),
-        "members": own and image.visibility == Visibility.SHARED and can(ctx, "add_member", policy_target),
-        # Launching is the compute service's decision: an active image and the right to create servers.
-        "launch": status == ImageStatus.ACTIVE
-        and can(ctx, "os_compute_api:servers:create", {"project_id": ctx.project_id}),
-        "respond": (
-            not own
-            and image.visibility == Visibility.SHARED
-            and getattr(image, "my_member_status", None) is not None
-            and can(ctx, "modify_member", {**policy_target, "member_id": ctx.project_id})
-        ),
-    }
-
-
-def next_delay(current: float | None) -> int:
-    """Polling back-off for rows in a transitional state: 2 s, then ×1.5, capped at 30 s."""
-    if not current:
-        return 2
-    return int(min(max(current * 1.5, 2), 30))
-
-
-def is_transitional(image: Image) -> bool:
-    """Rows that will change on their own soon. A queued record is worth watching only while an
-    upload into it is likely (just created or just failed is settled: it waits for the user)."""
-    if image.status != ImageStatus.QUEUED:
-        return image.status in TRANSITIONAL
-    return not image.reason and timezone.now() - image.updated_at < QUEUED_WATCH
-
-
-def member_status_label(value: str | None) -> str:
-    return MemberStatus(value).label if value in MemberStatus.values else ""
-
-
-def _choice(value: str, allowed) -> str:
-    return value if value in allowed else ""
-
-
-def _int(value, default: int) -> int:
+def _is_uuid(value: str) -> bool:
     try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True

@@ -15,10 +15,11 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from dashboard.celery import enqueue
-from dashboard.exceptions import Conflict, Forbidden, NotFound, StratusError
+from dashboard.exceptions import BadRequest, Conflict, Forbidden, NotFound, StratusError
 from images import quotas
 from images.choices import ImageStatus, MemberStatus, Visibility
 from images.models import Image, ImageLocation, ImageMember, ImageTag
+from images.staging import staging_path
 from images.stores import StoreError, get_store
 
 log = logging.getLogger(__name__)
@@ -100,8 +101,6 @@ def delete_image(image: Image) -> None:
 
 
 def remove_data(image_id, locations: list[ImageLocation]) -> None:
-    from images.staging import staging_path
-
     for location in locations:
         try:
             get_store(location.store).delete(location.key or str(image_id))
@@ -347,8 +346,6 @@ def add_member(image: Image, member: str) -> ImageMember:
 
 def set_member_status(membership: ImageMember, status: str) -> ImageMember:
     if status not in MemberStatus.values:
-        from dashboard.exceptions import BadRequest
-
         raise BadRequest(f"Member status must be one of {', '.join(MemberStatus.values)}.")
     ImageMember.objects.filter(pk=membership.pk).update(status=status, updated_at=timezone.now())
     membership.refresh_from_db()

@@ -13,12 +13,13 @@ from rest_framework.views import APIView
 
 from dashboard.api.responses import empty
 from dashboard.api.urls import base_url
-from dashboard.exceptions import BadRequest, Forbidden, NotFound, UnsupportedMediaType
+from dashboard.exceptions import BadRequest, Conflict, Forbidden, NotFound, UnsupportedMediaType
 from dashboard.policy import authorize, can
 from dashboard.prepared import PreparedQueries
 from images import services
 from images.api import fields, listing, patch
 from images.choices import Visibility
+from images.filters import GlanceImageFilterSet
 from images.models import Image, ImageLocation, ImageTag
 from images.policies import target
 
@@ -72,7 +73,7 @@ class ImageCollection(GlanceView):
         params = request.query_params
         order = listing.sort_order(params)
         limit = listing.limit_of(params)
-        visibility, members = params.get("visibility"), listing.member_status(params)
+        GlanceImageFilterSet.clean_param(params, "member_status")  # reported before a bad marker
         marker = None
         if "marker" in params:
             marker = Image.objects.visible_to(ctx).filter(pk=_uuid_or_404(params["marker"])).first()
@@ -80,8 +81,7 @@ class ImageCollection(GlanceView):
                 raise BadRequest(f"Marker {params['marker']} could not be found.")
 
         def page_query(values):
-            qs = Image.objects.listed_for(values["project"], ctx.is_admin, visibility, members)
-            qs = listing.filtered(qs, params, ctx.is_admin)
+            qs = GlanceImageFilterSet(params, project_id=values["project"], is_admin=ctx.is_admin).qs
             if marker is not None:
                 qs = listing.after_marker(qs, order, marker)
             # Plain rows, not model instances: a page of 1000 images is built as dicts directly
@@ -142,8 +142,6 @@ class ImageCollection(GlanceView):
         attrs.pop("owner", None)
         fields.authorize_visibility(ctx, Image(owner=owner), attrs["visibility"])
         if "id" in attrs and Image.objects.filter(pk=attrs["id"]).exists():
-            from dashboard.exceptions import Conflict
-
             raise Conflict(f"An image with id {attrs['id']} already exists.")
         image = services.create_image(owner, attrs, props, tags)
         image = find_image(ctx, image.pk)

@@ -17,7 +17,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
+import certifi
+import urllib3
 from django.conf import settings
+from urllib3.exceptions import HTTPError
 
 from images.pipeline.errors import TransferError
 
@@ -94,8 +97,6 @@ class Download:
         self.length = int(length) if length and length.isdigit() else None
 
     def chunks(self) -> Iterator[bytes]:
-        from urllib3.exceptions import HTTPError
-
         deadline = time.monotonic() + settings.IMAGE_IMPORT_TOTAL_TIMEOUT
         try:
             for chunk in self.response.stream(settings.IMAGE_CHUNK_SIZE, decode_content=False):
@@ -114,12 +115,8 @@ class Download:
 
 def _connect(target: Target, headers: dict, timeout):
     """One GET to the checked address; no redirects, no retries, no proxies from the environment."""
-    import urllib3
-
     kwargs = {"timeout": timeout, "retries": False, "maxsize": 1}
     if target.scheme == "https":
-        import certifi
-
         # Connect to the address, but verify the certificate and send SNI for the name.
         pool = urllib3.HTTPSConnectionPool(
             target.address,
@@ -141,7 +138,7 @@ def _connect(target: Target, headers: dict, timeout):
             preload_content=False,
             assert_same_host=False,
         )
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
+    except (HTTPError, OSError) as exc:
         pool.close()
         raise FetchError(f"The URL could not be fetched: {type(exc).__name__}.") from exc
     return response, pool
@@ -167,8 +164,6 @@ def open_url(url: str, headers: dict | None = None) -> Download:
 
 
 def _timeout():
-    import urllib3
-
     return urllib3.Timeout(
         connect=settings.IMAGE_IMPORT_CONNECT_TIMEOUT, read=settings.IMAGE_IMPORT_READ_TIMEOUT
     )

@@ -17,7 +17,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from oslo_utils.imageutils import format_inspector
 
+from dashboard.exceptions import BadRequest
 from images.pipeline.errors import ImageRejected, TooLarge, TransferError
 from images.pipeline.source import as_reader
 
@@ -183,9 +185,6 @@ class Ingest:
     def _inspector(self):
         if not self._inspect:
             return None, None
-        # Imported on first use: the web process should not carry it until an upload needs it.
-        from oslo_utils.imageutils import format_inspector
-
         feed = _Feed()
         return format_inspector.InspectWrapper(feed), feed
 
@@ -209,8 +208,6 @@ def check_expected_hash(validation: dict | None) -> tuple[str, str] | None:
     """validation_data from the API, as (algorithm, lowercase hex digest), or None if absent."""
     if not validation:
         return None
-    from dashboard.exceptions import BadRequest
-
     if not isinstance(validation, dict):
         raise BadRequest("validation_data must be an object.")
     algo, value = validation.get("os_hash_algo"), validation.get("os_hash_value")
@@ -229,8 +226,6 @@ def check_expected_hash(validation: dict | None) -> tuple[str, str] | None:
 def inspect_file(path) -> list:
     """The format inspectors' verdict on a local file, reading only as far as they need (the head,
     or to the end for a format with a footer)."""
-    from oslo_utils.imageutils import format_inspector
-
     feed = _Feed()
     wrapper = format_inspector.InspectWrapper(feed)
     with open(path, "rb", buffering=0) as fh:

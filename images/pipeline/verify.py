@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
+from oslo_utils.imageutils import format_inspector
 
 from images.pipeline import qemu
 from images.pipeline.errors import ImageRejected
@@ -44,9 +45,6 @@ def check_content(
     wanted = "raw" if disk_format in RAW_LIKE else disk_format
     if content != wanted:
         raise ImageRejected(f"Image content is {content} but disk_format is {disk_format}.")
-    # Imported on first use: the web process should not carry it until an upload needs it.
-    from oslo_utils.imageutils import format_inspector
-
     try:
         inspector.safety_check()
     except format_inspector.SafetyCheckFailed as exc:

@@ -17,12 +17,13 @@ from django.views.decorators.http import require_http_methods
 from dashboard.decorators import policy_required
 from dashboard.exceptions import NotFound
 from dashboard.policy import can
-from images import filters
 from images.api.fields import readable
 from images.api.views import find_image
 from images.choices import DiskFormat, ImageStatus, Visibility
 from images.forms import ARCHITECTURES, CreateImageForm
 from images.models import Image, ImageMember
+from images.views import rows
+from images.views.table import PAGE_SIZES, SCOPES, ImageTable
 
 
 def get_image(request: HttpRequest, image_id) -> Image:
@@ -41,7 +42,7 @@ def create_allowed(ctx) -> bool:
 
 def _panel(request: HttpRequest, *, admin: bool) -> HttpResponse:
     ctx = request.ctx
-    table = filters.ImageFilter.from_query(request.GET, admin=admin)
+    table = ImageTable.from_query(request.GET, admin=admin)
     page = table.paginate(ctx)
     creating = create_allowed(ctx) and not admin
     return render(
@@ -51,18 +52,17 @@ def _panel(request: HttpRequest, *, admin: bool) -> HttpResponse:
             "page": page,
             "table": table,
             "admin": admin,
-            "scopes": filters.SCOPES,
+            "scopes": SCOPES,
             "statuses": ImageStatus.choices,
             "visibilities": Visibility.choices,
             "formats": DiskFormat.choices,
-            "page_sizes": filters.PAGE_SIZES,
+            "page_sizes": PAGE_SIZES,
             "can_create": creating,
             "can_delete": can(ctx, "delete_image"),
             "create_form": CreateImageForm(ctx=ctx, owner=ctx.project_id) if creating else None,
             "architectures": ARCHITECTURES,
             "row_query": "admin=1" if admin else "",
-            "prev_query": table.page_query(page.number - 1) if page.has_previous() else "",
-            "next_query": table.page_query(page.number + 1) if page.has_next() else "",
+            "query": table.query(page=""),  # filters, sorting and page size; the pager adds page=N
         },
     )
 
@@ -86,7 +86,7 @@ def image_row(request: HttpRequest, image_id: str) -> HttpResponse:
         .values_list("status", flat=True)
         .first()
     )
-    filters.decorate([image], request.ctx)
+    rows.decorate([image], request.ctx)
     try:
         delay = float(request.GET.get("delay", "0"))
     except ValueError:
@@ -96,7 +96,7 @@ def image_row(request: HttpRequest, image_id: str) -> HttpResponse:
         "images/_row.html",
         {
             "image": image,
-            "delay": filters.next_delay(delay),
+            "delay": rows.next_delay(delay),
             "admin": request.GET.get("admin") == "1",
             "row_query": "admin=1" if request.GET.get("admin") == "1" else "",
             "return_to": _current_page(request),
@@ -110,7 +110,7 @@ def image_detail(request: HttpRequest, image_id: str) -> HttpResponse:
     image.my_member_status = next(
         (m.status for m in image.members.all() if m.member == request.ctx.project_id), None
     )
-    filters.decorate([image], request.ctx)
+    rows.decorate([image], request.ctx)
     ctx = request.ctx
     properties = sorted((k, v) for k, v in image.properties.items() if readable(ctx, k))
     own = ctx.is_admin or image.owner == ctx.project_id
@@ -124,7 +124,7 @@ def image_detail(request: HttpRequest, image_id: str) -> HttpResponse:
             "tags": [t.value for t in image.tag_set.all()],
             "stores": sorted({loc.store for loc in image.locations.all()}),
             "show_stores": can(ctx, "get_image_location", {"project_id": image.owner}),
-            "transitional": filters.is_transitional(image),
+            "transitional": rows.is_transitional(image),
         },
     )
 
