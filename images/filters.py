@@ -91,7 +91,10 @@ class DateOperatorField(RawField):
         if value is None:
             return None
         op, _, when = value.partition(":")
-        moment = parse_datetime(when) if op in DATE_OPS or op == "neq" else None
+        try:
+            moment = parse_datetime(when) if op in DATE_OPS or op == "neq" else None
+        except ValueError:  # well formed but impossible, such as month 13
+            moment = None
         if moment is None:
             raise ValidationError("must be like gte:2024-01-01T00:00:00Z.")
         return op, moment

@@ -26,11 +26,6 @@ def _limited(limit: int) -> bool:
     return limit >= 0
 
 
-def lock_project(project_id: str | None) -> None:
-    if project_id:
-        list(Project.objects.select_for_update().filter(pk=project_id).values_list("pk"))
-
-
 def check_image_count(project_id: str | None) -> None:
     limit = settings.IMAGE_QUOTA_COUNT
     if _limited(limit) and Image.objects.alive().filter(owner=project_id).count() >= limit:
@@ -57,7 +52,7 @@ def _usage(project_id: str | None) -> dict[str, int]:
 def reserve(image: Image, needed: int, *, staging: bool) -> int:
     """Make the image's reservation cover ``needed`` bytes; returns the new reservation."""
     with transaction.atomic():
-        lock_project(image.owner)
+        Project.objects.lock(image.owner)
         current = Image.objects.filter(pk=image.pk).values_list("reserved_bytes", flat=True).first() or 0
         if needed <= current:
             return current

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from dashboard.celery import enqueue
 from dashboard.exceptions import BadRequest, Conflict, Forbidden, NotFound, StratusError
+from dashboard.models import Project
 from images import quotas
 from images.choices import ImageStatus, MemberStatus, Visibility
 from images.models import Image, ImageLocation, ImageMember, ImageTag
@@ -48,7 +49,7 @@ def transition(image_id, expected, to: str, **fields) -> None:
 
 def create_image(owner: str | None, fields: dict, properties: dict, tags: list[str]) -> Image:
     with transaction.atomic():
-        quotas.lock_project(owner)
+        Project.objects.lock(owner)
         quotas.check_image_count(owner)
         image = Image(owner=owner, properties=properties, **fields)
         image.full_clean(exclude=["properties"])
@@ -128,7 +129,7 @@ def reactivate(image: Image) -> None:
 def begin_upload(image: Image, to: str = ImageStatus.SAVING) -> None:
     """queued → saving (upload) or uploading (staging), within the project's in-flight limit."""
     with transaction.atomic():
-        quotas.lock_project(image.owner)
+        Project.objects.lock(image.owner)
         quotas.check_uploads_in_flight(image.owner)
         transition(image.pk, ImageStatus.QUEUED, to, reason="", reserved_bytes=0)
 
@@ -195,7 +196,7 @@ def start_import(
         if method == "glance-direct":
             transition(image.pk, ImageStatus.UPLOADING, ImageStatus.IMPORTING, **fields)
         elif method in ("web-download", "location"):
-            quotas.lock_project(image.owner)
+            Project.objects.lock(image.owner)
             quotas.check_uploads_in_flight(image.owner)
             transition(image.pk, ImageStatus.QUEUED, ImageStatus.IMPORTING, **fields)
         else:  # copy-image: the image stays active; the import fields act as its lock

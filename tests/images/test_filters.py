@@ -85,6 +85,7 @@ def test_a_bad_value_is_left_out_by_the_panel_and_refused_by_the_api(panel, memb
         ("size_max=", "size_max must be an integer."),
         ("os_hidden=maybe", "os_hidden must be true or false."),
         ("created_at=after:2024-01-01T00:00:00Z", "created_at must be like gte:2024-01-01T00:00:00Z."),
+        ("created_at=gte:2024-13-01T00:00:00Z", "created_at must be like gte:2024-01-01T00:00:00Z."),
         ("member_status=maybe", "member_status must be pending, accepted, rejected or all."),
         # The first bad parameter in Glance's order is the one reported.
         ("updated_at=x&protected=x&size_max=x", "size_max must be an integer."),
