@@ -59,7 +59,7 @@ def test_admin_creates_shares_describes_and_deletes_a_private_flavor(
     assert openstack_admin.run("flavor", "show", name, check=False).returncode != 0
     assert (
         live_stack.shell(
-            f"from instances.models import Flavor; print(Flavor.objects.filter(name={name!r}).count())"
+            f"from flavors.models import Flavor; print(Flavor.objects.filter(name={name!r}).count())"
         )
         == "0"
     )
@@ -73,7 +73,7 @@ def test_a_project_member_may_not_create_flavors(openstack_demo, live_stack):
     assert result.returncode != 0 and "403" in result.stderr
     assert (
         live_stack.shell(
-            f"from instances.models import Flavor; print(Flavor.objects.filter(name={name!r}).count())"
+            f"from flavors.models import Flavor; print(Flavor.objects.filter(name={name!r}).count())"
         )
         == "0"
     )
