@@ -1,15 +1,14 @@
 from django.apps import AppConfig
 
+from dashboard import nav, policy
+from flavors import policies
+
 
 class FlavorsConfig(AppConfig):
     name = "flavors"
     verbose_name = "Flavors"
 
     def ready(self) -> None:
-        # Imported here, not at the top: Django loads apps.py before the app registry is ready.
-        from dashboard import nav, policy
-        from flavors import policies
-
         policy.register_defaults(policies.RULES)
         nav.register(
             nav.Panel("admin", "Flavors", "admin-flavors", "grid-3x3-gap", policies.FLAVOR_CREATE, 30)

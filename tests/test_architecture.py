@@ -18,7 +18,6 @@ DEFERRED = {
     # Django runs AppConfig.ready() once the app registry is loaded; apps.py itself is imported before.
     ("dashboard/apps.py", "ready"),
     ("images/apps.py", "ready"),
-    ("flavors/apps.py", "ready"),
     ("instances/apps.py", "ready"),
     # boto3 (tens of MiB) is loaded only by a process that has an S3 store configured.
     ("images/stores/__init__.py", "_build"),
