@@ -22,6 +22,14 @@ def _hosts():
     return ComputeHost.objects.annotate(running_vms=Count("instances", filter=Q(instances__deleted=False)))
 
 
+def _accelerator(host: ComputeHost) -> dict:
+    """Which accelerator the host's guests run on and why (hypervisor_type says KVM or QEMU, as Nova
+    does; the reason tells an operator why a host with /dev/kvm still runs TCG)."""
+    if not host.accelerator:
+        return {}
+    return {"accelerator": host.accelerator, "accelerator_reason": host.accelerator_reason}
+
+
 def hypervisor_json(request, host: ComputeHost, detail: bool) -> dict:
     version = request.api_version
     out: dict = {
@@ -58,7 +66,7 @@ def hypervisor_json(request, host: ComputeHost, detail: bool) -> dict:
                 "current_workload": 0,
                 "running_vms": host.running_vms,
                 "disk_available_least": host.local_gb - host.local_gb_used,
-                "cpu_info": {"arch": host.arch, "uefi": host.uefi},
+                "cpu_info": {"arch": host.arch, "uefi": host.uefi, **_accelerator(host)},
             }
         )
     else:

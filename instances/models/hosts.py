@@ -78,6 +78,16 @@ class ComputeHost(models.Model):
         return timezone.now() - self.last_heartbeat <= timedelta(seconds=settings.COMPUTE_HOST_DOWN_AFTER)
 
     @property
+    def accelerator(self) -> str:
+        """What the host's guests run on ("kvm", "tcg"), as its driver last reported."""
+        return (self.capabilities or {}).get("extra", {}).get("accel", "")
+
+    @property
+    def accelerator_reason(self) -> str:
+        """Why the driver chose that accelerator (for TCG: why KVM is not used)."""
+        return (self.capabilities or {}).get("extra", {}).get("accel_reason", "")
+
+    @property
     def queue(self) -> str:
         return f"compute.{self.name}"
 

@@ -98,6 +98,7 @@ class QemuDriver(VirtDriver):
 
     def capabilities(self) -> Capabilities:
         accel = self.accel()
+        _, reason = self._accel_choice
         return Capabilities(
             hypervisor_type="kvm" if accel == "kvm" else "qemu",
             arch=host_arch(),
@@ -105,7 +106,7 @@ class QemuDriver(VirtDriver):
             vcpus=os.cpu_count() or 1,
             memory_mb=host_memory_mb(),
             disk_gb=disk_gb(self.dirs.root),
-            extra={"accel": accel, "binary": self.binary(host_arch())},
+            extra={"accel": accel, "accel_reason": reason, "binary": self.binary(host_arch())},
         )
 
     # -- processes -------------------------------------------------------------------------------

@@ -9,9 +9,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from instances.compute import agent
+from instances.compute.manager import ComputeManager
 from instances.models import ComputeHost, Instance
 from instances.services import quotas
 from instances.views.overview import usage_summary
+from instances.virt.qemu import QemuDriver
 from tests.instances.conftest import Deliver, make_host
 from tests.instances.dashboard_support import browser_for, bulk_instances, launch_in_dashboard
 
@@ -125,3 +128,22 @@ def test_the_summary_adds_up_every_host(world, host, tmp_path):
     assert ComputeHost.objects.count() == 2
     assert f'data-gauge="vcpus" data-used="0" data-limit="{vcpus}"' in summary
     assert 'data-gauge="ram" data-used="0" data-limit="6144.0"' in summary
+
+
+def test_a_host_whose_kvm_fails_the_probe_runs_tcg_and_the_hypervisors_page_and_api_say_why(world, tmp_path):
+    # A QEMU that cannot run the probe guest: the host's guests get TCG, whatever /dev/kvm says.
+    failing = tmp_path / "qemu-system-x86_64"
+    failing.write_text("#!/bin/sh\necho 'failed to set MSR 0x10a' >&2\nexit 1\n")
+    failing.chmod(0o755)
+    state = tmp_path / "state-kvmless"
+    manager = ComputeManager("kvmless", QemuDriver(state, binary=str(failing), accel="auto"), state)
+    host = agent.register(manager, "nova", {"vcpus": 2, "memory_mb": 2048, "disk_gb": 10})
+    assert (host.hypervisor_type, host.accelerator) == ("qemu", "tcg")
+    card = browser_for("admin").get("/admin/hypervisors/").content.decode().split('data-host="kvmless"')[1]
+    line = card.split('data-testid="accelerator"')[1].split("</div>")[0]
+    assert "TCG" in line and host.accelerator_reason in line
+    assert host.accelerator_reason.startswith(("KVM does not work here", "/dev/kvm cannot be opened"))
+    shown = world["admin"].get(f"/os-hypervisors/{host.pk}", "2.1").json()["hypervisor"]
+    assert shown["hypervisor_type"] == "QEMU"
+    assert shown["cpu_info"]["accelerator"] == "tcg"
+    assert shown["cpu_info"]["accelerator_reason"] == host.accelerator_reason
