@@ -47,12 +47,24 @@ def qemu_argv(
     for disk in spec.disks:
         for option, value in disk_options(disk, boot=disk.target == "vda"):
             argv += [option, json.dumps(value)]
+    if spec.kernel:
+        argv += ["-kernel", spec.kernel]
+        if spec.ramdisk:
+            argv += ["-initrd", spec.ramdisk]
+        if spec.cmdline:
+            argv += ["-append", spec.cmdline]
     if spec.network:
         net = spec.network
-        # user networking with the instance's network, gateway and DHCP start: the guest's
-        # only lease is its recorded address. No option ROM: guests boot from disk, not PXE.
+        if net.tap:
+            # The tap device the agent put on the network's bridge; the host's dnsmasq answers DHCP.
+            netdev = f"tap,id=net0,ifname={net.tap},script=no,downscript=no"
+        else:
+            # user networking with the instance's network, gateway and DHCP start: the guest's
+            # only lease is its recorded address.
+            netdev = f"user,id=net0,net={net.cidr},host={net.gateway},dhcpstart={net.lease_start}"
+        # No option ROM: guests boot from disk, not PXE.
         argv += [
-            "-netdev", f"user,id=net0,net={net.cidr},host={net.gateway},dhcpstart={net.lease_start}",
+            "-netdev", netdev,
             "-device", f"virtio-net-pci,netdev=net0,mac={net.mac},bus=pcie.0,addr=0x3,romfile=",
         ]  # fmt: skip
     if incoming:

@@ -59,13 +59,16 @@ class DiskSpec:
 
 @dataclass(frozen=True)
 class NetworkSpec:
-    """One NIC on QEMU user networking; the guest's DHCP lease is exactly ``address``."""
+    """One NIC. With ``tap``, the NIC is that tap device on the network's bridge on the host, and the
+    host's DHCP server hands the guest ``address`` (see hostnet.py); without it, QEMU user networking,
+    whose DHCP lease is exactly ``address``, and which nothing outside the guest can reach."""
 
     cidr: str
     address: str
     gateway: str
     mac: str
-    dhcp_start: str = ""  # defaults to ``address``, so the first (only) lease is the instance's
+    dhcp_start: str = ""  # user networking: defaults to ``address``, so the only lease is the instance's
+    tap: str = ""
 
     def __post_init__(self) -> None:
         try:
@@ -79,6 +82,8 @@ class NetworkSpec:
             raise VirtError("the instance address must differ from the gateway")
         if not MAC_RE.match(self.mac):
             raise VirtError(f"MAC address {self.mac!r} must be lower-case xx:xx:xx:xx:xx:xx")
+        if self.tap and not re.match(r"^[a-zA-Z0-9_-]{1,15}$", self.tap):
+            raise VirtError(f"tap device name {self.tap!r} must be 1-15 letters, digits, - or _")
 
     @property
     def lease_start(self) -> str:
@@ -95,6 +100,11 @@ class GuestSpec:
     network: NetworkSpec | None = None
     arch: str = "x86_64"
     firmware: str = "bios"  # "uefi" when the image says hw_firmware_type=uefi
+    # Direct kernel boot (Glance's AKI/ARI images): the firmware loads these instead of vda's boot
+    # sector; vda is still attached as the root disk.
+    kernel: str = ""
+    ramdisk: str = ""
+    cmdline: str = ""
 
     def __post_init__(self) -> None:
         if not re.match(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", self.uuid):
@@ -105,6 +115,11 @@ class GuestSpec:
             raise VirtError(f"firmware {self.firmware!r} must be bios or uefi")
         if not re.match(r"^[a-z0-9_]+$", self.arch):
             raise VirtError(f"invalid architecture {self.arch!r}")
+        for path in (self.kernel, self.ramdisk):
+            if path and not Path(path).is_absolute():
+                raise VirtError(f"kernel and ramdisk paths must be absolute, not {path!r}")
+        if (self.ramdisk or self.cmdline) and not self.kernel:
+            raise VirtError("a ramdisk or a kernel command line needs a kernel")
         # Lists are accepted for convenience but stored as a tuple, so the spec stays hashable.
         object.__setattr__(self, "disks", tuple(self.disks))
         targets = [d.target for d in self.disks]
