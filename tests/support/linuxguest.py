@@ -18,6 +18,8 @@ The guest's behaviour is chosen on the kernel command line (``guest_cmdline`` wr
 ``stratus.http=PORT``     port of the HTTP server serving /www (80; 0: none)
 ``stratus.echo=PORT``     a TCP echo service (``nc -ll -e cat``) on PORT (none)
 ``stratus.metadata=1``    fetch the OpenStack metadata once networked and print it between markers
+``stratus.peers=A,B``     once ready, fetch http://A/ (then B) until it answers or ``stratus.peerwait``
+                          seconds (default 20) pass, and print ``peer A ok <page>`` or ``peer A unreachable``
 ``stratus.poweroff=1``    power off once ready (QEMU then exits)
 ``stratus.loglevel=N``    kernel console log level after boot (1: only emergencies interleave)
 
@@ -77,6 +79,7 @@ mount -t devtmpfs devtmpfs /dev
 exec </dev/console >/dev/console 2>&1
 
 MARKER=STRATUS-GUEST HOSTNAME=stratus-guest TOKEN= DHCP=1 HTTP=80 ECHO= METADATA=0 POWEROFF=0 LOGLEVEL=1
+PEERS= PEERWAIT=20
 for arg in $(cat /proc/cmdline); do
     case "$arg" in
         stratus.marker=*) MARKER="${arg#*=}" ;;
@@ -88,6 +91,8 @@ for arg in $(cat /proc/cmdline); do
         stratus.metadata=*) METADATA="${arg#*=}" ;;
         stratus.poweroff=*) POWEROFF="${arg#*=}" ;;
         stratus.loglevel=*) LOGLEVEL="${arg#*=}" ;;
+        stratus.peers=*) PEERS="${arg#*=}" ;;
+        stratus.peerwait=*) PEERWAIT="${arg#*=}" ;;
     esac
 done
 say() { echo "$MARKER $*"; }
@@ -140,6 +145,21 @@ if [ "$METADATA" = 1 ]; then
         say metadata-unavailable
     fi
 fi
+
+for peer in $(echo "$PEERS" | tr ',' ' '); do
+    deadline=$(( $(cut -d. -f1 /proc/uptime) + PEERWAIT ))
+    while :; do
+        if page=$(timeout 3 wget -q -O - "http://$peer/"); then
+            say "peer $peer ok $page"
+            break
+        fi
+        if [ "$(cut -d. -f1 /proc/uptime)" -ge "$deadline" ]; then
+            say "peer $peer unreachable"
+            break
+        fi
+        sleep 1
+    done
+done
 
 if [ "$POWEROFF" = 1 ]; then
     say poweroff
@@ -362,6 +382,8 @@ def guest_cmdline(
     echo_port: int | None = None,
     metadata: bool = False,
     poweroff: bool = False,
+    peers: tuple[str, ...] = (),
+    peer_wait: int | None = None,
 ) -> str:
     """The ``stratus.*`` options of /init, to pass as ``cmdline_extra``. Values are single words:
     /init splits /proc/cmdline on spaces. The metadata fetch is off by default: under QEMU user
@@ -375,9 +397,11 @@ def guest_cmdline(
         "echo": echo_port,
         "metadata": int(metadata),
         "poweroff": int(poweroff),
+        "peers": ",".join(peers) or None,
+        "peerwait": peer_wait,
     }
     for name, value in options.items():
-        if value is not None and not re.fullmatch(r"[\w.:-]+", str(value)):
+        if value is not None and not re.fullmatch(r"[\w.:,-]+", str(value)):
             raise ValueError(f"stratus.{name}={value!r} must be a single word")
     return " ".join(f"stratus.{name}={value}" for name, value in options.items() if value is not None)
 
