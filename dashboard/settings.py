@@ -371,6 +371,19 @@ COMPUTE_DISK_ALLOCATION_RATIO = _read("float", "STRATUS_DISK_ALLOCATION_RATIO", 
 COMPUTE_RESERVED_HOST_MEMORY_MB = _read("int", "STRATUS_RESERVED_HOST_MEMORY_MB", 512)
 # Per-project private networks: one /24 each, carved out of this pool.
 COMPUTE_NETWORK_POOL = _read("str", "STRATUS_NETWORK_POOL", "10.100.0.0/16")
+# How instances are networked on a compute host: "bridge" (a Linux bridge per project network,
+# DHCP from the host, isolation and NAT by nftables: the agent must be root or hold CAP_NET_ADMIN),
+# "user" (QEMU user networking: the guest reaches out, nothing reaches in), or "auto" (bridge where
+# the host allows it, else user, and the Hypervisors page says why).
+COMPUTE_NETWORKING = _read("str", "STRATUS_COMPUTE_NETWORKING", "auto")
+if COMPUTE_NETWORKING not in ("auto", "bridge", "user"):
+    raise ImproperlyConfigured(
+        f"STRATUS_COMPUTE_NETWORKING={COMPUTE_NETWORKING!r} must be auto, bridge or user."
+    )
+# Bridge mode: guests' traffic to other networks leaves masqueraded behind the host's address.
+COMPUTE_NETWORK_MASQUERADE = _read("bool", "STRATUS_COMPUTE_NETWORK_MASQUERADE", True)
+# Bridge mode: a guest's request to 169.254.169.254:80 goes to this port on its network's gateway.
+METADATA_PORT = _read("int", "STRATUS_METADATA_PORT", 8775)
 # Default per-project quotas (-1 = unlimited); per-project overrides live in the database.
 COMPUTE_QUOTA_INSTANCES = _read("int", "STRATUS_QUOTA_INSTANCES", 10)
 COMPUTE_QUOTA_CORES = _read("int", "STRATUS_QUOTA_CORES", 20)

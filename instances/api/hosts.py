@@ -22,12 +22,16 @@ def _hosts():
     return ComputeHost.objects.annotate(running_vms=Count("instances", filter=Q(instances__deleted=False)))
 
 
-def _accelerator(host: ComputeHost) -> dict:
+def _host_facts(host: ComputeHost) -> dict:
     """Which accelerator the host's guests run on and why (hypervisor_type says KVM or QEMU, as Nova
-    does; the reason tells an operator why a host with /dev/kvm still runs TCG)."""
-    if not host.accelerator:
-        return {}
-    return {"accelerator": host.accelerator, "accelerator_reason": host.accelerator_reason}
+    does; the reason tells an operator why a host with /dev/kvm still runs TCG), and how it networks
+    them (bridges, or user networking and why)."""
+    facts = {}
+    if host.accelerator:
+        facts.update(accelerator=host.accelerator, accelerator_reason=host.accelerator_reason)
+    if host.networking:
+        facts.update(networking=host.networking.get("mode"), networking_reason=host.networking.get("reason"))
+    return facts
 
 
 def hypervisor_json(request, host: ComputeHost, detail: bool) -> dict:
@@ -66,7 +70,7 @@ def hypervisor_json(request, host: ComputeHost, detail: bool) -> dict:
                 "current_workload": 0,
                 "running_vms": host.running_vms,
                 "disk_available_least": host.local_gb - host.local_gb_used,
-                "cpu_info": {"arch": host.arch, "uefi": host.uefi, **_accelerator(host)},
+                "cpu_info": {"arch": host.arch, "uefi": host.uefi, **_host_facts(host)},
             }
         )
     else:

@@ -64,7 +64,7 @@ def register(
         "cpu_allocation_ratio": settings.COMPUTE_CPU_ALLOCATION_RATIO,
         "ram_allocation_ratio": settings.COMPUTE_RAM_ALLOCATION_RATIO,
         "disk_allocation_ratio": settings.COMPUTE_DISK_ALLOCATION_RATIO,
-        "capabilities": caps.to_dict(),
+        "capabilities": {**caps.to_dict(), "networking": manager.network_mode.to_dict()},
         "last_heartbeat": timezone.now(),
     }
     with transaction.atomic():

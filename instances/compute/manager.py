@@ -29,12 +29,14 @@ from images.stores import StoreError, get_store
 from images.stores.filesystem import FilesystemStore
 from instances.choices import PowerState, TaskState, VmState
 from instances.compute.errors import BuildAbort
+from instances.compute.networking import InstanceNetworks, Mode
 from instances.compute.volume_agent import VolumeAgentMixin
 from instances.models import Instance
 from instances.services import servers
 from instances.virt import disks
 from instances.virt.base import DiskSpec, GuestNotFound, GuestSpec, NetworkSpec, VirtDriver, VirtError
 from instances.virt.base import PowerState as DriverPower
+from instances.virt.hostnet import HostNetwork, tap_name
 from instances.virt.imagecache import ImageCache
 
 log = logging.getLogger(__name__)
@@ -54,10 +56,23 @@ POWER_TO_DB = {
 
 
 class ComputeManager(VolumeAgentMixin):
-    def __init__(self, host_name: str, driver: VirtDriver, state_dir: str | Path):
+    def __init__(
+        self,
+        host_name: str,
+        driver: VirtDriver,
+        state_dir: str | Path,
+        network: HostNetwork | None = None,
+        network_mode: Mode | None = None,
+    ):
+        """``network``: the host's bridges (instances get a tap on their network's bridge); None:
+        QEMU user networking. ``network_mode`` says which and why (see networking.choose)."""
         self.host_name = host_name
         self.driver = driver
         self.state_dir = Path(state_dir)
+        self.networks = InstanceNetworks(host_name, network) if network is not None else None
+        self.network_mode = network_mode or (
+            Mode("bridge", "host bridges") if network is not None else Mode("user", "QEMU user networking")
+        )
         self.cache = ImageCache(self.state_dir / "_base")
         self.disks_dir = self.state_dir / "disks"
         self.locks_dir = self.state_dir / "locks"
@@ -109,6 +124,7 @@ class ComputeManager(VolumeAgentMixin):
                 address=instance.address,
                 gateway=instance.network.gateway,
                 mac=instance.mac_address,
+                tap=tap_name(str(instance.pk)) if self.networks is not None else "",
             )
         props = instance.image_properties
         return GuestSpec(
@@ -122,6 +138,16 @@ class ComputeManager(VolumeAgentMixin):
             firmware=instance.firmware,
         )
 
+    def plugged_spec(self, instance: Instance) -> GuestSpec:
+        """The guest spec, with the instance's tap and DHCP entry in place on its network's bridge:
+        what every path that starts a QEMU process needs first."""
+        self.plug(instance)
+        return self.guest_spec(instance)
+
+    def plug(self, instance: Instance) -> None:
+        if self.networks is not None and instance.network is not None and instance.address:
+            self.networks.plug(instance)
+
     # -- build -------------------------------------------------------------------------------
 
     def build(self, instance_id: str) -> None:
@@ -131,7 +157,7 @@ class ComputeManager(VolumeAgentMixin):
                 return
             try:
                 self._create_disks(instance)
-                self.driver.spawn(self.guest_spec(instance))
+                self.driver.spawn(self.plugged_spec(instance))
             except (BuildAbort, VirtError, OSError) as exc:
                 self._abort_build(instance, exc)
                 return
@@ -238,7 +264,7 @@ class ComputeManager(VolumeAgentMixin):
             instance_id,
             TaskState.POWERING_ON,
             "start",
-            lambda i: self.driver.power_on(self.guest_spec(i)),
+            lambda i: self.driver.power_on(self.plugged_spec(i)),
             vm_state=VmState.ACTIVE,
             power_state=PowerState.RUNNING,
         )
@@ -253,7 +279,7 @@ class ComputeManager(VolumeAgentMixin):
         def run(instance: Instance) -> None:
             uuid = str(instance.pk)
             if task == TaskState.REBOOTING_HARD and uuid not in self.driver.list_defined():
-                self.driver.spawn(self.guest_spec(instance))  # Nova recreates the guest
+                self.driver.spawn(self.plugged_spec(instance))  # Nova recreates the guest
                 return
             hard = task == TaskState.REBOOTING_HARD
             self.driver.reboot(uuid, hard=hard, timeout=settings.COMPUTE_SHUTDOWN_TIMEOUT)
@@ -295,7 +321,7 @@ class ComputeManager(VolumeAgentMixin):
             instance_id,
             TaskState.RESUMING,
             "resume",
-            lambda i: self.driver.resume(str(i.pk)),
+            self._resume,
             vm_state=VmState.ACTIVE,
             power_state=PowerState.RUNNING,
         )
@@ -345,6 +371,8 @@ class ComputeManager(VolumeAgentMixin):
                 return
             try:
                 self.destroy_local(str(instance.pk))
+                if self.networks is not None and instance.network is not None:
+                    self.networks.unplug(instance)
             except VirtError as exc:
                 message = f"Could not delete instance {instance.pk}: {exc}"
                 servers.set_error(instance.pk, message, expected_task=TaskState.DELETING)
@@ -353,9 +381,15 @@ class ComputeManager(VolumeAgentMixin):
             servers.finish_delete(instance.pk)
             servers.finish_action(instance.pk, "delete")
 
+    def _resume(self, instance: Instance) -> None:
+        self.plug(instance)  # after a host restart the tap is gone; the saved guest names it
+        self.driver.resume(str(instance.pk))
+
     def destroy_local(self, uuid: str) -> None:
-        """Guest, overlay, ephemeral and swap gone; the cached base image stays."""
+        """Guest, overlay, ephemeral, swap and tap gone; the cached base image stays."""
         self.driver.destroy(uuid)
+        if self.networks is not None:
+            self.networks.host.remove_port(uuid)
         # The lock file stays while we hold it (unlinking it would let a second holder in);
         # the agent's sync removes lock files of instances that are gone.
         shutil.rmtree(self.disks_dir / uuid, ignore_errors=True)

@@ -88,6 +88,11 @@ class ComputeHost(models.Model):
         return (self.capabilities or {}).get("extra", {}).get("accel_reason", "")
 
     @property
+    def networking(self) -> dict[str, str]:
+        """How the host networks its instances: {"mode": "bridge" or "user", "reason": why}."""
+        return (self.capabilities or {}).get("networking", {})
+
+    @property
     def queue(self) -> str:
         return f"compute.{self.name}"
 

@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
 from flavors import services
@@ -9,7 +14,10 @@ from images.stores import all_stores
 from instances.compute import agent
 from instances.compute.manager import ComputeManager
 from instances.virt.fake import FakeDriver
+from instances.virt.hostnet import HostNetwork
 from tests.instances.bootimage import build_boot_image
+from tests.support.netlab import METADATA_PORT, Lab, setns
+from tests.support.processes import require
 
 # --- compute: a fake-driver host in this process, a real image in a real filesystem store -----
 
@@ -87,3 +95,28 @@ class Deliver:
             getattr(manager, method)(*args)
             ran.append(name)
         return ran
+
+
+# --- host networking: a throwaway network namespace as the host ----------------------------
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[Lab]:
+    for tool in ("ip", "nft", "dnsmasq", "busybox"):
+        require(tool)
+    lab = Lab(tag=secrets.token_hex(2), tmp=tmp_path)
+    original = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    try:
+        host = lab.namespace("host")
+        with open(f"/run/netns/{host}") as handle:
+            setns(handle.fileno())
+        yield lab
+    finally:
+        setns(original)
+        os.close(original)
+        lab.destroy()
+
+
+@pytest.fixture
+def hostnet(lab: Lab, tmp_path: Path) -> HostNetwork:
+    return HostNetwork(tmp_path / "state", metadata_port=METADATA_PORT)

@@ -141,6 +141,9 @@ class LiveStack:
             PYTHONUNBUFFERED="1",
             # The test guests ignore ACPI power-down: do not wait Nova's 60 s before forcing them.
             STRATUS_COMPUTE_SHUTDOWN_TIMEOUT="2",
+            # The live stacks run on this machine's own network: their guests use QEMU user networking.
+            # Bridges, DHCP and nftables are tested inside throwaway network namespaces instead.
+            STRATUS_COMPUTE_NETWORKING="user",
             PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         )
         if os.environ.get("STRATUS_TEST_DATABASE_URL"):

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from dashboard.celery import app
-from instances.compute import agent
+from instances.compute import agent, networking
 from instances.compute.manager import ComputeManager
 from instances.virt import VirtError, get_driver
 
@@ -41,7 +41,11 @@ class Command(BaseCommand):
             driver = get_driver(state_dir=state_dir)
         except VirtError as exc:
             raise CommandError(str(exc)) from exc
-        manager = ComputeManager(host, driver, state_dir)
+        try:
+            network, mode = networking.choose(state_dir)
+        except networking.NetworkingUnavailable as exc:
+            raise CommandError(str(exc)) from exc
+        manager = ComputeManager(host, driver, state_dir, network=network, network_mode=mode)
         agent.configure(manager)
         row = agent.register(
             manager,
@@ -49,6 +53,8 @@ class Command(BaseCommand):
             {"vcpus": opts["vcpus"], "memory_mb": opts["memory_mb"], "disk_gb": opts["disk_gb"]},
         )
         counts = agent.heal(manager)
+        if manager.networks is not None:
+            counts["network"] = manager.networks.sync()
         self.stdout.write(
             f"compute host {host} ({row.hypervisor_type}, {row.vcpus} vCPU, {row.memory_mb} MB, "
             f"{row.local_gb} GB) in zone {row.availability_zone}; healed {counts}"

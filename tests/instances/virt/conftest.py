@@ -1,19 +1,13 @@
 from __future__ import annotations
 
-import os
-import secrets
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from instances.virt import disks
 from instances.virt.base import DiskSpec, GuestSpec
-from instances.virt.hostnet import HostNetwork
 from tests.instances.bootimage import build_boot_image
-from tests.support.netlab import METADATA_PORT, Lab, setns
-from tests.support.processes import require
 
 
 @pytest.fixture
@@ -42,25 +36,3 @@ def guest_spec(tmp_path: Path, image: Path, limits: disks.Limits, **overrides) -
     }
     values.update(overrides)
     return GuestSpec(**values)
-
-
-@pytest.fixture
-def lab(tmp_path: Path) -> Iterator[Lab]:
-    for tool in ("ip", "nft", "dnsmasq", "busybox"):
-        require(tool)
-    lab = Lab(tag=secrets.token_hex(2), tmp=tmp_path)
-    original = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-    try:
-        host = lab.namespace("host")
-        with open(f"/run/netns/{host}") as handle:
-            setns(handle.fileno())
-        yield lab
-    finally:
-        setns(original)
-        os.close(original)
-        lab.destroy()
-
-
-@pytest.fixture
-def hostnet(lab: Lab, tmp_path: Path) -> HostNetwork:
-    return HostNetwork(tmp_path / "state", metadata_port=METADATA_PORT)
