@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 from dashboard.celery import app
 from instances.compute import agent, networking
 from instances.compute.manager import ComputeManager
+from instances.compute.metadata import MetadataServer
 from instances.virt import VirtError, get_driver
 
 log = logging.getLogger("instances.compute.agent")
@@ -61,6 +62,8 @@ class Command(BaseCommand):
         )
         heartbeat = agent.Heartbeat(host, settings.COMPUTE_HEARTBEAT_INTERVAL)
         heartbeat.start()
+        # Bridge mode: guests' requests to 169.254.169.254 arrive on their gateway's metadata port.
+        metadata = MetadataServer(host, settings.METADATA_PORT).start() if manager.networks else None
 
         worker = app.Worker(
             queues=[f"compute.{host}"],
@@ -75,4 +78,6 @@ class Command(BaseCommand):
             worker.start()
         finally:
             heartbeat.stopped.set()
+            if metadata is not None:
+                metadata.stop()
         raise SystemExit(worker.exitcode)
