@@ -384,6 +384,20 @@ if COMPUTE_NETWORKING not in ("auto", "bridge", "user"):
 COMPUTE_NETWORK_MASQUERADE = _read("bool", "STRATUS_COMPUTE_NETWORK_MASQUERADE", True)
 # Bridge mode: a guest's request to 169.254.169.254:80 goes to this port on its network's gateway.
 METADATA_PORT = _read("int", "STRATUS_METADATA_PORT", 8775)
+# Port forwards (an instance's public endpoint): host ports from this range, on this address of the
+# compute host. 127.0.0.1 exposes nothing beyond the host until an operator chooses an address.
+PORT_FORWARD_RANGE = _read("str", "STRATUS_PORT_FORWARD_RANGE", "20000-20999")
+try:
+    PORT_FORWARD_FIRST, PORT_FORWARD_LAST = (int(p) for p in PORT_FORWARD_RANGE.split("-"))
+except ValueError as exc:
+    raise ImproperlyConfigured(
+        f"STRATUS_PORT_FORWARD_RANGE={PORT_FORWARD_RANGE!r} must be FIRST-LAST."
+    ) from exc
+if not 1 <= PORT_FORWARD_FIRST <= PORT_FORWARD_LAST <= 65535:
+    raise ImproperlyConfigured(f"STRATUS_PORT_FORWARD_RANGE={PORT_FORWARD_RANGE!r} must lie within 1-65535.")
+PORT_FORWARD_BIND_ADDRESS = _read("str", "STRATUS_PORT_FORWARD_BIND_ADDRESS", "127.0.0.1")
+# The host name users are told to connect to (the ssh line); empty: the bind address.
+PORT_FORWARD_PUBLIC_HOST = _read("str", "STRATUS_PORT_FORWARD_PUBLIC_HOST", "")
 # Default per-project quotas (-1 = unlimited); per-project overrides live in the database.
 COMPUTE_QUOTA_INSTANCES = _read("int", "STRATUS_QUOTA_INSTANCES", 10)
 COMPUTE_QUOTA_CORES = _read("int", "STRATUS_QUOTA_CORES", 20)

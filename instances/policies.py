@@ -82,6 +82,11 @@ VOLUME_SET_BOOTABLE = "volume:update_readonly_flag"
 VOLUME_QUOTA_SHOW = "volume_extension:quotas:show"
 VOLUME_QUOTA_UPDATE = "volume_extension:quotas:update"
 VOLUME_LIMITS = "limits_extension:used_limits"
+# Stratus's own extension: an instance's public endpoints (Nova has none; Neutron's floating IP
+# port forwardings are the nearest thing).
+PORT_FORWARDS_INDEX = "os_compute_api:os-port-forwards:index"
+PORT_FORWARDS_CREATE = "os_compute_api:os-port-forwards:create"
+PORT_FORWARDS_DELETE = "os_compute_api:os-port-forwards:delete"
 ATTACHMENTS_INDEX = "os_compute_api:os-volumes-attachments:index"
 ATTACHMENTS_SHOW = "os_compute_api:os-volumes-attachments:show"
 ATTACHMENTS_CREATE = "os_compute_api:os-volumes-attachments:create"
@@ -104,6 +109,9 @@ RULES += [
     RuleDefault(VOLUME_QUOTA_SHOW, ADMIN_OR_READER, "Show a project's volume quotas."),
     RuleDefault(VOLUME_QUOTA_UPDATE, ADMIN, "Change a project's volume quotas."),
     RuleDefault(VOLUME_LIMITS, ADMIN_OR_READER, "Show the project's volume limits and usage."),
+    RuleDefault(PORT_FORWARDS_INDEX, ADMIN_OR_READER, "List a server's port forwards."),
+    RuleDefault(PORT_FORWARDS_CREATE, ADMIN_OR_MEMBER, "Forward a port of the server's host to the server."),
+    RuleDefault(PORT_FORWARDS_DELETE, ADMIN_OR_MEMBER, "Remove a port forward of a server."),
     RuleDefault(ATTACHMENTS_INDEX, ADMIN_OR_READER, "List the volumes attached to a server."),
     RuleDefault(ATTACHMENTS_SHOW, ADMIN_OR_READER, "Show a volume attachment of a server."),
     RuleDefault(ATTACHMENTS_CREATE, ADMIN_OR_MEMBER, "Attach a volume to a server."),

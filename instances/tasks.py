@@ -99,6 +99,12 @@ def console_output(instance_id: str, length: int | None, reply_to: str) -> None:
         pipe.execute()
 
 
+@shared_task(name="instances.sync_forwards", acks_late=True)
+def sync_forwards() -> None:
+    """On a host's queue: its nftables port forwards as the database has them (idempotent)."""
+    agent.current().sync_forwards()
+
+
 @shared_task(name="instances.sync_hosts", acks_late=True)
 def sync_hosts() -> dict:
     """Beat, on the default queue: settle stuck instances, then ask every live host to sync."""

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from instances.views import detail, hypervisors, instances, launch, volumes
+from instances.views import detail, forwards, hypervisors, instances, launch, volumes
 
 urlpatterns = [
     path("instances/", instances.instance_list, name="instances"),
@@ -16,6 +16,12 @@ urlpatterns = [
         "instances/<uuid:instance_id>/action/<str:action>/",
         instances.instance_action,
         name="instance-action",
+    ),
+    path("instances/<uuid:instance_id>/forwards/", forwards.forward_add, name="instance-forward-add"),
+    path(
+        "instances/<uuid:instance_id>/forwards/<uuid:forward_id>/remove/",
+        forwards.forward_remove,
+        name="instance-forward-remove",
     ),
     path("admin/instances/", instances.admin_instance_list, name="admin-instances"),
     path("admin/hypervisors/", hypervisors.hypervisor_list, name="admin-hypervisors"),

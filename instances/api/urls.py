@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from instances.api import hosts, servers, volume_attachments
+from instances.api import hosts, port_forwards, servers, volume_attachments
 
 urlpatterns = [
     path("servers", servers.ServerListView.as_view()),
@@ -13,6 +13,10 @@ urlpatterns = [
     path(
         "servers/<str:server_id>/os-volume_attachments/<str:volume_id>",
         volume_attachments.AttachmentView.as_view(),
+    ),
+    path("servers/<str:server_id>/os-port-forwards", port_forwards.PortForwardListView.as_view()),
+    path(
+        "servers/<str:server_id>/os-port-forwards/<str:forward_id>", port_forwards.PortForwardView.as_view()
     ),
     path("os-hypervisors", hosts.HypervisorListView.as_view()),
     path("os-hypervisors/detail", hosts.HypervisorDetailListView.as_view()),

@@ -379,7 +379,13 @@ class ComputeManager(VolumeAgentMixin):
                 servers.finish_action(instance.pk, "delete", "Error", message)
                 return
             servers.finish_delete(instance.pk)
+            self.sync_forwards()  # its forwards went with it; no need to wait for the queued resync
             servers.finish_action(instance.pk, "delete")
+
+    def sync_forwards(self) -> None:
+        """The host's port forwards as the database has them (a no-op without bridges)."""
+        if self.networks is not None:
+            self.networks.sync_forwards()
 
     def _resume(self, instance: Instance) -> None:
         self.plug(instance)  # after a host restart the tap is gone; the saved guest names it

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from instances.models import Instance, ProjectNetwork
+from instances.models import Instance, PortForward, ProjectNetwork
 from instances.virt.hostnet import HostEntry, HostNetwork
 
 log = logging.getLogger(__name__)
@@ -110,6 +110,29 @@ class InstanceNetworks:
                 self.host.remove_network(network.net_id)
                 removed["networks"] += 1
         return removed
+
+    def sync_forwards(self) -> dict[str, int]:
+        """Make the host's port forwards exactly the rows of this host's live instances."""
+        wanted = {
+            (f.bind_address, f.host_port): (f.instance.address, f.guest_port)
+            for f in PortForward.objects.filter(
+                host__name=self.host_name, instance__deleted=False, instance__address__isnull=False
+            ).select_related("instance")
+        }
+        present = {
+            (f.bind_address, f.host_port): (f.guest_address, f.guest_port)
+            for f in self.host.find_existing().forwards
+        }
+        changed = {"added": 0, "removed": 0}
+        for key, target in present.items():
+            if wanted.get(key) != target:
+                self.host.remove_forward(*key)
+                changed["removed"] += 1
+        for key, target in wanted.items():
+            if present.get(key) != target:
+                self.host.add_forward(*key, *target)
+                changed["added"] += 1
+        return changed
 
     def _serve(self, network: ProjectNetwork, leaving: Instance | None = None) -> None:
         members = (

@@ -101,3 +101,7 @@ class LaunchForm(BootstrapMixin, forms.Form):
         if not name:
             raise forms.ValidationError("Give the instance a name.")
         return name
+
+
+class PortForwardForm(forms.Form):
+    guest_port = forms.IntegerField(min_value=1, max_value=65535, initial=22, label="Instance port")

@@ -1,7 +1,7 @@
 """Compute hosts, instances, their networks and quotas, and volumes."""
 
 from instances.models.hosts import ComputeHost
-from instances.models.servers import ComputeQuota, Instance, InstanceAction, ProjectNetwork
+from instances.models.servers import ComputeQuota, Instance, InstanceAction, PortForward, ProjectNetwork
 from instances.models.volumes import Volume, VolumeAttachment, VolumeQuerySet, VolumeQuota
 
 __all__ = [
@@ -9,6 +9,7 @@ __all__ = [
     "ComputeQuota",
     "Instance",
     "InstanceAction",
+    "PortForward",
     "ProjectNetwork",
     "Volume",
     "VolumeAttachment",

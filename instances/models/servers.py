@@ -154,3 +154,51 @@ class InstanceAction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} on {self.instance_id}"
+
+
+class PortForward(models.Model):
+    """A port of the instance's host forwarded to a port of the instance (22 by default): the
+    public endpoint of an instance on a private network. The host's nftables carry it while the
+    row exists; deleting the instance deletes it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="port_forwards")
+    host = models.ForeignKey(ComputeHost, on_delete=models.CASCADE, related_name="port_forwards")
+    bind_address = models.GenericIPAddressField(protocol="IPv4")
+    host_port = models.PositiveIntegerField()
+    guest_port = models.PositiveIntegerField(default=22)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["host_port"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["host", "host_port"],
+                name="port_forward_host_port_unique",
+                violation_error_message="This host port is already forwarded.",
+            ),
+            models.UniqueConstraint(
+                fields=["instance", "guest_port"],
+                name="port_forward_guest_port_unique",
+                violation_error_message="This port of the instance is already forwarded.",
+            ),
+            models.CheckConstraint(
+                condition=Q(host_port__gte=1, host_port__lte=65535, guest_port__gte=1, guest_port__lte=65535),
+                name="port_forward_ports_valid",
+                violation_error_message="Ports are 1 to 65535.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bind_address}:{self.host_port} → {self.instance_id}:{self.guest_port}"
+
+    @property
+    def endpoint(self) -> str:
+        """Where to connect: the operator's public name for the host, or the bind address."""
+        return settings.PORT_FORWARD_PUBLIC_HOST or self.bind_address
+
+    @property
+    def ssh(self) -> str:
+        """The command line that reaches the guest's SSH server (login name as the image asks)."""
+        user = (self.instance.image_properties or {}).get("os_admin_user") or "USER"
+        return f"ssh -p {self.host_port} {user}@{self.endpoint}"

@@ -27,7 +27,7 @@ from instances.choices import PowerState, TaskState, VmState
 from instances.compute import scheduler
 from instances.models import ComputeHost, Instance, InstanceAction
 from instances.policies import SERVERS_ZERO_DISK_FLAVOR
-from instances.services import network, quotas
+from instances.services import forwards, network, quotas
 from instances.services.attachments import release_for_instance
 
 GiB = 1024**3
@@ -373,6 +373,7 @@ def finish_delete(instance_id) -> bool:
         )
         if updated:
             release_for_instance(instance_id)
+            forwards.release_for_instance(instance_id)
         if updated and row["host_id"]:
             scheduler.release(
                 row["host_id"], row["vcpus"], row["memory_mb"], row["root_gb"] + row["ephemeral_gb"]

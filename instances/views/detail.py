@@ -15,7 +15,7 @@ from dashboard.exceptions import StratusError
 from dashboard.policy import can
 from instances import policies
 from instances.compute.manager import SWAP_TARGET
-from instances.forms.instances import ConsoleForm
+from instances.forms.instances import ConsoleForm, PortForwardForm
 from instances.models import Instance, Volume, VolumeAttachment
 from instances.services.attachments import attached_disks
 from instances.services.console import console_output
@@ -98,6 +98,12 @@ def instance_detail(request: HttpRequest, instance_id: uuid.UUID) -> HttpRespons
         "disks": disks,
         "has_volumes": any(d.volume is not None for d in disks),
         "can_log": can(ctx, policies.CONSOLE_OUTPUT, {"project_id": instance.project_id}),
+        "forwards": list(instance.port_forwards.all()),
+        "can_add_forward": can(ctx, policies.PORT_FORWARDS_CREATE, {"project_id": instance.project_id})
+        and instance.host is not None
+        and instance.host.networking.get("mode") == "bridge",
+        "can_remove_forward": can(ctx, policies.PORT_FORWARDS_DELETE, {"project_id": instance.project_id}),
+        "forward_form": PortForwardForm(),
     }
     if tab == "actions":
         context["actions"] = instance.actions.select_related("user").order_by("-start_time", "-id")

@@ -56,6 +56,7 @@ class Command(BaseCommand):
         counts = agent.heal(manager)
         if manager.networks is not None:
             counts["network"] = manager.networks.sync()
+            counts["forwards"] = manager.networks.sync_forwards()
         self.stdout.write(
             f"compute host {host} ({row.hypervisor_type}, {row.vcpus} vCPU, {row.memory_mb} MB, "
             f"{row.local_gb} GB) in zone {row.availability_zone}; healed {counts}"
