@@ -1,4 +1,4 @@
-"""Launch timings on one real compute host (QEMU, KVM when /dev/kvm works, else TCG).
+"""Launch timings on one real compute host (QEMU, KVM when a probe guest runs under it, else TCG).
 
 Starts a private stack (Redis, worker, gunicorn, one compute agent; vCPU allocation ratio 16 so
 that 20 one-vCPU guests fit a 2-core host), uploads the tiny marker image, then prints:
