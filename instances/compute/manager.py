@@ -147,6 +147,14 @@ class ComputeManager(VolumeAgentMixin):
     def plug(self, instance: Instance) -> None:
         if self.networks is not None and instance.network is not None and instance.address:
             self.networks.plug(instance)
+            self.networks.sync_forwards()  # its forwards, dropped while it was not running
+
+    def sync_networks(self) -> dict:
+        """At agent start and stop: networking for the guests that run, nothing for the others."""
+        if self.networks is None:
+            return {}
+        running = set(self.driver.list_running())
+        return {"ports": self.networks.sync(running), "forwards": self.networks.sync_forwards(running)}
 
     # -- build -------------------------------------------------------------------------------
 

@@ -86,12 +86,14 @@ class InstanceNetworks:
         if instance.network is not None:
             self._serve(instance.network, leaving=instance)
 
-    def sync(self) -> dict[str, int]:
-        """After an agent (re)start: every network of this host's live instances is there, and
-        ports and bridges of instances that are gone or elsewhere are removed."""
+    def sync(self, running: set[str]) -> dict[str, int]:
+        """When the agent starts and stops: the instances whose guest has a live QEMU process
+        (``running``) are plugged in; the taps and bridges of every other instance (stopped, gone
+        or elsewhere) are removed, and with the last of them the host's nftables table. An
+        instance that starts later is plugged in before its QEMU starts."""
         instances = list(
             Instance.objects.alive()
-            .filter(host__name=self.host_name, network__isnull=False)
+            .filter(host__name=self.host_name, network__isnull=False, pk__in=running)
             .filter(address__isnull=False)
             .select_related("network")
         )
@@ -109,16 +111,21 @@ class InstanceNetworks:
             if network.net_id and network.net_id not in wanted_nets:
                 self.host.remove_network(network.net_id)
                 removed["networks"] += 1
+        if not instances and (existing.networks or existing.ports or existing.table):
+            self.host.cleanup_all()  # nothing of ours is needed on this host
         return removed
 
-    def sync_forwards(self) -> dict[str, int]:
-        """Make the host's port forwards exactly the rows of this host's live instances."""
-        wanted = {
-            (f.bind_address, f.host_port): (f.instance.address, f.guest_port)
-            for f in PortForward.objects.filter(
-                host__name=self.host_name, instance__deleted=False, instance__address__isnull=False
-            ).select_related("instance")
-        }
+    def sync_forwards(self, running: set[str] | None = None) -> dict[str, int]:
+        """Make the host's port forwards exactly the rows of this host's live instances (of those
+        in ``running`` only, when given: a stopped instance's forwards return when it starts)."""
+        rows = PortForward.objects.filter(
+            host__name=self.host_name, instance__deleted=False, instance__address__isnull=False
+        ).select_related("instance")
+        if running is not None:
+            rows = rows.filter(instance__pk__in=running)
+        wanted = {(f.bind_address, f.host_port): (f.instance.address, f.guest_port) for f in rows}
+        if not wanted and not self.host.find_existing().table:
+            return {"added": 0, "removed": 0}
         present = {
             (f.bind_address, f.host_port): (f.guest_address, f.guest_port)
             for f in self.host.find_existing().forwards

@@ -54,9 +54,7 @@ class Command(BaseCommand):
             {"vcpus": opts["vcpus"], "memory_mb": opts["memory_mb"], "disk_gb": opts["disk_gb"]},
         )
         counts = agent.heal(manager)
-        if manager.networks is not None:
-            counts["network"] = manager.networks.sync()
-            counts["forwards"] = manager.networks.sync_forwards()
+        counts["network"] = manager.sync_networks()
         self.stdout.write(
             f"compute host {host} ({row.hypervisor_type}, {row.vcpus} vCPU, {row.memory_mb} MB, "
             f"{row.local_gb} GB) in zone {row.availability_zone}; healed {counts}"
@@ -81,4 +79,6 @@ class Command(BaseCommand):
             heartbeat.stopped.set()
             if metadata is not None:
                 metadata.stop()
+            # Guests outlive the agent, and so does their networking; the rest goes.
+            manager.sync_networks()
         raise SystemExit(worker.exitcode)

@@ -82,9 +82,32 @@ def test_a_restarted_agent_replugs_its_instances_and_drops_what_is_not_its_own(
     host.ensure_port("net-stale", "gone-instance", "fa:16:3e:99:99:99")
     run("ip", "link", "del", tap_name(str(web.pk)))  # as after a host reboot
     restarted = networking.InstanceNetworks("bridged", HostNetwork(host.state_dir))
-    assert restarted.sync() == {"ports": 1, "networks": 1}
+    assert restarted.sync({str(web.pk)}) == {"ports": 1, "networks": 1}
     assert links()[tap_name(str(web.pk))] == bridge_name(networking.net_id(web.network))
     assert bridge_name("net-stale") not in links() and tap_name("gone-instance") not in links()
+
+
+def test_an_agent_leaves_networking_only_for_guests_that_run_and_plugs_one_in_when_it_starts(
+    world, bridged, image, tiny, django_capture_on_commit_callbacks
+):
+    capture = django_capture_on_commit_callbacks
+    web = launch(world, bridged, image, tiny, capture, "member", "web")
+    db = launch(world, bridged, image, tiny, capture, "member", "db")
+    with capture() as callbacks:
+        assert world["member"].post(f"/servers/{db.pk}/action", {"os-stop": None}).status_code == 202
+    Deliver(bridged)(callbacks)
+    bridged.sync_networks()  # as when the agent stops: the stopped one has no tap left
+    assert tap_name(str(web.pk)) in links() and tap_name(str(db.pk)) not in links()
+    with capture() as callbacks:
+        world["member"].post(f"/servers/{web.pk}/action", {"os-stop": None})
+    Deliver(bridged)(callbacks)
+    bridged.sync_networks()  # nothing runs: nothing of ours stays on the host
+    assert not [name for name in links() if name.startswith(("stbr-", "sttap-"))]
+    assert "stratus" not in run("nft", "list", "tables")
+    with capture() as callbacks:
+        world["member"].post(f"/servers/{db.pk}/action", {"os-start": None})
+    Deliver(bridged)(callbacks)  # starting plugs it in again, before its guest starts
+    assert links()[tap_name(str(db.pk))] == bridge_name(networking.net_id(db.network))
 
 
 def test_the_hypervisors_page_says_how_a_host_networks_its_instances(world, bridged, tmp_path):

@@ -99,3 +99,22 @@ def test_a_host_on_user_networking_says_why_it_cannot_forward(
     assert "user networking" in response.json()["conflictingRequest"]["message"]
     page = browser_for("member").get(f"/instances/{server}/").content.decode()
     assert 'data-testid="forward-add"' not in page
+
+
+def test_a_forward_outlives_stop_and_start(
+    world, bridged, lab, image, tiny, django_capture_on_commit_callbacks
+):
+    capture = django_capture_on_commit_callbacks
+    web = launch(world, bridged, image, tiny, capture, "member", "web")
+    port = forward(world, bridged, web, capture).json()["port_forward"]["host_port"]
+    for action in ("os-stop", "os-start"):
+        with capture() as callbacks:
+            assert world["member"].post(f"/servers/{web.pk}/action", {action: None}).status_code == 202
+        Deliver(bridged)(callbacks)
+        bridged.sync_networks()  # as when the agent stops or starts
+        rules = run("nft", "list", "ruleset")
+        assert (f"127.0.0.1 . {port}" in rules) == (action == "os-start"), action
+    assert [
+        f["host_port"]
+        for f in world["member"].get(f"/servers/{web.pk}/os-port-forwards").json()["port_forwards"]
+    ] == [port]
