@@ -402,6 +402,10 @@ PORT_FORWARD_PUBLIC_HOST = _read("str", "STRATUS_PORT_FORWARD_PUBLIC_HOST", "")
 COMPUTE_QUOTA_INSTANCES = _read("int", "STRATUS_QUOTA_INSTANCES", 10)
 COMPUTE_QUOTA_CORES = _read("int", "STRATUS_QUOTA_CORES", 20)
 COMPUTE_QUOTA_RAM = _read("int", "STRATUS_QUOTA_RAM", 51200)
+# Key pairs per user (Nova's default quota).
+COMPUTE_QUOTA_KEY_PAIRS = _read("int", "STRATUS_QUOTA_KEY_PAIRS", 100)
+# The largest user data a server may carry, base64-encoded (Nova's limit).
+COMPUTE_USER_DATA_MAX_BYTES = 65535
 # Seconds a guest gets to power down cleanly (stop, soft reboot) before it is forced.
 COMPUTE_SHUTDOWN_TIMEOUT = _read("float", "STRATUS_COMPUTE_SHUTDOWN_TIMEOUT", 60.0)
 # A build not finished after this long goes to ERROR (0 disables; Nova's default is off, ours on).

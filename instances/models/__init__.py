@@ -1,6 +1,7 @@
 """Compute hosts, instances, their networks and quotas, and volumes."""
 
 from instances.models.hosts import ComputeHost
+from instances.models.keypairs import KeyPair, KeyPairType
 from instances.models.servers import ComputeQuota, Instance, InstanceAction, PortForward, ProjectNetwork
 from instances.models.volumes import Volume, VolumeAttachment, VolumeQuerySet, VolumeQuota
 
@@ -9,6 +10,8 @@ __all__ = [
     "ComputeQuota",
     "Instance",
     "InstanceAction",
+    "KeyPair",
+    "KeyPairType",
     "PortForward",
     "ProjectNetwork",
     "Volume",

@@ -92,6 +92,12 @@ class Instance(models.Model):
     address = models.GenericIPAddressField(protocol="IPv4", null=True, blank=True)
     mac_address = models.CharField(max_length=17, blank=True, default="")
     metadata = models.JSONField(default=dict, blank=True)
+    # What reaches the guest (metadata service, config drive): the key pair as it was at launch, the
+    # user data as the client sent it (base64), and whether it asked for a config drive.
+    key_name = models.CharField(max_length=255, blank=True, default="")
+    key_data = models.TextField(blank=True, default="")
+    user_data = models.TextField(blank=True, default="")
+    config_drive = models.BooleanField(default=False)
     reservation_id = models.CharField(max_length=32, blank=True, default="")
     launch_index = models.PositiveIntegerField(default=0)
     launched_at = models.DateTimeField(null=True, blank=True)
