@@ -406,6 +406,8 @@ COMPUTE_QUOTA_RAM = _read("int", "STRATUS_QUOTA_RAM", 51200)
 COMPUTE_QUOTA_KEY_PAIRS = _read("int", "STRATUS_QUOTA_KEY_PAIRS", 100)
 # The largest user data a server may carry, base64-encoded (Nova's limit).
 COMPUTE_USER_DATA_MAX_BYTES = 65535
+# Give every instance a config drive, whether its user asks or not (Nova's force_config_drive).
+COMPUTE_FORCE_CONFIG_DRIVE = _read("bool", "STRATUS_FORCE_CONFIG_DRIVE", False)
 # Seconds a guest gets to power down cleanly (stop, soft reboot) before it is forced.
 COMPUTE_SHUTDOWN_TIMEOUT = _read("float", "STRATUS_COMPUTE_SHUTDOWN_TIMEOUT", 60.0)
 # A build not finished after this long goes to ERROR (0 disables; Nova's default is off, ours on).

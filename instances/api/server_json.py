@@ -129,8 +129,8 @@ def server_detail(request, instance: Instance, *, admin_attrs: bool, admin: bool
         "links": server_links(request, instance.pk),
         "OS-DCF:diskConfig": "MANUAL",
         "OS-EXT-AZ:availability_zone": instance.availability_zone,
-        "config_drive": "",
-        "key_name": None,
+        "config_drive": "True" if instance.config_drive else "",
+        "key_name": instance.key_name or None,
         "OS-SRV-USG:launched_at": _usage_time(instance.launched_at),
         "OS-SRV-USG:terminated_at": _usage_time(instance.terminated_at),
         "OS-EXT-STS:task_state": instance.task_state or None,
@@ -154,6 +154,7 @@ def server_detail(request, instance: Instance, *, admin_attrs: bool, admin: bool
                     "OS-EXT-SRV-ATTR:kernel_id": "",
                     "OS-EXT-SRV-ATTR:ramdisk_id": "",
                     "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda",
+                    "OS-EXT-SRV-ATTR:user_data": instance.user_data or None,
                 }
             )
     if version >= "2.9":

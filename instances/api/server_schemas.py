@@ -3,8 +3,12 @@ field). Only what Stratus can honour is accepted; anything else is refused, not 
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass, field
 from typing import Any
+
+from django.conf import settings
 
 from dashboard.api.microversion import APIVersion
 from dashboard.api.schemas import boolean, integer, invalid, resource_name
@@ -26,6 +30,9 @@ class CreateRequest:
     # block_device_mapping_v2 with a volume as the root disk: source ("image" or "volume"),
     # uuid, volume_size, delete_on_termination.
     boot_volume: dict | None = None
+    key_name: str = ""
+    user_data: str = ""  # base64, as sent
+    config_drive: bool = False
 
 
 def _last_segment(ref: Any, field_name: str) -> str:
@@ -142,8 +149,9 @@ def server_create(body: Any, version: APIVersion) -> CreateRequest:
         for k, v in metadata.items()
     ):
         raise invalid("metadata", metadata, "Keys and values must be strings of at most 255 characters.")
-    if server.get("key_name"):
-        raise BadRequest("Invalid key_name provided.")
+    key_name = server.get("key_name") or ""
+    if not isinstance(key_name, str) or len(key_name) > 255:
+        raise invalid("key_name", key_name, "It must be the name of one of your key pairs.")
     description = server.get("description")
     if description is not None and (version < "2.19" or not isinstance(description, str)):
         raise invalid("description", description, "Descriptions need microversion 2.19 and a string.")
@@ -163,7 +171,35 @@ def server_create(body: Any, version: APIVersion) -> CreateRequest:
         metadata=metadata,
         description=description or "",
         return_reservation_id=boolean("return_reservation_id", reservation) if reservation else False,
+        key_name=key_name,
+        user_data=_user_data(server.get("user_data")),
+        config_drive=_config_drive(server.get("config_drive")),
     )
+
+
+def _user_data(value: Any) -> str:
+    """Nova's user_data: base64 of at most 65535 bytes (as sent), decodable; kept as sent."""
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str):
+        raise invalid("user_data", "...", "It must be a base64-encoded string.")
+    if len(value) > settings.COMPUTE_USER_DATA_MAX_BYTES:
+        raise invalid(
+            "user_data",
+            "...",
+            f"It is {len(value)} bytes long; at most {settings.COMPUTE_USER_DATA_MAX_BYTES}.",
+        )
+    try:
+        base64.b64decode(value, validate=True)
+    except binascii.Error as exc:
+        raise invalid("user_data", "...", f"It is not valid base64: {exc}.") from exc
+    return value
+
+
+def _config_drive(value: Any) -> bool:
+    if value in (None, ""):
+        return False
+    return boolean("config_drive", value)
 
 
 def create_image(body: Any) -> tuple[str, dict]:

@@ -140,6 +140,9 @@ class ServerListView(ComputeView):
             description=data.description,
             request_id=request_id(request),
             boot_volume=boot_volume,
+            key_name=data.key_name,
+            user_data=data.user_data,
+            config_drive=data.config_drive,
         )
         if data.return_reservation_id:
             return Response({"reservation_id": created[0].reservation_id}, status=202)

@@ -11,7 +11,6 @@ traffic off the others.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from http import HTTPStatus
@@ -20,12 +19,9 @@ from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 from django.db import close_old_connections
 
 from instances.models import Instance
+from instances.services.guest_metadata import document
 
 log = logging.getLogger(__name__)
-
-# The versions a client may ask for; each answers with the same documents for now.
-VERSIONS = ("2012-08-10", "2013-04-04", "2013-10-17", "2015-10-15", "2016-06-30", "2017-02-22",
-            "2018-08-27", "2020-10-14", "latest")  # fmt: skip
 
 
 def asking_instance(host_name: str, gateway: str, source: str) -> Instance | None:
@@ -36,31 +32,6 @@ def asking_instance(host_name: str, gateway: str, source: str) -> Instance | Non
         .filter(host__name=host_name, network__gateway=gateway, address=source)
         .first()
     )
-
-
-def meta_data(instance: Instance) -> dict:
-    """The instance's meta_data.json (its identity; the guest-access documents extend it)."""
-    return {
-        "uuid": str(instance.pk),
-        "name": instance.name,
-        "hostname": instance.name,
-        "project_id": instance.project_id,
-        "availability_zone": instance.availability_zone,
-        "launch_index": instance.launch_index,
-        "meta": dict(instance.metadata or {}),
-    }
-
-
-def document(instance: Instance, path: str) -> tuple[str, bytes] | None:
-    """(content type, body) of ``path`` for ``instance``, or None when there is no such document."""
-    parts = [p for p in path.split("?", 1)[0].split("/") if p]
-    if parts == ["openstack"]:
-        return "text/plain", "\n".join(VERSIONS).encode()
-    if len(parts) == 2 and parts[0] == "openstack" and parts[1] in VERSIONS:
-        return "text/plain", b"meta_data.json"
-    if len(parts) == 3 and parts[0] == "openstack" and parts[1] in VERSIONS and parts[2] == "meta_data.json":
-        return "application/json", json.dumps(meta_data(instance)).encode()
-    return None
 
 
 class MetadataServer:

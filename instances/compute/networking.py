@@ -10,13 +10,13 @@ operator asks for it): QEMU user networking, which nothing outside the guest can
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
 
 from instances.models import Instance, PortForward, ProjectNetwork
+from instances.services.guest_metadata import hostname
 from instances.virt.hostnet import HostEntry, HostNetwork
 
 log = logging.getLogger(__name__)
@@ -56,12 +56,6 @@ def choose(state_dir: Path, wanted: str | None = None) -> tuple[HostNetwork | No
 
 def net_id(network: ProjectNetwork) -> str:
     return f"net-{network.pk}"
-
-
-def hostname(instance: Instance) -> str:
-    """The instance's name as a DNS label (what DHCP hands the guest as its host name)."""
-    label = re.sub(r"[^a-z0-9-]+", "-", instance.name.lower()).strip("-")[:63].strip("-")
-    return label or f"instance-{str(instance.pk)[:8]}"
 
 
 class InstanceNetworks:

@@ -6,47 +6,69 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('instances', '0006_port_forwards'),
+        ("instances", "0006_port_forwards"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='instance',
-            name='config_drive',
+            model_name="instance",
+            name="config_drive",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='instance',
-            name='key_data',
-            field=models.TextField(blank=True, default=''),
+            model_name="instance",
+            name="key_data",
+            field=models.TextField(blank=True, default=""),
         ),
         migrations.AddField(
-            model_name='instance',
-            name='key_name',
-            field=models.CharField(blank=True, default='', max_length=255),
+            model_name="instance",
+            name="key_name",
+            field=models.CharField(blank=True, default="", max_length=255),
         ),
         migrations.AddField(
-            model_name='instance',
-            name='user_data',
-            field=models.TextField(blank=True, default=''),
+            model_name="instance",
+            name="user_data",
+            field=models.TextField(blank=True, default=""),
         ),
         migrations.CreateModel(
-            name='KeyPair',
+            name="KeyPair",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=255)),
-                ('type', models.CharField(choices=[('ssh', 'SSH'), ('x509', 'X.509')], default='ssh', max_length=8)),
-                ('public_key', models.TextField()),
-                ('fingerprint', models.CharField(max_length=128)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='keypairs', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=255)),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[("ssh", "SSH"), ("x509", "X.509")], default="ssh", max_length=8
+                    ),
+                ),
+                ("public_key", models.TextField()),
+                ("fingerprint", models.CharField(max_length=128)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="keypairs",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
-                'constraints': [models.UniqueConstraint(fields=('user', 'name'), name='keypair_name_unique', violation_error_message='You already have a key pair with this name.')],
+                "ordering": ["name"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("user", "name"),
+                        name="keypair_name_unique",
+                        violation_error_message="You already have a key pair with this name.",
+                    )
+                ],
             },
         ),
     ]

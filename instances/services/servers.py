@@ -13,6 +13,7 @@ import math
 import secrets
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -25,13 +26,14 @@ from images import services as image_services
 from images.choices import ContainerFormat, DiskFormat, ImageStatus, Visibility
 from instances.choices import PowerState, TaskState, VmState
 from instances.compute import scheduler
-from instances.models import ComputeHost, Instance, InstanceAction
+from instances.models import ComputeHost, Instance, InstanceAction, KeyPair
 from instances.policies import SERVERS_ZERO_DISK_FLAVOR
-from instances.services import forwards, network, quotas
+from instances.services import forwards, kernels, network, quotas
 from instances.services.attachments import release_for_instance
 
 GiB = 1024**3
-SUPPORTED_DISK_FORMATS = ("raw", "qcow2")
+# An ami is a raw disk (booted with its kernel_id/ramdisk_id, see services.kernels).
+SUPPORTED_DISK_FORMATS = ("raw", "qcow2", "ami")
 
 
 class InstanceInvalidState(Conflict):
@@ -136,6 +138,9 @@ def launch(
     description: str = "",
     request_id: str = "",
     boot_volume=None,
+    key_name: str = "",
+    user_data: str = "",
+    config_drive: bool = False,
 ) -> list[Instance]:
     """Create, schedule and claim ``min_count``…``max_count`` instances in one transaction;
     the builds go to the chosen hosts' queues after it commits. An instance no host can take is
@@ -147,6 +152,7 @@ def launch(
     else:
         root_gb = check_image_and_flavor(image, flavor, ctx)
         image_properties, image_id = dict(image.properties or {}), str(image.pk)
+    kernels.check_boot_files(ctx, image_properties)
     request = scheduler.Request(
         vcpus=flavor.vcpus,
         memory_mb=flavor.ram,
@@ -155,7 +161,16 @@ def launch(
         availability_zone=availability_zone,
         force_host=force_host,
     )
+    keypair = None
+    if key_name:
+        keypair = KeyPair.objects.filter(user=ctx.user, name=key_name).first()
+        if keypair is None:
+            raise BadRequest("Invalid key_name provided.")
     template = {
+        "key_name": keypair.name if keypair else "",
+        "key_data": keypair.public_key if keypair else "",
+        "user_data": user_data,
+        "config_drive": config_drive or settings.COMPUTE_FORCE_CONFIG_DRIVE,
         "description": description or "",
         "project_id": ctx.project_id,
         "user": ctx.user,
