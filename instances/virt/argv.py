@@ -53,6 +53,14 @@ def qemu_argv(
             argv += ["-initrd", spec.ramdisk]
         if spec.cmdline:
             argv += ["-append", spec.cmdline]
+    if spec.config_drive:
+        # Its own PCIe slot, so it never takes a target from the volumes.
+        for node in (
+            {"driver": "file", "node-name": "file-config", "filename": spec.config_drive},
+            {"driver": "raw", "node-name": "fmt-config", "file": "file-config"},
+        ):
+            argv += ["-blockdev", json.dumps({**node, "read-only": True})]
+        argv += ["-device", "virtio-blk-pci,drive=fmt-config,id=config-drive,bus=pcie.0,addr=0x4"]
     if spec.network:
         net = spec.network
         if net.tap:

@@ -105,6 +105,8 @@ class GuestSpec:
     kernel: str = ""
     ramdisk: str = ""
     cmdline: str = ""
+    # The config drive (configdrive.py), attached read-only; cloud-init finds it by its label.
+    config_drive: str = ""
 
     def __post_init__(self) -> None:
         if not re.match(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", self.uuid):
@@ -115,9 +117,9 @@ class GuestSpec:
             raise VirtError(f"firmware {self.firmware!r} must be bios or uefi")
         if not re.match(r"^[a-z0-9_]+$", self.arch):
             raise VirtError(f"invalid architecture {self.arch!r}")
-        for path in (self.kernel, self.ramdisk):
+        for path in (self.kernel, self.ramdisk, self.config_drive):
             if path and not Path(path).is_absolute():
-                raise VirtError(f"kernel and ramdisk paths must be absolute, not {path!r}")
+                raise VirtError(f"kernel, ramdisk and config drive paths must be absolute, not {path!r}")
         if (self.ramdisk or self.cmdline) and not self.kernel:
             raise VirtError("a ramdisk or a kernel command line needs a kernel")
         # Lists are accepted for convenience but stored as a tuple, so the spec stays hashable.

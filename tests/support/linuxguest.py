@@ -20,6 +20,8 @@ The guest's behaviour is chosen on the kernel command line (``guest_cmdline`` wr
 ``stratus.metadata=1``    fetch the OpenStack metadata once networked and print it between markers
 ``stratus.peers=A,B``     once ready, fetch http://A/ (then B) until it answers or ``stratus.peerwait``
                           seconds (default 20) pass, and print ``peer A ok <page>`` or ``peer A unreachable``
+``stratus.configdrive=1`` mount the disk labelled config-2 (ISO 9660) and print its
+                          openstack/latest/meta_data.json between ``configdrive-begin``/``-end``
 ``stratus.poweroff=1``    power off once ready (QEMU then exits)
 ``stratus.loglevel=N``    kernel console log level after boot (1: only emergencies interleave)
 
@@ -79,7 +81,7 @@ mount -t devtmpfs devtmpfs /dev
 exec </dev/console >/dev/console 2>&1
 
 MARKER=STRATUS-GUEST HOSTNAME=stratus-guest TOKEN= DHCP=1 HTTP=80 ECHO= METADATA=0 POWEROFF=0 LOGLEVEL=1
-PEERS= PEERWAIT=20
+PEERS= PEERWAIT=20 CONFIGDRIVE=0
 for arg in $(cat /proc/cmdline); do
     case "$arg" in
         stratus.marker=*) MARKER="${arg#*=}" ;;
@@ -92,6 +94,7 @@ for arg in $(cat /proc/cmdline); do
         stratus.poweroff=*) POWEROFF="${arg#*=}" ;;
         stratus.loglevel=*) LOGLEVEL="${arg#*=}" ;;
         stratus.peers=*) PEERS="${arg#*=}" ;;
+        stratus.configdrive=*) CONFIGDRIVE="${arg#*=}" ;;
         stratus.peerwait=*) PEERWAIT="${arg#*=}" ;;
     esac
 done
@@ -105,6 +108,27 @@ say "boot token=$TOKEN"
 while read -r module; do
     insmod "$module" || say "error insmod $module"
 done < /lib/modules/load-order
+
+if [ "$CONFIGDRIVE" = 1 ]; then
+    # cloud-init finds the drive by its label; any ISO 9660 disk holding the documents will do here.
+    mkdir -p /mnt/config
+    found=
+    for dev in /dev/vd? /dev/sr?; do
+        [ -b "$dev" ] || continue
+        if mount -t iso9660 -o ro "$dev" /mnt/config 2>/dev/null; then
+            if [ -f /mnt/config/openstack/latest/meta_data.json ]; then found=$dev; break; fi
+            umount /mnt/config
+        fi
+    done
+    if [ -n "$found" ]; then
+        say "configdrive-begin $found"
+        cat /mnt/config/openstack/latest/meta_data.json
+        echo
+        say configdrive-end
+    else
+        say configdrive-missing
+    fi
+fi
 
 ip link set lo up
 IP=none
@@ -384,6 +408,7 @@ def guest_cmdline(
     poweroff: bool = False,
     peers: tuple[str, ...] = (),
     peer_wait: int | None = None,
+    config_drive: bool = False,
 ) -> str:
     """The ``stratus.*`` options of /init, to pass as ``cmdline_extra``. Values are single words:
     /init splits /proc/cmdline on spaces. The metadata fetch is off by default: under QEMU user
@@ -399,6 +424,7 @@ def guest_cmdline(
         "poweroff": int(poweroff),
         "peers": ",".join(peers) or None,
         "peerwait": peer_wait,
+        "configdrive": int(config_drive),
     }
     for name, value in options.items():
         if value is not None and not re.fullmatch(r"[\w.:,-]+", str(value)):

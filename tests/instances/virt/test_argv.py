@@ -3,6 +3,7 @@ direct kernel boot."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,16 @@ def test_a_saved_spec_from_before_taps_and_kernels_still_loads():
     del old["network"]["tap"]
     spec = GuestSpec.from_dict(old)
     assert spec.network.tap == "" and spec.kernel == ""
+
+
+def test_a_config_drive_is_a_read_only_disk_in_its_own_slot():
+    argv = argv_of(GuestSpec(UUID, "vm", 1, 64, config_drive="/i/disk.config"))
+    nodes = [json.loads(argv[i + 1]) for i, a in enumerate(argv) if a == "-blockdev"]
+    assert {
+        "driver": "file",
+        "node-name": "file-config",
+        "filename": "/i/disk.config",
+        "read-only": True,
+    } in nodes
+    assert "virtio-blk-pci,drive=fmt-config,id=config-drive,bus=pcie.0,addr=0x4" in argv
+    assert not any(a == "-blockdev" for a in argv_of(GuestSpec(UUID, "vm", 1, 64)))
