@@ -117,3 +117,18 @@ RULES += [
     RuleDefault(ATTACHMENTS_CREATE, ADMIN_OR_MEMBER, "Attach a volume to a server."),
     RuleDefault(ATTACHMENTS_DELETE, ADMIN_OR_MEMBER, "Detach a volume from a server."),
 ]
+
+# --- key pairs (Nova's names and defaults: they belong to a user, across projects) ---
+KEYPAIRS_INDEX = "os_compute_api:os-keypairs:index"
+KEYPAIRS_CREATE = "os_compute_api:os-keypairs:create"
+KEYPAIRS_SHOW = "os_compute_api:os-keypairs:show"
+KEYPAIRS_DELETE = "os_compute_api:os-keypairs:delete"
+
+ADMIN_OR_OWNER = f"({ADMIN}) or user_id:%(user_id)s"
+_OWN = "Users manage their own key pairs; administrators any user's (user_id, 2.10+)."
+RULES += [
+    RuleDefault(KEYPAIRS_INDEX, ADMIN_OR_OWNER, f"List key pairs. {_OWN}"),
+    RuleDefault(KEYPAIRS_CREATE, ADMIN_OR_OWNER, f"Create or import a key pair. {_OWN}"),
+    RuleDefault(KEYPAIRS_SHOW, ADMIN_OR_OWNER, f"Show a key pair. {_OWN}"),
+    RuleDefault(KEYPAIRS_DELETE, ADMIN_OR_OWNER, f"Delete a key pair. {_OWN}"),
+]

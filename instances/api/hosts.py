@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db.models import Count, Q
 from rest_framework.response import Response
 
@@ -15,7 +16,7 @@ from dashboard.policy import authorize
 from instances import policies
 from instances.models import ComputeHost
 from instances.services import hosts as host_services
-from instances.services import quotas
+from instances.services import keypairs, quotas
 
 
 def _hosts():
@@ -185,13 +186,12 @@ class ServiceView(ComputeView):
 
 # -- quotas and limits ---------------------------------------------------------------------------
 
-# Nova reports these fixed limits too; Stratus has no key pairs or server groups to count yet.
+# Nova reports these fixed limits too; Stratus has no server groups to count yet.
 FIXED = {
     "metadata_items": 128,
     "injected_files": 5,
     "injected_file_content_bytes": 10240,
     "injected_file_path_bytes": 255,
-    "key_pairs": 100,
     "server_groups": 10,
     "server_group_members": 10,
 }
@@ -209,6 +209,10 @@ def quota_set(request, project_id: str, with_usage: bool) -> dict:
         )
     for name, value in FIXED.items():
         out[name] = {"limit": value, "in_use": 0, "reserved": 0} if with_usage else value
+    # Key pairs are counted per user, as Nova does: the caller's own.
+    limit = settings.COMPUTE_QUOTA_KEY_PAIRS
+    in_use = keypairs.key_pairs_in_use(request.auth.user.pk) if with_usage else 0
+    out["key_pairs"] = {"limit": limit, "in_use": in_use, "reserved": 0} if with_usage else limit
     return out
 
 
@@ -256,7 +260,8 @@ class QuotaSetDetailView(QuotaSetView):
 class QuotaDefaultsView(ComputeView):
     def get(self, request, project_id: str):
         authorize(request.auth, policies.QUOTA_DEFAULTS, {"project_id": project_id})
-        return Response({"quota_set": {"id": project_id, **quotas.defaults(), **FIXED}})
+        defaults = {**quotas.defaults(), **FIXED, "key_pairs": settings.COMPUTE_QUOTA_KEY_PAIRS}
+        return Response({"quota_set": {"id": project_id, **defaults}})
 
 
 class LimitsView(ComputeView):
@@ -277,7 +282,7 @@ class LimitsView(ComputeView):
             "maxImageMeta": FIXED["metadata_items"],
             "maxPersonality": FIXED["injected_files"],
             "maxPersonalitySize": FIXED["injected_file_content_bytes"],
-            "maxTotalKeypairs": FIXED["key_pairs"],
+            "maxTotalKeypairs": settings.COMPUTE_QUOTA_KEY_PAIRS,
             "maxServerGroups": FIXED["server_groups"],
             "maxServerGroupMembers": FIXED["server_group_members"],
         }

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from instances.api import hosts, port_forwards, servers, volume_attachments
+from instances.api import hosts, keypairs, port_forwards, servers, volume_attachments
 
 urlpatterns = [
     path("servers", servers.ServerListView.as_view()),
@@ -29,4 +29,6 @@ urlpatterns = [
     path("os-quota-sets/<str:project_id>/detail", hosts.QuotaSetDetailView.as_view()),
     path("os-quota-sets/<str:project_id>/defaults", hosts.QuotaDefaultsView.as_view()),
     path("limits", hosts.LimitsView.as_view()),
+    path("os-keypairs", keypairs.KeyPairListView.as_view()),
+    path("os-keypairs/<str:name>", keypairs.KeyPairView.as_view()),
 ]
