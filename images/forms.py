@@ -13,7 +13,8 @@ from dashboard.forms import BootstrapMixin
 from dashboard.models import Project
 from dashboard.policy import can
 from images.api import fields as api_fields
-from images.choices import DiskFormat, Visibility
+from images.choices import DiskFormat, ImageStatus, Visibility
+from images.models import Image
 from images.pipeline.fetch import FetchError, check_url
 
 ARCHITECTURES = ("x86_64", "aarch64", "i686", "ppc64le", "s390x", "riscv64")
@@ -116,7 +117,7 @@ class ImageFieldsMixin(forms.Form):
 class CreateImageForm(BootstrapMixin, ImageFieldsMixin):
     field_order = [
         "name", "description", "source", "image_file", "location", "copy_data", "disk_format",
-        "architecture", "min_disk", "min_ram", "visibility", "protected", "properties",
+        "kernel", "ramdisk", "architecture", "min_disk", "min_ram", "visibility", "protected", "properties",
     ]  # fmt: skip
     source = forms.ChoiceField(
         label="Image Source",
@@ -142,11 +143,22 @@ class CreateImageForm(BootstrapMixin, ImageFieldsMixin):
         label="Copy Data",
         help_text="Copy the image into this cloud's store (checked, converted and hashed here).",
     )
+    # Horizon's classic form: an ami boots with a kernel (aki) and ramdisk (ari) image.
+    kernel = forms.ChoiceField(label="Kernel", required=False, help_text="For an AMI: the kernel it boots.")
+    ramdisk = forms.ChoiceField(label="Ramdisk", required=False, help_text="For an AMI: its initrd.")
     properties = PropertiesField(required=False, help_text="One key=value per line.")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["source"].widget.attrs["class"] = "form-check-input"
+        for field, disk_format in (("kernel", DiskFormat.AKI), ("ramdisk", DiskFormat.ARI)):
+            images = Image.objects.visible_to(self.ctx).filter(
+                status=ImageStatus.ACTIVE, disk_format=disk_format
+            )
+            self.fields[field].choices = [("", "Choose an image")] + [
+                (str(pk), name or str(pk))
+                for pk, name in images.order_by("name", "id").values_list("id", "name")
+            ]
         self.can_register_location = locations_api_available()
         if not self.can_register_location:
             # Without a locations API the only way to use a URL is to copy its data here.
@@ -176,6 +188,10 @@ class CreateImageForm(BootstrapMixin, ImageFieldsMixin):
                 self.add_error("copy_data", "This server can only copy data from a URL.")
         for message in check_properties(self.ctx, data.get("properties") or {}):
             self.add_error("properties", message)
+        if data.get("disk_format") != DiskFormat.AMI:
+            data["kernel"] = data["ramdisk"] = ""  # only an ami boots with them
+        elif data.get("ramdisk") and not data.get("kernel"):
+            self.add_error("kernel", "A ramdisk is only used with a kernel: choose one.")
         return data
 
     def api_body(self) -> dict:
@@ -194,6 +210,9 @@ class CreateImageForm(BootstrapMixin, ImageFieldsMixin):
         for key in ("description", "architecture"):
             if data.get(key):
                 body[key] = data[key]
+        for field, key in (("kernel", "kernel_id"), ("ramdisk", "ramdisk_id")):
+            if data.get(field):
+                body[key] = data[field]
         return body
 
 

@@ -11,8 +11,10 @@ from images.pipeline import qemu
 from images.pipeline.errors import ImageRejected
 
 # Declared formats whose bytes are plain disk contents (the inspector reports them as raw).
-RAW_LIKE = {"raw", "ami", "ari", "aki", "ploop"}
+RAW_LIKE = {"raw", "ami", "ploop"}
 # Formats the inspector knows; for the others (and for docker/compressed containers) content is opaque.
+# That includes a kernel (aki) and a ramdisk (ari): QEMU loads them as files, never as disks, and a
+# bzImage looks to the inspector like an MBR disk with invalid partition entries.
 INSPECTED = RAW_LIKE | {"qcow2", "vmdk", "vhd", "vhdx", "vdi", "iso"}
 OPAQUE_CONTAINERS = {"docker", "compressed"}
 

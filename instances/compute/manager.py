@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from dashboard.exceptions import StratusError
 from images import services as image_services
-from images.choices import ImageStatus
+from images.choices import DiskFormat, ImageStatus
 from images.models import Image
 from images.pipeline.errors import PipelineError
 from images.pipeline.upload import upload
@@ -32,8 +32,8 @@ from instances.compute.errors import BuildAbort
 from instances.compute.networking import InstanceNetworks, Mode
 from instances.compute.volume_agent import VolumeAgentMixin
 from instances.models import Instance
-from instances.services import servers
-from instances.virt import disks
+from instances.services import guest_metadata, kernels, servers
+from instances.virt import configdrive, disks
 from instances.virt.base import DiskSpec, GuestNotFound, GuestSpec, NetworkSpec, VirtDriver, VirtError
 from instances.virt.base import PowerState as DriverPower
 from instances.virt.hostnet import HostNetwork, tap_name
@@ -106,6 +106,11 @@ class ComputeManager(VolumeAgentMixin):
             SWAP_TARGET: directory / "disk.swap",
         }
 
+    def wants_config_drive(self, instance: Instance) -> bool:
+        """Asked for at launch (or forced by the operator), and always on a host without bridges:
+        there no metadata service can be reached, so the drive carries the documents."""
+        return instance.config_drive or self.networks is None
+
     def guest_spec(self, instance: Instance) -> GuestSpec:
         paths = self.disk_paths(str(instance.pk))
         volumes = self.volume_disks(instance)
@@ -127,6 +132,8 @@ class ComputeManager(VolumeAgentMixin):
                 tap=tap_name(str(instance.pk)) if self.networks is not None else "",
             )
         props = instance.image_properties
+        boot = kernels.boot_file_ids(props)
+        kernel = str(self.cache.base_path(boot["kernel_id"])) if "kernel_id" in boot else ""
         return GuestSpec(
             uuid=str(instance.pk),
             name=instance.name,
@@ -134,15 +141,29 @@ class ComputeManager(VolumeAgentMixin):
             memory_mb=instance.memory_mb,
             disks=specs,
             network=net,
+            config_drive=str(self.config_drive_path(instance)) if self.wants_config_drive(instance) else "",
             arch=props.get("hw_architecture") or props.get("architecture") or instance.host.arch,
             firmware=instance.firmware,
+            # Direct kernel boot: _create_disks put the kernel and ramdisk into the image cache.
+            kernel=kernel,
+            ramdisk=str(self.cache.base_path(boot["ramdisk_id"])) if "ramdisk_id" in boot else "",
+            cmdline=(props.get("os_command_line") or kernels.DEFAULT_CMDLINE) if kernel else "",
         )
 
     def plugged_spec(self, instance: Instance) -> GuestSpec:
-        """The guest spec, with the instance's tap and DHCP entry in place on its network's bridge:
-        what every path that starts a QEMU process needs first."""
+        """The guest spec, with the instance's tap and DHCP entry in place on its network's bridge
+        and its config drive written: what every path that starts a QEMU process needs first."""
         self.plug(instance)
+        if self.wants_config_drive(instance):
+            files = {
+                f"openstack/latest/{name}": body
+                for name, body in guest_metadata.openstack_files(instance).items()
+            }
+            configdrive.write(self.config_drive_path(instance), files)
         return self.guest_spec(instance)
+
+    def config_drive_path(self, instance: Instance) -> Path:
+        return self.disks_dir / str(instance.pk) / "disk.config"
 
     def plug(self, instance: Instance) -> None:
         if self.networks is not None and instance.network is not None and instance.address:
@@ -193,23 +214,28 @@ class ComputeManager(VolumeAgentMixin):
         # A previous attempt may have died half way; the guest never ran on these files.
         disks.remove(*paths.values())
         if not self.prepare_boot_volume(instance):
-            base, fmt = self._base_image(instance)
+            base, fmt = self._cached_image(str(instance.image_id))
             disks.create_overlay(base, fmt, paths["vda"], instance.root_gb)
+        for image_id in kernels.boot_file_ids(instance.image_properties).values():
+            self._cached_image(image_id)
         if instance.ephemeral_gb:
             disks.create_blank(paths["vdb"], instance.ephemeral_gb)
         if instance.swap_mb:
             disks.create_blank(paths[SWAP_TARGET], size_mb=instance.swap_mb)
 
-    def _base_image(self, instance: Instance) -> tuple[Path, str]:
-        """The image in this host's cache: copied from a filesystem store this host can read,
-        else streamed from the store; verified against os_hash_value either way."""
+    def _cached_image(self, image_id: str) -> tuple[Path, str]:
+        """The image (a root disk's base, or a kernel or ramdisk) in this host's cache and the
+        format QEMU reads it in: copied from a filesystem store this host can read, else streamed
+        from the store; verified against os_hash_value either way."""
 
-        image = Image.objects.filter(pk=instance.image_id).prefetch_related("locations").first()
+        image = Image.objects.filter(pk=image_id).prefetch_related("locations").first()
         if image is None or image.status != ImageStatus.ACTIVE:
-            raise BuildAbort(f"Image {instance.image_id} is not active.")
+            raise BuildAbort(f"Image {image_id} is not active.")
         location = next(iter(image.locations.all()), None)
         if location is None:
-            raise BuildAbort(f"Image {instance.image_id} has no data.")
+            raise BuildAbort(f"Image {image_id} has no data.")
+        # An ami is a raw disk; a kernel (aki) or ramdisk (ari) stays a file the cache only hashes.
+        fmt = "raw" if image.disk_format == DiskFormat.AMI else image.disk_format
         key = location.data_key
         try:
             store = get_store(location.store)
@@ -222,10 +248,10 @@ class ComputeManager(VolumeAgentMixin):
                     for chunk in store.get(key):
                         fh.write(chunk)
 
-            base = self.cache.ensure(str(image.pk), image.os_hash_value, image.disk_format, source)
+            base = self.cache.ensure(str(image.pk), image.os_hash_value, fmt, source)
         except StoreError as exc:
             raise BuildAbort(f"Image {image.pk} could not be read: {exc}") from exc
-        return base, image.disk_format
+        return base, fmt
 
     # -- power actions -----------------------------------------------------------------------
 

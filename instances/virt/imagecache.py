@@ -1,4 +1,5 @@
-"""The per-host cache of base images that root overlays are backed by.
+"""The per-host cache of base images that root overlays are backed by, and of the kernels and
+ramdisks (AKI/ARI images) that guests boot directly.
 
 An entry is ``<root>/<image_id>.base`` (read-only) with ``<image_id>.json`` beside it: the
 image's os_hash_value (sha512), disk format, the file's stat stamp when it was verified, and
@@ -32,6 +33,10 @@ from instances.virt.state import write_atomic
 log = logging.getLogger(__name__)
 
 CHUNK = 4 * 1024 * 1024
+# Glance's kernel and ramdisk formats: QEMU loads these files with -kernel/-initrd and never parses
+# them as disks, so the disk format checks do not apply (a bzImage even looks like a broken MBR);
+# the hash alone vouches for them.
+BOOT_FILE_FORMATS = ("aki", "ari")
 IMAGE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 Fetch = Callable[[BinaryIO], None]
 
@@ -125,7 +130,7 @@ class ImageCache:
         if not hmac.compare_digest(_sha512_of(path), expected):
             return False
         try:
-            disks.inspect(path, disk_format, limits=self.limits)
+            self._inspect(path, disk_format)
         except VirtError:
             return False
         meta["stamp"] = _stamp(path)
@@ -151,7 +156,7 @@ class ImageCache:
                 raise VirtError(
                     f"image {image_id} data does not match its os_hash_value (got sha512 {actual[:16]}…)"
                 )
-            disks.inspect(tmp, disk_format, limits=self.limits)
+            self._inspect(tmp, disk_format)
             os.chmod(tmp, 0o444)  # qemu opens backing files read-only; nothing else should write
             os.replace(tmp, path)
         finally:
@@ -159,6 +164,10 @@ class ImageCache:
         meta = {"sha512": expected, "disk_format": disk_format, "size": writer.size, "stamp": _stamp(path),
                 "last_used": time.time()}  # fmt: skip
         write_atomic(self._meta_path(image_id), json.dumps(meta).encode())
+
+    def _inspect(self, path: Path, disk_format: str) -> None:
+        if disk_format not in BOOT_FILE_FORMATS:
+            disks.inspect(path, disk_format, limits=self.limits)
 
     def _touch(self, image_id: str) -> None:
         meta_path = self._meta_path(image_id)

@@ -272,6 +272,14 @@
     checkMismatch(form);
   }
 
+  // Kernel and Ramdisk only mean something for an AMI (Horizon's classic form).
+  function showFormat(form) {
+    const chosen = form.querySelector('[name="disk_format"]').value;
+    form.querySelectorAll("[data-format-panel]").forEach((panel) => {
+      panel.classList.toggle("d-none", panel.dataset.formatPanel !== chosen);
+    });
+  }
+
   function checkMismatch(form) {
     const box = form.querySelector("[data-mismatch]");
     const detected = form.detected;
@@ -316,6 +324,7 @@
     note.className = `small mb-3 ${found.backing ? "text-danger" : "text-success"}`;
     note.textContent = text;
     checkMismatch(form);
+    showFormat(form);
   }
 
   async function onCreate(form, event) {
@@ -387,9 +396,13 @@
       form.addEventListener("change", (event) => {
         if (event.target.name === "source") showSource(form);
         if (event.target.name === "image_file") onFileChosen(form, event.target);
-        if (event.target.name === "disk_format") checkMismatch(form);
+        if (event.target.name === "disk_format") {
+          checkMismatch(form);
+          showFormat(form);
+        }
       });
       showSource(form);
+      showFormat(form);
     }
     const retryFile = document.getElementById("retry-file");
     document.addEventListener("click", (event) => {

@@ -14,6 +14,7 @@ from dashboard.models import User
 from instances.models import Instance, KeyPair
 from instances.services.guest_metadata import document
 from tests.instances.api.test_servers import create_body, launch
+from tests.instances.virt.test_configdrive import read_back
 
 pytestmark = pytest.mark.django_db
 SCRIPT = b"#!/bin/sh\necho hello > /tmp/hello\n"
@@ -103,3 +104,18 @@ def test_another_users_key_pair_cannot_be_used(world, host, image, tiny, keypair
     assert response.status_code == 400
     assert response.json()["badRequest"]["message"] == "Invalid key_name provided."
     assert not Instance.objects.exists()
+
+
+def test_a_config_drive_carries_the_documents_when_asked_for_and_on_user_networking_hosts(
+    world, host, image, tiny, keypair, django_capture_on_commit_callbacks
+):
+    # The fake host has no bridges: no metadata service reaches its guests, so every one gets a drive.
+    encoded = base64.b64encode(SCRIPT).decode()
+    server_id = launch(world, host, image, tiny, django_capture_on_commit_callbacks, key_name="laptop",
+                       user_data=encoded)  # fmt: skip
+    spec = host.driver.dirs.load_spec(server_id)
+    assert spec.config_drive.endswith("/disk.config")
+    on_drive = read_back(spec.config_drive)
+    meta = json.loads(on_drive["openstack/latest/meta_data.json"])
+    assert meta["uuid"] == server_id and meta["public_keys"] == {"laptop": keypair.public_key}
+    assert on_drive["openstack/latest/user_data"] == SCRIPT

@@ -129,3 +129,15 @@ def test_prune_removes_only_unused_bases_older_than_the_age(cache, image, tmp_pa
     removed = cache.prune(3600, in_use={"old-in-use"})
     assert removed == ["old-unused"]
     assert cache.cached() == ["fresh", "old-in-use"]
+
+
+def test_a_kernel_is_cached_by_its_hash_alone_where_a_disk_would_fail_the_safety_checks(cache, tmp_path):
+    # A bzImage ends its first sector with the MBR signature; its "partition entries" are code.
+    kernel = tmp_path / "vmlinuz"
+    kernel.write_bytes(b"MZ" + bytes(444) + b"\x12" * 64 + b"\x55\xaa" + b"kernel" * 200)
+    sha = hashlib.sha512(kernel.read_bytes()).hexdigest()
+    with pytest.raises(VirtError, match="failed the safety check"):
+        cache.ensure(IMAGE_ID, sha, "raw", kernel)
+    assert cache.ensure(IMAGE_ID, sha, "aki", kernel).read_bytes() == kernel.read_bytes()
+    with pytest.raises(VirtError, match="does not match its os_hash_value"):
+        cache.ensure("other-kernel", "0" * 128, "aki", kernel)
