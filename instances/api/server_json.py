@@ -151,8 +151,8 @@ def server_detail(request, instance: Instance, *, admin_attrs: bool, admin: bool
                     "OS-EXT-SRV-ATTR:reservation_id": instance.reservation_id,
                     "OS-EXT-SRV-ATTR:launch_index": instance.launch_index,
                     "OS-EXT-SRV-ATTR:hostname": instance.name,
-                    "OS-EXT-SRV-ATTR:kernel_id": "",
-                    "OS-EXT-SRV-ATTR:ramdisk_id": "",
+                    "OS-EXT-SRV-ATTR:kernel_id": (instance.image_properties or {}).get("kernel_id", ""),
+                    "OS-EXT-SRV-ATTR:ramdisk_id": (instance.image_properties or {}).get("ramdisk_id", ""),
                     "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda",
                     "OS-EXT-SRV-ATTR:user_data": instance.user_data or None,
                 }
