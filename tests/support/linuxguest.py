@@ -22,12 +22,23 @@ The guest's behaviour is chosen on the kernel command line (``guest_cmdline`` wr
                           seconds (default 20) pass, and print ``peer A ok <page>`` or ``peer A unreachable``
 ``stratus.configdrive=1`` mount the disk labelled config-2 (ISO 9660) and print its
                           openstack/latest/meta_data.json between ``configdrive-begin``/``-end``
+``stratus.cloudinit=1``   act as a minimal cloud image once networked: read the config drive (or else
+                          the metadata service at 169.254.169.254), set the hostname from
+                          meta_data.json, install its ``public_keys`` into /root/.ssh/authorized_keys,
+                          run ``user_data`` if it starts with ``#!``, then start an SSH server (dropbear:
+                          the guest must be built with ``build_guest(..., ssh=True)``)
 ``stratus.poweroff=1``    power off once ready (QEMU then exits)
 ``stratus.loglevel=N``    kernel console log level after boot (1: only emergencies interleave)
 
 Console lines, each starting with the marker: ``boot``, ``ip=A/N gw=G mac=M dns=D`` (or
 ``error dhcp``), ``http port=P``, ``ready uptime=S``, ``metadata-begin`` / ``metadata-end`` (or
-``metadata-unavailable``), ``error insmod NAME``.
+``metadata-unavailable``), ``error insmod NAME``; with ``stratus.cloudinit=1``: ``cloudinit
+source=configdrive|metadata|none``, ``hostname=NAME``, ``keys=N``, ``userdata exit=S`` (or ``userdata
+none``), then ``ssh ready`` (or ``error ssh ...``).
+
+The SSH server is Debian's ``dropbear-bin``, not installed on the host: ``apt-get download`` fetches it
+and the packages of the libraries it links into the cache directory once (``ssh_files``), and the
+dynamically linked binaries go into the initramfs with those libraries and the dynamic loader.
 """
 
 from __future__ import annotations
@@ -38,6 +49,7 @@ import lzma
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +82,30 @@ DEFAULT_MODULES = (
 
 _MODULE_SUFFIXES = (".ko", ".ko.xz", ".ko.gz")
 
+# The SSH server and the packages of everything it links (dpkg-deb -I dropbear-bin: Depends, and
+# theirs); ssh_files fails naming the library if one is not in these.
+DROPBEAR_PACKAGES = (
+    "dropbear-bin",
+    "libc6",
+    "libcrypt1",
+    "libtomcrypt1",
+    "libtommath1",
+    "libgmp10",
+    "zlib1g",
+)
+DROPBEAR_BINARIES = ("usr/sbin/dropbear", "usr/bin/dropbearkey")
+LOADER = "lib64/ld-linux-x86-64.so.2"
+LIBRARY_DIRS = ("lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu")
+
+# root with a home and a shell, and no password: key-only logins.
+ACCOUNT_FILES = {
+    "etc/passwd": "root:x:0:0:root:/root:/bin/sh\n",
+    "etc/group": "root:x:0:\n",
+    "etc/shadow": "root:*:19000:0:99999:7:::\n",
+    "etc/shells": "/bin/sh\n",
+    "etc/nsswitch.conf": "passwd: files\ngroup: files\nshadow: files\n",
+}
+
 INIT = r"""#!/bin/sh
 # Stratus test guest: a minimal cloud image. Options: stratus.* on the kernel command line.
 export PATH=/bin
@@ -81,7 +117,7 @@ mount -t devtmpfs devtmpfs /dev
 exec </dev/console >/dev/console 2>&1
 
 MARKER=STRATUS-GUEST HOSTNAME=stratus-guest TOKEN= DHCP=1 HTTP=80 ECHO= METADATA=0 POWEROFF=0 LOGLEVEL=1
-PEERS= PEERWAIT=20 CONFIGDRIVE=0
+PEERS= PEERWAIT=20 CONFIGDRIVE=0 CLOUDINIT=0
 for arg in $(cat /proc/cmdline); do
     case "$arg" in
         stratus.marker=*) MARKER="${arg#*=}" ;;
@@ -96,6 +132,7 @@ for arg in $(cat /proc/cmdline); do
         stratus.peers=*) PEERS="${arg#*=}" ;;
         stratus.configdrive=*) CONFIGDRIVE="${arg#*=}" ;;
         stratus.peerwait=*) PEERWAIT="${arg#*=}" ;;
+        stratus.cloudinit=*) CLOUDINIT="${arg#*=}" ;;
     esac
 done
 say() { echo "$MARKER $*"; }
@@ -109,18 +146,24 @@ while read -r module; do
     insmod "$module" || say "error insmod $module"
 done < /lib/modules/load-order
 
-if [ "$CONFIGDRIVE" = 1 ]; then
+# Mounts the config drive on /mnt/config (once) and sets $found to its device; fails without one.
+found=
+find_config_drive() {
+    [ -n "$found" ] && return 0
     # cloud-init finds the drive by its label; any ISO 9660 disk holding the documents will do here.
     mkdir -p /mnt/config
-    found=
     for dev in /dev/vd? /dev/sr?; do
         [ -b "$dev" ] || continue
         if mount -t iso9660 -o ro "$dev" /mnt/config 2>/dev/null; then
-            if [ -f /mnt/config/openstack/latest/meta_data.json ]; then found=$dev; break; fi
+            if [ -f /mnt/config/openstack/latest/meta_data.json ]; then found=$dev; return 0; fi
             umount /mnt/config
         fi
     done
-    if [ -n "$found" ]; then
+    return 1
+}
+
+if [ "$CONFIGDRIVE" = 1 ]; then
+    if find_config_drive; then
         say "configdrive-begin $found"
         cat /mnt/config/openstack/latest/meta_data.json
         echo
@@ -167,6 +210,67 @@ if [ "$METADATA" = 1 ]; then
         say metadata-end
     else
         say metadata-unavailable
+    fi
+fi
+
+if [ "$CLOUDINIT" = 1 ]; then
+    ci=/tmp/cloudinit
+    mkdir -p $ci
+    if find_config_drive; then
+        source=configdrive
+        cp /mnt/config/openstack/latest/meta_data.json $ci/meta_data.json
+        if [ -f /mnt/config/openstack/latest/user_data ]; then
+            cp /mnt/config/openstack/latest/user_data $ci/user_data
+        fi
+    elif timeout 10 wget -q -O $ci/meta_data.json http://169.254.169.254/openstack/latest/meta_data.json; then
+        source=metadata
+        timeout 10 wget -q -O $ci/user_data http://169.254.169.254/openstack/latest/user_data \
+            || rm -f $ci/user_data
+    else
+        source=none
+        : > $ci/meta_data.json
+    fi
+    say "cloudinit source=$source"
+    # No JSON parser in busybox: meta_data.json is one line of json.dumps output.
+    name=$(sed -n 's/.*"hostname": *"\([^"]*\)".*/\1/p' $ci/meta_data.json)
+    if [ -n "$name" ]; then
+        hostname "$name"
+        HOSTNAME=$name
+    fi
+    say "hostname=$(hostname)"
+    mkdir -p /root/.ssh
+    chmod 700 /root /root/.ssh
+    # The values of public_keys (and of keys[].data: the same lines, hence sort -u).
+    grep -oE '"(ssh-[a-z0-9-]+|ecdsa-sha2-[a-z0-9-]+|sk-[a-z0-9@.-]+) [^"]*"' $ci/meta_data.json \
+        | sed 's/^"//; s/"$//; s/\\n$//' | sort -u > /root/.ssh/authorized_keys
+    chmod 600 /root/.ssh/authorized_keys
+    say "keys=$(wc -l < /root/.ssh/authorized_keys)"
+    if [ -s $ci/user_data ] && [ "$(head -c 2 $ci/user_data)" = "#!" ]; then
+        chmod 700 $ci/user_data
+        (cd /root && HOME=/root $ci/user_data) > $ci/user_data.log 2>&1
+        say "userdata exit=$?"
+    else
+        say "userdata none"
+    fi
+    if [ -x /usr/sbin/dropbear ]; then
+        mkdir -p /etc/dropbear /dev/pts
+        mount -t devpts devpts /dev/pts
+        key=/etc/dropbear/dropbear_ed25519_host_key
+        # -s: no password logins; -E: its log on the console. It listens once forked: wait for it.
+        if /usr/bin/dropbearkey -t ed25519 -f $key > $ci/hostkey.log 2>&1 \
+            && /usr/sbin/dropbear -s -E -r $key -p 22 -P /run/dropbear.pid; then
+            tries=0
+            while ! netstat -ltn | grep -q ':22 ' && [ $tries -lt 100 ]; do
+                sleep 0.1
+                tries=$((tries + 1))
+            done
+            if netstat -ltn | grep -q ':22 '; then say "ssh ready"; else say "error ssh not listening"; fi
+        else
+            cat $ci/hostkey.log
+            say "error ssh start"
+        fi
+    else
+        say "error ssh missing: build the guest with ssh=True"
     fi
 fi
 
@@ -337,10 +441,109 @@ def _static_busybox() -> bytes:
     return data
 
 
-def initramfs(version: str, modules: list[str], busybox: bytes) -> bytes:
-    """The uncompressed cpio archive of the guest."""
+def download_debs(packages: tuple[str, ...], cache_dir: Path) -> list[Path]:
+    """The ``.deb`` of each package (the candidate version of this host's apt sources), fetched with
+    ``apt-get download`` into ``cache_dir`` unless already there. Nothing is installed."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    debs = []
+    for package in packages:
+        cached = sorted(cache_dir.glob(f"{package}_*.deb"))
+        if not cached:
+            with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".download-") as tmp:
+                # As root, apt's _apt user could not write to the test's directory: do not switch.
+                done = subprocess.run(
+                    ["apt-get", "download", "-o", "APT::Sandbox::User=root", package],
+                    cwd=tmp, capture_output=True, text=True,
+                )  # fmt: skip
+                fetched = sorted(Path(tmp).glob(f"{package}_*.deb"))
+                if done.returncode != 0 or not fetched:
+                    raise RuntimeError(
+                        f"`apt-get download {package}` failed (exit {done.returncode}): the SSH test guest "
+                        f"needs the Debian package {package} (are the apt sources reachable? run "
+                        f"apt-get update)\n{done.stderr.strip()}"
+                    )
+                os.replace(fetched[0], cache_dir / fetched[0].name)  # atomic for parallel builders
+            cached = sorted(cache_dir.glob(f"{package}_*.deb"))
+        debs.append(cached[-1])
+    return debs
+
+
+def _elf_needed(data: bytes) -> list[str]:
+    """The DT_NEEDED names (shared libraries) of a 64-bit little-endian ELF file."""
+
+    def u(offset: int, size: int) -> int:
+        return int.from_bytes(data[offset : offset + size], "little")
+
+    phoff, size, count = u(0x20, 8), u(0x36, 2), u(0x38, 2)
+    loads, dynamic = [], None
+    for index in range(count):
+        header = phoff + index * size
+        kind, offset, vaddr, filesz = u(header, 4), u(header + 8, 8), u(header + 16, 8), u(header + 32, 8)
+        if kind == 1:  # PT_LOAD
+            loads.append((vaddr, offset, filesz))
+        elif kind == 2:  # PT_DYNAMIC
+            dynamic = (offset, filesz)
+    if dynamic is None:
+        return []
+    entries = [(u(at, 8), u(at + 8, 8)) for at in range(dynamic[0], dynamic[0] + dynamic[1], 16)]
+    strtab = next(value for tag, value in entries if tag == 5)  # DT_STRTAB: an address
+    base = next(
+        offset + strtab - vaddr for vaddr, offset, filesz in loads if vaddr <= strtab < vaddr + filesz
+    )
+    return [
+        data[base + value : data.index(b"\0", base + value)].decode() for tag, value in entries if tag == 1
+    ]
+
+
+def _inside(root: Path, path: str) -> Path:
+    """``path`` (relative to ``root``) with its symbolic links followed inside ``root``."""
+    current = root / path
+    for _ in range(20):
+        if not current.is_symlink():
+            return current
+        target = os.readlink(current)
+        current = root / target.lstrip("/") if target.startswith("/") else current.parent / target
+    raise RuntimeError(f"{path}: too many symbolic links")
+
+
+def ssh_files(cache_dir: Path) -> dict[str, bytes]:
+    """The files of the SSH server in the guest, by path in the initramfs: dropbear and dropbearkey,
+    the shared libraries they need (transitively) and the dynamic loader, from Debian's packages
+    (``DROPBEAR_PACKAGES``, downloaded into ``cache_dir`` once)."""
+    files: dict[str, bytes] = {}
+    with tempfile.TemporaryDirectory(dir=cache_dir.parent if cache_dir.parent.exists() else None) as tmp:
+        root = Path(tmp)
+        for deb in download_debs(DROPBEAR_PACKAGES, cache_dir):
+            subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True, capture_output=True)
+        wanted = list(DROPBEAR_BINARIES)
+        for binary in DROPBEAR_BINARIES:
+            files[binary] = (root / binary).read_bytes()
+        libraries: dict[str, bytes] = {}
+        while wanted:
+            for name in _elf_needed((root / wanted.pop()).read_bytes()):
+                if name in libraries:
+                    continue
+                found = next(
+                    (f"{d}/{name}" for d in LIBRARY_DIRS if _inside(root, f"{d}/{name}").exists()), None
+                )
+                if found is None:
+                    raise FileNotFoundError(
+                        f"dropbear needs {name}, which none of {DROPBEAR_PACKAGES} holds: add its package"
+                    )
+                libraries[name] = _inside(root, found).read_bytes()
+                wanted.append(str(_inside(root, found).relative_to(root)))
+        for name, data in sorted(libraries.items()):
+            files[f"lib/x86_64-linux-gnu/{name}"] = data
+        files[LOADER] = _inside(root, LOADER).read_bytes()
+    return files
+
+
+def initramfs(
+    version: str, modules: list[str], busybox: bytes, extra: dict[str, bytes] | None = None
+) -> bytes:
+    """The uncompressed cpio archive of the guest; ``extra``: more executable files, by path."""
     archive = Cpio()
-    for directory in ("bin", "dev", "etc", "proc", "sys", "run", "tmp", "www", "lib", "lib/modules"):
+    for directory in ("bin", "dev", "etc", "proc", "sys", "run", "tmp", "www", "lib", "lib/modules", "root"):
         archive.directory(directory)
     # The kernel opens /dev/console for /init before anything is mounted.
     archive.char_device("dev/console", 5, 1)
@@ -354,14 +557,27 @@ def initramfs(version: str, modules: list[str], busybox: bytes) -> bytes:
         load_order.append(f"/{target}")
         archive.file(target, _module_bytes(MODULES_ROOT / version / path))
     archive.file("lib/modules/load-order", "".join(f"{line}\n" for line in load_order).encode())
+    for name, text in ACCOUNT_FILES.items():
+        archive.file(name, text.encode(), 0o600 if name == "etc/shadow" else 0o644)
+    made = {"bin", "etc", "lib", "root"}
+    for name, data in sorted((extra or {}).items()):
+        parts = name.split("/")
+        for depth in range(1, len(parts)):
+            directory = "/".join(parts[:depth])
+            if directory not in made:
+                archive.directory(directory)
+                made.add(directory)
+        archive.file(name, data, 0o755)
     return archive.finish()
 
 
-def _fingerprint(version: str, modules: list[str], busybox: bytes) -> str:
-    """What the initramfs is made of: this builder (its /init included), busybox and the modules.
-    Hashing the files (a few MB) is cheap next to packing them again."""
+def _fingerprint(version: str, modules: list[str], busybox: bytes, extra: dict[str, bytes]) -> str:
+    """What the initramfs is made of: this builder (its /init included), busybox, the modules and the
+    extra files. Hashing the files (a few MB) is cheap next to packing them again."""
     digest = hashlib.sha256(Path(__file__).read_bytes())
     digest.update(hashlib.sha256(busybox).digest())
+    for name, data in sorted(extra.items()):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
     for path in modules:
         digest.update(path.encode() + b"\0")
         digest.update(hashlib.sha256((MODULES_ROOT / version / path).read_bytes()).digest())
@@ -369,11 +585,16 @@ def _fingerprint(version: str, modules: list[str], busybox: bytes) -> str:
 
 
 def build_guest(
-    cache_dir: Path, *, version: str | None = None, modules: tuple[str, ...] = DEFAULT_MODULES
+    cache_dir: Path,
+    *,
+    version: str | None = None,
+    modules: tuple[str, ...] = DEFAULT_MODULES,
+    ssh: bool = False,
 ) -> LinuxGuest:
     """The guest for ``version`` (the newest installed kernel by default), built into ``cache_dir``
     unless an identical build is already there. Written to a temporary file and renamed: parallel
-    builders (xdist workers) never see half an initramfs."""
+    builders (xdist workers) never see half an initramfs. ``ssh``: with the SSH server that
+    ``stratus.cloudinit=1`` starts (its Debian packages downloaded into ``cache_dir/debs`` once)."""
     if version is None:
         versions = kernel_versions()
         if not versions:
@@ -384,12 +605,13 @@ def build_guest(
         raise PermissionError(f"{kernel} is not readable: QEMU could not boot it")
     paths = resolve_modules(version, modules)
     busybox = _static_busybox()
-    initrd = cache_dir / f"linuxguest-{version}-{_fingerprint(version, paths, busybox)}.cpio.gz"
+    extra = ssh_files(cache_dir / "debs") if ssh else {}
+    initrd = cache_dir / f"linuxguest-{version}-{_fingerprint(version, paths, busybox, extra)}.cpio.gz"
     names = tuple(_module_name(path) for path in paths)
     if initrd.exists():
         return LinuxGuest(kernel, initrd, version, names, built=False)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    data = gzip.compress(initramfs(version, paths, busybox), compresslevel=6, mtime=0)
+    data = gzip.compress(initramfs(version, paths, busybox, extra), compresslevel=6, mtime=0)
     with tempfile.NamedTemporaryFile(dir=cache_dir, prefix=".linuxguest-", delete=False) as out:
         out.write(data)
     os.replace(out.name, initrd)
@@ -409,6 +631,7 @@ def guest_cmdline(
     peers: tuple[str, ...] = (),
     peer_wait: int | None = None,
     config_drive: bool = False,
+    cloudinit: bool = False,
 ) -> str:
     """The ``stratus.*`` options of /init, to pass as ``cmdline_extra``. Values are single words:
     /init splits /proc/cmdline on spaces. The metadata fetch is off by default: under QEMU user
@@ -425,6 +648,7 @@ def guest_cmdline(
         "peers": ",".join(peers) or None,
         "peerwait": peer_wait,
         "configdrive": int(config_drive),
+        "cloudinit": int(cloudinit),
     }
     for name, value in options.items():
         if value is not None and not re.fullmatch(r"[\w.:,-]+", str(value)):
