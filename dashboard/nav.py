@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.urls import reverse
 
@@ -17,6 +19,12 @@ class Panel:
     icon: str
     rule: str | None
     order: int
+    # What the rule is checked on: the current project unless the panel's rows are owned otherwise
+    # (key pairs belong to a user): target(ctx) -> {"user_id": …}.
+    target: Callable[[Any], dict] | None = None
+
+    def allowed(self, ctx) -> bool:
+        return self.rule is None or can(ctx, self.rule, self.target(ctx) if self.target else None)
 
     @property
     def url(self) -> str:
@@ -43,7 +51,7 @@ def visible_sections(ctx) -> list[tuple[str, list[Panel]]]:
     out = []
     for key, title in SECTIONS.items():
         panels = sorted(
-            (p for p in PANELS.values() if p.section == key and (p.rule is None or can(ctx, p.rule))),
+            (p for p in PANELS.values() if p.section == key and p.allowed(ctx)),
             key=lambda p: p.order,
         )
         if key == "admin" and not can(ctx, "dashboard:admin_section"):

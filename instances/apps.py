@@ -9,12 +9,14 @@ class InstancesConfig(AppConfig):
         # Imported here, not at the top: Django loads apps.py before the app registry is ready.
         from dashboard import nav, overview, policy
         from instances import policies
+        from instances.views.keypairs import own
         from instances.views.overview import overview_section
 
         policy.register_defaults(policies.RULES)
         for panel in (
             nav.Panel("project", "Instances", "instances", "pc-display", policies.SERVERS_DETAIL, 30),
             nav.Panel("project", "Volumes", "project-volumes", "hdd-stack", policies.VOLUME_GET_ALL, 35),
+            nav.Panel("project", "Key Pairs", "project-keypairs", "key", policies.KEYPAIRS_INDEX, 37, own),
             nav.Panel(
                 "admin", "Hypervisors", "admin-hypervisors", "hdd-rack", policies.HYPERVISORS_DETAIL, 40
             ),

@@ -1,8 +1,8 @@
-"""Dashboard pages of the instances app: Instances, Launch Instance, Volumes, Hypervisors."""
+"""Dashboard pages of the instances app: Instances, Launch Instance, Volumes, Key Pairs, Hypervisors."""
 
 from django.urls import path
 
-from instances.views import detail, forwards, hypervisors, instances, launch, volumes
+from instances.views import detail, forwards, hypervisors, instances, keypairs, launch, volumes
 
 urlpatterns = [
     path("instances/", instances.instance_list, name="instances"),
@@ -40,4 +40,8 @@ urlpatterns = [
     ),
     path("volumes/<str:volume_id>/upload/", volumes.volume_upload, name="project-volume-upload"),
     path("volumes/<str:volume_id>/delete/", volumes.volume_delete, name="project-volume-delete"),
+    path("keypairs/", keypairs.keypair_list, name="project-keypairs"),
+    path("keypairs/create/", keypairs.keypair_create, name="project-keypair-create"),
+    path("keypairs/import/", keypairs.keypair_import, name="project-keypair-import"),
+    path("keypairs/<str:name>/delete/", keypairs.keypair_delete, name="project-keypair-delete"),
 ]

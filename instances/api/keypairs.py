@@ -8,7 +8,6 @@ no longer generates pairs) and allows ``@`` and ``.`` in names.
 
 from __future__ import annotations
 
-import string
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -24,8 +23,8 @@ from instances import policies
 from instances.models import KeyPair, KeyPairType
 from instances.services import keypairs
 
-_NAME_CHARS = frozenset("_- " + string.digits + string.ascii_letters)
-_NAME_CHARS_292 = _NAME_CHARS | frozenset("@.")
+_NAME_CHARS = keypairs.NAME_CHARS_BEFORE_292
+_NAME_CHARS_292 = keypairs.NAME_CHARS
 _TYPES = [KeyPairType.SSH.value, KeyPairType.X509.value]
 
 

@@ -3,16 +3,13 @@ field). Only what Stratus can honour is accepted; anything else is refused, not 
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass, field
 from typing import Any
-
-from django.conf import settings
 
 from dashboard.api.microversion import APIVersion
 from dashboard.api.schemas import boolean, integer, invalid, resource_name
 from dashboard.exceptions import BadRequest
+from instances.services import servers
 
 
 @dataclass
@@ -178,22 +175,12 @@ def server_create(body: Any, version: APIVersion) -> CreateRequest:
 
 
 def _user_data(value: Any) -> str:
-    """Nova's user_data: base64 of at most 65535 bytes (as sent), decodable; kept as sent."""
+    """Nova's user_data: a base64 string, checked by the compute service (size, decodable)."""
     if value is None or value == "":
         return ""
     if not isinstance(value, str):
         raise invalid("user_data", "...", "It must be a base64-encoded string.")
-    if len(value) > settings.COMPUTE_USER_DATA_MAX_BYTES:
-        raise invalid(
-            "user_data",
-            "...",
-            f"It is {len(value)} bytes long; at most {settings.COMPUTE_USER_DATA_MAX_BYTES}.",
-        )
-    try:
-        base64.b64decode(value, validate=True)
-    except binascii.Error as exc:
-        raise invalid("user_data", "...", f"It is not valid base64: {exc}.") from exc
-    return value
+    return servers.check_user_data(value)
 
 
 def _config_drive(value: Any) -> bool:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+
 from django import forms
 
 from dashboard.exceptions import BadRequest
 from dashboard.forms import BootstrapMixin
+from instances.services import servers as server_service
 from instances.services import volumes as volume_service
 
 YES_NO = [("no", "No"), ("yes", "Yes")]
@@ -51,8 +54,18 @@ class LaunchForm(BootstrapMixin, forms.Form):
         required=False,
         widget=forms.RadioSelect,
     )
+    key_name = forms.ChoiceField(label="Key Pair", required=False)
+    user_data = forms.CharField(
+        label="Customization Script",
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}),
+        help_text="User data for cloud-init, e.g. a #cloud-config document or a shell script.",
+    )
+    user_data_file = forms.FileField(label="Or load it from a file", required=False)
+    config_drive = forms.BooleanField(label="Configuration Drive", required=False)
 
-    def __init__(self, *args, zones=(), images=(), volumes=(), flavors=(), **kwargs):
+    def __init__(self, *args, zones=(), images=(), volumes=(), flavors=(), keypairs=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.images = {str(i.pk): i for i in images}
         self.fields["availability_zone"].choices = [("", "Any Availability Zone"), *((z, z) for z in zones)]
@@ -60,6 +73,23 @@ class LaunchForm(BootstrapMixin, forms.Form):
         self.fields["volume"].choices = [(str(v.pk), v.name or str(v.pk)) for v in volumes]
         self.fields["flavor"].choices = [(f.pk, f.name) for f in flavors]
         self.fields["flavor"].error_messages["required"] = "Choose a flavor."
+        self.fields["key_name"].choices = [("", "No key pair"), *((k.name, k.name) for k in keypairs)]
+
+    def clean_user_data(self) -> str:
+        """The script as the compute service takes it: base64 of the text typed or the file
+        loaded (not both), checked by the service (its size limit counts the encoded form)."""
+        text = self.cleaned_data["user_data"]
+        upload = self.files.get(self.add_prefix("user_data_file"))
+        if upload is not None and text.strip():
+            raise forms.ValidationError("Type a script or load a file, not both.")
+        raw = upload.read() if upload is not None else text.encode()
+        if not raw.strip():
+            return ""
+        encoded = base64.b64encode(raw).decode()
+        try:
+            return server_service.check_user_data(encoded)
+        except BadRequest as exc:
+            raise forms.ValidationError(exc.message) from exc
 
     def clean(self) -> dict:
         data = super().clean()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import string
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -26,6 +27,9 @@ from dashboard.models import User
 from instances.models import KeyPair, KeyPairType
 
 MIN_RSA_BITS = 2048
+# Nova's safe characters for a key pair's name; microversion 2.92 added "@" and ".".
+NAME_CHARS_BEFORE_292 = frozenset("_- " + string.digits + string.ascii_letters)
+NAME_CHARS = NAME_CHARS_BEFORE_292 | frozenset("@.")
 GENERATED_COMMENT = "Generated-by-Stratus"
 _ACCEPTED = "accepted are ssh-ed25519, ecdsa-sha2-nistp256/384/521 and ssh-rsa (2048 bits or more)."
 _DSA = "DSA (ssh-dss) keys are not accepted; use ssh-ed25519, ECDSA or RSA."

@@ -9,6 +9,8 @@ twice finds nothing to do.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 import secrets
 from dataclasses import dataclass
@@ -124,6 +126,20 @@ def check_image_and_flavor(image, flavor: Flavor, ctx=None) -> int:
     return flavor.disk
 
 
+def check_user_data(user_data: str) -> str:
+    """Nova's user_data: base64 of at most COMPUTE_USER_DATA_MAX_BYTES (as sent, encoded), decodable;
+    kept as sent. Raises BadRequest saying what is wrong."""
+    prefix = "Invalid input for field/attribute user_data. Value: ...."
+    limit = settings.COMPUTE_USER_DATA_MAX_BYTES
+    if len(user_data) > limit:
+        raise BadRequest(f"{prefix} It is {len(user_data)} bytes long; at most {limit}.")
+    try:
+        base64.b64decode(user_data, validate=True)
+    except binascii.Error as exc:
+        raise BadRequest(f"{prefix} It is not valid base64: {exc}.") from exc
+    return user_data
+
+
 def launch(
     ctx,
     *,
@@ -161,6 +177,8 @@ def launch(
         availability_zone=availability_zone,
         force_host=force_host,
     )
+    if user_data:
+        check_user_data(user_data)
     keypair = None
     if key_name:
         keypair = KeyPair.objects.filter(user=ctx.user, name=key_name).first()

@@ -1,12 +1,13 @@
-"""Launch Instance: one page with Details, Source, Flavor and Volumes; the flavor table, the
-volume options, the quota and what the launch will use follow each choice (htmx re-renders
-them from the server)."""
+"""Launch Instance: one page with Details, Source, Flavor, Volumes, and Key Pair and Configuration;
+the flavor table, the volume options, the quota and what the launch will use follow each choice
+(htmx re-renders them from the server)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -17,7 +18,7 @@ from flavors.models import Flavor
 from instances import policies
 from instances.choices import VmState
 from instances.forms.instances import LaunchForm
-from instances.models import ComputeHost
+from instances.models import ComputeHost, KeyPair
 from instances.services import servers
 from instances.services.attachments import BootVolume
 from instances.views import launch_options as launching
@@ -120,9 +121,10 @@ def instance_launch(request: HttpRequest) -> HttpResponse:
         "images": plan.sources,
         "volumes": plan.boot_volumes,
         "flavors": [o.flavor for o in options],
+        "keypairs": KeyPair.objects.filter(user=ctx.user).only("name").order_by("name"),
     }
     if request.method == "POST":
-        form = LaunchForm(request.POST, **form_kwargs)
+        form = LaunchForm(request.POST, request.FILES, **form_kwargs)
         if form.is_valid():
             response = _launch(request, form.cleaned_data, plan)
             if response is not None:
@@ -133,7 +135,9 @@ def instance_launch(request: HttpRequest) -> HttpResponse:
             "count": plan.count,
             "image": plan.image.pk if plan.image else "",
         }
-        initial.update({k: data[k] for k in ("name", "description", "availability_zone") if k in data})
+        initial.update(
+            {k: data[k] for k in ("name", "description", "availability_zone", "key_name") if k in data}
+        )
         form = LaunchForm(initial=initial, **form_kwargs)
         if plan.on_volume:
             form.fields["count"].widget.attrs["readonly"] = True
@@ -161,6 +165,7 @@ def instance_launch(request: HttpRequest) -> HttpResponse:
         "all_over_quota": bool(options)
         and all(launching.quota_reasons(lines, o.flavor, count) for o in options),
         "has_snapshots": bool(plan.snapshots),
+        "user_data_limit": settings.COMPUTE_USER_DATA_MAX_BYTES,
     }
     if chosen:
         context["use"] = {
@@ -190,6 +195,9 @@ def _launch(request: HttpRequest, data: dict, plan: LaunchPlan) -> HttpResponse 
             availability_zone=data["availability_zone"] or None,
             description=data["description"],
             boot_volume=boot_volume,
+            key_name=data["key_name"],
+            user_data=data["user_data"],
+            config_drive=data["config_drive"],
         )
     except StratusError as exc:
         messages.error(request, f"Could not launch {data['name']}: {exc.message}")
