@@ -54,11 +54,15 @@ def _stratus_host_network() -> set[str]:
     if shutil.which("nft"):
         tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
         found.update(f"nftables {t}" for t in tables.splitlines() if t.strip() == "table inet stratus")
+    here = os.stat("/proc/self/ns/net").st_ino
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 argv = (entry / "cmdline").read_bytes().split(b"\0")
+                namespace = os.stat(entry / "ns" / "net").st_ino
             except OSError:  # the process ended while we looked
+                continue
+            if namespace != here:  # a test's own namespace (or another session's): not this host's
                 continue
             if (
                 argv
