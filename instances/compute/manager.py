@@ -168,7 +168,8 @@ class ComputeManager(VolumeAgentMixin):
     def plug(self, instance: Instance) -> None:
         if self.networks is not None and instance.network is not None and instance.address:
             self.networks.plug(instance)
-            self.networks.sync_forwards()  # its forwards, dropped while it was not running
+            if instance.port_forwards.exists():  # dropped while it was not running: back now
+                self.networks.sync_forwards()
 
     def sync_networks(self) -> dict:
         """At agent start and stop: networking for the guests that run, nothing for the others."""

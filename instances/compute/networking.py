@@ -118,12 +118,8 @@ class InstanceNetworks:
         if running is not None:
             rows = rows.filter(instance__pk__in=running)
         wanted = {(f.bind_address, f.host_port): (f.instance.address, f.guest_port) for f in rows}
-        if not wanted and not self.host.find_existing().table:
-            return {"added": 0, "removed": 0}
-        present = {
-            (f.bind_address, f.host_port): (f.guest_address, f.guest_port)
-            for f in self.host.find_existing().forwards
-        }
+        existing = self.host.find_existing()
+        present = {(f.bind_address, f.host_port): (f.guest_address, f.guest_port) for f in existing.forwards}
         changed = {"added": 0, "removed": 0}
         for key, target in present.items():
             if wanted.get(key) != target:
