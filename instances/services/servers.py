@@ -28,9 +28,9 @@ from images import services as image_services
 from images.choices import ContainerFormat, DiskFormat, ImageStatus, Visibility
 from instances.choices import PowerState, TaskState, VmState
 from instances.compute import scheduler
-from instances.models import ComputeHost, Instance, InstanceAction, KeyPair
+from instances.models import ComputeHost, Instance, InstanceAction
 from instances.policies import SERVERS_ZERO_DISK_FLAVOR
-from instances.services import forwards, kernels, network, quotas
+from instances.services import forwards, kernels, keypairs, network, quotas
 from instances.services.attachments import release_for_instance
 
 GiB = 1024**3
@@ -181,9 +181,10 @@ def launch(
         check_user_data(user_data)
     keypair = None
     if key_name:
-        keypair = KeyPair.objects.filter(user=ctx.user, name=key_name).first()
-        if keypair is None:
-            raise BadRequest("Invalid key_name provided.")
+        try:
+            keypair = keypairs.get_keypair(ctx.user.pk, key_name)
+        except keypairs.KeypairNotFound as exc:  # Nova answers a launch with an unknown key by 400
+            raise BadRequest("Invalid key_name provided.") from exc
     template = {
         "key_name": keypair.name if keypair else "",
         "key_data": keypair.public_key if keypair else "",
