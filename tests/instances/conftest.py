@@ -60,6 +60,17 @@ def upload_image(owner, data: bytes, *, disk_format: str = "raw", **fields):
     return image
 
 
+def upload_guest_triple(owner, built, cmdline: str):
+    """The Linux test guest as Glance's AKI/ARI/AMI triple: its kernel, its initramfs, and a blank
+    1 MiB root disk whose properties point at them. Returns the AMI."""
+    kernel = upload_image(owner, built.kernel.read_bytes(), disk_format="aki", container_format="aki")
+    ramdisk = upload_image(owner, built.initrd.read_bytes(), disk_format="ari", container_format="ari")
+    links = {"kernel_id": str(kernel.pk), "ramdisk_id": str(ramdisk.pk), "os_command_line": cmdline}
+    return upload_image(
+        owner, bytes(1024 * 1024), disk_format="ami", container_format="ami", properties=links
+    )
+
+
 @pytest.fixture
 def marker_bytes(tmp_path) -> bytes:
 

@@ -24,7 +24,7 @@ from instances.compute.metadata import MetadataServer
 from instances.models import Instance
 from instances.virt.qemu import QemuDriver
 from tests.instances.api.test_servers import create_body
-from tests.instances.conftest import Deliver, upload_image
+from tests.instances.conftest import Deliver, upload_guest_triple
 from tests.plugin import TEST_ROOT
 from tests.support.linuxguest import BASE_CMDLINE, LinuxGuest, build_guest, console_lines, guest_cmdline
 from tests.support.processes import require
@@ -61,15 +61,7 @@ def launch_with_key(
     """The member's key pair and instance (the test guest with user data), and a forward to its
     port 22: (instance, host port, private key, public key)."""
     owner = world["home"].pk
-    kernel = upload_image(owner, built.kernel.read_bytes(), disk_format="aki", container_format="aki")
-    ramdisk = upload_image(owner, built.initrd.read_bytes(), disk_format="ari", container_format="ari")
-    root = upload_image(
-        owner,
-        bytes(1024 * 1024),
-        disk_format="ami",
-        container_format="ami",
-        properties={"kernel_id": str(kernel.pk), "ramdisk_id": str(ramdisk.pk), "os_command_line": CMDLINE},
-    )
+    root = upload_guest_triple(owner, built, CMDLINE)
     flavor = flavor_services.create_flavor(name="t.access", vcpus=1, ram=256, disk=1)
 
     made = world["member"].post("/os-keypairs", {"keypair": {"name": "access"}}, "2.1")

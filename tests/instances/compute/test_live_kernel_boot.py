@@ -14,7 +14,7 @@ from instances.compute.manager import ComputeManager
 from instances.models import Instance
 from instances.virt.qemu import QemuDriver
 from tests.instances.api.test_servers import launch
-from tests.instances.conftest import upload_image
+from tests.instances.conftest import upload_guest_triple
 from tests.plugin import TEST_ROOT
 from tests.support.linuxguest import build_guest, console_lines
 from tests.support.processes import require
@@ -41,23 +41,15 @@ def test_an_ami_boots_the_linux_guest_from_its_aki_and_ari_images(
 ):
     built = build_guest(TEST_ROOT / "linux-guest")
     owner = world["home"].pk
-    kernel = upload_image(owner, built.kernel.read_bytes(), disk_format="aki", container_format="aki")
-    ramdisk = upload_image(owner, built.initrd.read_bytes(), disk_format="ari", container_format="ari")
-    root = upload_image(
-        owner,
-        bytes(1024 * 1024),
-        disk_format="ami",
-        container_format="ami",
-        properties={"kernel_id": str(kernel.pk), "ramdisk_id": str(ramdisk.pk), "os_command_line": CMDLINE},
-    )
+    root = upload_guest_triple(owner, built, CMDLINE)
     flavor = flavor_services.create_flavor(name="t.linux", vcpus=1, ram=256, disk=1)
 
     server_id = launch(world, qemu_host, root, flavor, django_capture_on_commit_callbacks)
     try:
         assert Instance.objects.get(pk=server_id).vm_state == "active"
         spec = qemu_host.driver.saved_spec(server_id)
-        assert spec.kernel == str(qemu_host.cache.base_path(str(kernel.pk)))
-        assert spec.ramdisk == str(qemu_host.cache.base_path(str(ramdisk.pk)))
+        assert spec.kernel == str(qemu_host.cache.base_path(root.properties["kernel_id"]))
+        assert spec.ramdisk == str(qemu_host.cache.base_path(root.properties["ramdisk_id"]))
         assert spec.cmdline == CMDLINE
 
         def ready() -> str | None:
