@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 import os
+import secrets
 import uuid
+from dataclasses import dataclass
 
 import pytest
 
 from tests.plugin import TEST_ROOT
+from tests.support.linuxguest import LinuxGuest, build_guest
+from tests.support.netlab import Lab
 from tests.support.processes import ADMIN_PASSWORD, DEMO_PASSWORD, LiveStack, require
 
 # The compute API callers (the `world` fixture) serve the flavors and the instances tests alike.
@@ -82,6 +86,47 @@ def compute_host(live_stack) -> str:
     guest test passes without KVM, as it must in CI."""
     live_stack.start_compute_agent("live1", env={"STRATUS_QEMU_ACCEL": "tcg"})
     return "live1"
+
+
+@dataclass
+class BridgedAgent:
+    """A compute agent of the live stack whose host is a network namespace of its own."""
+
+    host: str
+    zone: str
+    netns: str
+
+
+@pytest.fixture(scope="session")
+def bridged_agent(live_stack, tmp_path_factory):
+    """A second compute agent on the shared live stack, with real bridge networking (bridges, DHCP,
+    the metadata address, port forwards by nftables), as on a dedicated compute machine. Its "machine"
+    is a throwaway network namespace: it shares the stack's database and Redis (files), and whatever
+    it sets up vanishes with the namespace. Its availability zone is its own, so launches choose it.
+    Reach its port forwards from inside with ``tests.support.netlab.inside(agent.netns)``."""
+    for tool in ("ip", "nft", "dnsmasq", "qemu-system-x86_64"):
+        require(tool)
+    lab = Lab(tag=secrets.token_hex(2), tmp=tmp_path_factory.mktemp("bridged-agent"))
+    host = f"bridged-{lab.tag}"
+    try:
+        netns = lab.namespace("host")
+        env = {"STRATUS_QEMU_ACCEL": "tcg", "STRATUS_COMPUTE_NETWORKING": "bridge"}
+        live_stack.start_compute_agent(host, None, "lab", env=env, netns=netns)
+        yield BridgedAgent(host=host, zone="lab", netns=netns)
+    finally:
+        agent = live_stack.services.pop(f"compute-{host}", None)
+        if agent is not None:
+            agent.stop()
+        lab.destroy()  # kills what still runs in the namespace: its guests, its dnsmasq
+
+
+@pytest.fixture(scope="session")
+def ssh_guest() -> LinuxGuest:
+    """The Linux test guest with its SSH server. Session-scoped, so built before any test's fixtures
+    move the test into a network namespace (``lab``), where apt-get could not reach the archive."""
+    require("apt-get")
+    require("dpkg-deb")
+    return build_guest(TEST_ROOT / "linux-guest", ssh=True)
 
 
 @pytest.fixture(scope="session")

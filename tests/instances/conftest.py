@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ from instances.compute.manager import ComputeManager
 from instances.virt.fake import FakeDriver
 from instances.virt.hostnet import HostNetwork
 from tests.instances.bootimage import build_boot_image
-from tests.support.netlab import METADATA_PORT, Lab, setns
+from tests.support.netlab import METADATA_PORT, Lab, inside
 from tests.support.processes import require
 
 # --- compute: a fake-driver host in this process, a real image in a real filesystem store -----
@@ -116,15 +115,10 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
     for tool in ("ip", "nft", "dnsmasq", "busybox"):
         require(tool)
     lab = Lab(tag=secrets.token_hex(2), tmp=tmp_path)
-    original = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
     try:
-        host = lab.namespace("host")
-        with open(f"/run/netns/{host}") as handle:
-            setns(handle.fileno())
-        yield lab
+        with inside(lab.namespace("host")):
+            yield lab
     finally:
-        setns(original)
-        os.close(original)
         lab.destroy()
 
 

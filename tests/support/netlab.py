@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,6 +59,19 @@ def setns(fd: int) -> None:
     if libc.setns(fd, CLONE_NEWNET) != 0:
         errno = ctypes.get_errno()
         raise OSError(errno, os.strerror(errno))
+
+
+@contextlib.contextmanager
+def inside(namespace: str) -> Iterator[None]:
+    """Run the calling thread (and the processes and sockets it makes) in a named namespace."""
+    original = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    try:
+        with open(f"/run/netns/{namespace}") as handle:
+            setns(handle.fileno())
+        yield
+    finally:
+        setns(original)
+        os.close(original)
 
 
 def run(*argv: str) -> str:

@@ -221,13 +221,21 @@ class LiveStack:
         return service
 
     def start_compute_agent(
-        self, host: str, state_dir: Path | None = None, az: str = "nova", *args: str, env: dict | None = None
+        self,
+        host: str,
+        state_dir: Path | None = None,
+        az: str = "nova",
+        *args: str,
+        env: dict | None = None,
+        netns: str | None = None,
     ) -> Service:
-        """A compute agent (``manage.py compute_agent``) for ``host``, ready when its worker is."""
+        """A compute agent (``manage.py compute_agent``) for ``host``, ready when its worker is;
+        with ``netns``, run in that named network namespace (its own host network)."""
         state_dir = state_dir or self.compute_state_dir(host)
         log = self.root / f"compute-{host}.log"
         start = log.stat().st_size if log.exists() else 0
         argv = [
+            *(["ip", "netns", "exec", netns] if netns else []),
             PYTHON,
             "manage.py",
             "compute_agent",

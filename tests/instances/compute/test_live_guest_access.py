@@ -12,9 +12,7 @@ driver (TCG) and real bridges in a throwaway network namespace (the ``bridged`` 
 from __future__ import annotations
 
 import base64
-import io
 
-import paramiko
 import pytest
 from django.conf import settings
 
@@ -25,8 +23,8 @@ from instances.models import Instance
 from instances.virt.qemu import QemuDriver
 from tests.instances.api.test_servers import create_body
 from tests.instances.conftest import Deliver, upload_guest_triple
-from tests.plugin import TEST_ROOT
-from tests.support.linuxguest import BASE_CMDLINE, LinuxGuest, build_guest, console_lines, guest_cmdline
+from tests.support.guestssh import login, run
+from tests.support.linuxguest import BASE_CMDLINE, LinuxGuest, console_lines, guest_cmdline
 from tests.support.processes import require
 from tests.support.wait import wait_for
 
@@ -34,15 +32,6 @@ pytestmark = pytest.mark.live
 MARKER = "ACCESS"
 CMDLINE = f"{BASE_CMDLINE} {guest_cmdline(marker=MARKER, cloudinit=True)}"
 USER_DATA = "#!/bin/sh\necho made-by-user-data > /root/proof\n"
-
-
-@pytest.fixture(scope="session")
-def ssh_guest() -> LinuxGuest:
-    """The test guest with its SSH server. Session-scoped, so built before any test's fixtures move
-    the test into a network namespace (``lab``), where apt-get could not reach the archive."""
-    require("apt-get")
-    require("dpkg-deb")
-    return build_guest(TEST_ROOT / "linux-guest", ssh=True)
 
 
 @pytest.fixture
@@ -102,40 +91,6 @@ def ssh_ready(manager: ComputeManager, instance: Instance) -> list[str] | None:
     if any(line.startswith("error") for line in lines):
         raise AssertionError(manager.driver.console_output(str(instance.pk), None))
     return lines if "ssh ready" in lines else None
-
-
-def login(port: int, private_key: str) -> paramiko.SSHClient:
-    """root@127.0.0.1:port with the key, retried until the forward and the server answer."""
-    key = paramiko.Ed25519Key.from_private_key(io.StringIO(private_key))
-    errors: list[str] = []
-
-    def connect() -> paramiko.SSHClient | None:
-        client = paramiko.SSHClient()
-        # A fresh guest: its host key was made at boot.
-        client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
-        try:
-            client.connect(
-                "127.0.0.1", port=port, username="root", pkey=key, allow_agent=False, look_for_keys=False,
-                timeout=10, banner_timeout=30, auth_timeout=30,
-            )  # fmt: skip
-        except (OSError, paramiko.SSHException) as exc:
-            client.close()
-            errors.append(repr(exc))
-            return None
-        return client
-
-    try:
-        return wait_for(connect, timeout=60, interval=1, what=f"an SSH login on 127.0.0.1:{port}")
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}; errors: {errors[-3:]}") from None
-
-
-def run(client: paramiko.SSHClient, command: str) -> str:
-    _, stdout, stderr = client.exec_command(command, timeout=30)
-    output = stdout.read().decode()
-    status = stdout.channel.recv_exit_status()
-    assert status == 0, f"{command!r} exited {status}: {stderr.read().decode()}"
-    return output.strip()
 
 
 def check_login(port: int, private_key: str, public_key: str, name: str) -> None:

@@ -1,0 +1,117 @@
+"""Into a real guest with python-openstackclient, unmodified, as a cloud user does it:
+
+    openstack keypair create k > k.pem
+    openstack server create --key-name k --user-data script.sh --config-drive true ...
+
+then SSH through the instance's port forward with that private key. The guest is the Linux test guest
+(tests/support/linuxguest.py) uploaded with ``openstack image create`` as an AKI/ARI/AMI triple whose
+command line makes it act as a cloud image: it takes its hostname and authorized key from
+meta_data.json and runs a ``#!`` user-data script, read from the config drive or, without one, from
+the metadata service at 169.254.169.254. The compute agent is the live stack's bridged one (real
+bridges, dnsmasq, nftables and QEMU under TCG, in a network namespace of its own).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.instances.live import Cloud, token
+from tests.support.guestssh import login, run
+from tests.support.linuxguest import BASE_CMDLINE, console_lines, guest_cmdline
+
+pytestmark = pytest.mark.live
+MARKER = "CLIGUEST"
+USER_DATA = "#!/bin/sh\necho made-by-user-data > /root/proof\n"
+
+
+@pytest.fixture(scope="module")
+def guest_image(openstack_demo, ssh_guest, tmp_path_factory) -> str:
+    """The AMI of the triple, every part uploaded with `openstack image create --file`."""
+    cli, tag = openstack_demo, uuid.uuid4().hex[:6]
+    kernel = cli.json(
+        "image", "create", "--disk-format", "aki", "--container-format", "aki",
+        "--file", str(ssh_guest.kernel), f"guest-kernel-{tag}",
+    )  # fmt: skip
+    ramdisk = cli.json(
+        "image", "create", "--disk-format", "ari", "--container-format", "ari",
+        "--file", str(ssh_guest.initrd), f"guest-ramdisk-{tag}",
+    )  # fmt: skip
+    root = tmp_path_factory.mktemp("ami") / "root.img"
+    root.write_bytes(bytes(1024 * 1024))
+    cmdline = f"{BASE_CMDLINE} {guest_cmdline(marker=MARKER, cloudinit=True)}"
+    ami = cli.json(
+        "image", "create", "--disk-format", "ami", "--container-format", "ami", "--file", str(root),
+        "--property", f"kernel_id={kernel['id']}", "--property", f"ramdisk_id={ramdisk['id']}",
+        "--property", f"os_command_line={cmdline}", f"guest-{tag}",
+    )  # fmt: skip
+    assert ami["status"] == "active"
+    return ami["id"]
+
+
+@pytest.fixture(scope="module")
+def guest_flavor(openstack_admin):
+    name = f"t.guest-{uuid.uuid4().hex[:6]}"
+    flavor = openstack_admin.json("flavor", "create", "--ram", "256", "--vcpus", "1", "--disk", "1", name)
+    yield flavor["name"]
+    openstack_admin.run("flavor", "delete", flavor["id"])
+
+
+def launch_and_log_in(
+    cli, stack, credentials, agent, image, flavor, tmp_path, *config_drive: str
+) -> list[str]:
+    """Launch with a new key pair and the user-data script, forward port 22, log in with the key and
+    check what the guest made of its metadata; returns the guest's console lines."""
+    name = f"guest-{uuid.uuid4().hex[:6]}"
+    pem = cli.run("keypair", "create", name).stdout  # openstack keypair create k > k.pem
+    (tmp_path / "k.pem").write_text(pem)
+    public_key = cli.run("keypair", "show", "--public-key", name).stdout.strip()
+    script = tmp_path / "script.sh"
+    script.write_text(USER_DATA)
+    created = cli.json(
+        "server", "create", "--image", image, "--flavor", flavor, "--nic", "auto",
+        "--availability-zone", agent.zone, "--key-name", name, "--user-data", str(script),
+        *config_drive, "--wait", name,
+    )  # fmt: skip
+    server_id = created["id"]
+    try:
+        assert created["status"] == "ACTIVE"
+        assert created["key_name"] == name
+        demo = Cloud(stack, token(stack, "demo", credentials["demo"], "demo"))
+        forward = demo.post(f"/servers/{server_id}/os-port-forwards", {"port_forward": {"guest_port": 22}})
+        assert forward.status_code == 201, forward.text
+        port = forward.json()["port_forward"]["host_port"]
+
+        client = login(port, (tmp_path / "k.pem").read_text(), netns=agent.netns, timeout=150)
+        try:
+            assert run(client, "hostname") == name
+            assert run(client, "cat /root/proof") == "made-by-user-data"
+            assert run(client, "cat /root/.ssh/authorized_keys").split()[:2] == public_key.split()[:2]
+        finally:
+            client.close()
+        return console_lines(cli.run("console", "log", "show", server_id).stdout, MARKER)
+    finally:
+        cli.run("server", "delete", "--wait", server_id)
+        cli.run("keypair", "delete", name)
+
+
+def test_cli_key_pair_user_data_and_config_drive_reach_the_guest(
+    openstack_demo, live_stack, credentials, bridged_agent, guest_image, guest_flavor, tmp_path
+):
+    lines = launch_and_log_in(
+        openstack_demo, live_stack, credentials, bridged_agent, guest_image, guest_flavor, tmp_path,
+        "--config-drive", "true",
+    )  # fmt: skip
+    assert "cloudinit source=configdrive" in lines
+    assert "userdata exit=0" in lines
+
+
+def test_cli_key_pair_and_user_data_reach_the_guest_through_the_metadata_service(
+    openstack_demo, live_stack, credentials, bridged_agent, guest_image, guest_flavor, tmp_path
+):
+    lines = launch_and_log_in(
+        openstack_demo, live_stack, credentials, bridged_agent, guest_image, guest_flavor, tmp_path
+    )
+    assert "cloudinit source=metadata" in lines
+    assert "userdata exit=0" in lines
