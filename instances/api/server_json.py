@@ -8,6 +8,7 @@ them; ≥2.47 embeds the flavor's sizes instead of linking to it.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 
 from dashboard.api.compute import compute_url
 from dashboard.api.urls import base_url
@@ -58,19 +59,27 @@ def flavor_ref(request, instance: Instance) -> dict:
 
 
 def addresses(instance: Instance) -> dict:
+    """The fixed address on the project network, then the public address of the instance's port
+    forwards as a "floating" one, where Nova lists a floating IP: ``openstack server show`` and
+    ``server list`` print it, SDK users find it with the floating type. The ports themselves are in
+    ``os-port-forwards`` (an address entry has no room for them in Nova's schema)."""
     if not instance.address or instance.vm_state == VmState.DELETED:
         return {}
     name = instance.network.name if instance.network is not None else "private"
-    return {
-        name: [
-            {
-                "version": 4,
-                "addr": instance.address,
-                "OS-EXT-IPS:type": "fixed",
-                "OS-EXT-IPS-MAC:mac_addr": instance.mac_address,
-            }
-        ]
-    }
+    mac = instance.mac_address
+    entries = [
+        {"version": 4, "addr": instance.address, "OS-EXT-IPS:type": "fixed", "OS-EXT-IPS-MAC:mac_addr": mac}
+    ]
+    public = sorted({f.endpoint for f in instance.port_forwards.all()})
+    for addr in public:
+        try:
+            version = ipaddress.ip_address(addr).version
+        except ValueError:
+            continue  # a host name (STRATUS_PORT_FORWARD_PUBLIC_HOST): not an address entry
+        entries.append(
+            {"version": version, "addr": addr, "OS-EXT-IPS:type": "floating", "OS-EXT-IPS-MAC:mac_addr": mac}
+        )
+    return {name: entries}
 
 
 def host_id(instance: Instance) -> str:

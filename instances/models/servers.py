@@ -47,8 +47,9 @@ class InstanceQuerySet(ProjectOwnedQuerySet):
         return self.select_related("host", "network", "flavor")
 
     def with_volumes(self) -> InstanceQuerySet:
-        """The attached volumes (os-extended-volumes) in one extra query for all the rows."""
-        return self.prefetch_related("volume_attachments")
+        """The attached volumes (os-extended-volumes) and the port forwards (public addresses), in one
+        extra query each for all the rows."""
+        return self.prefetch_related("volume_attachments", "port_forwards")
 
 
 class Instance(models.Model):

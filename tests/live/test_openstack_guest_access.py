@@ -82,6 +82,9 @@ def launch_and_log_in(
         forward = demo.post(f"/servers/{server_id}/os-port-forwards", {"port_forward": {"guest_port": 22}})
         assert forward.status_code == 201, forward.text
         port = forward.json()["port_forward"]["host_port"]
+        # `server show` lists the forward's public address where Nova lists a floating IP.
+        shown = cli.json("server", "show", server_id)["addresses"]
+        assert [addrs[1:] for addrs in shown.values()] == [["127.0.0.1"]], shown
 
         client = login(port, (tmp_path / "k.pem").read_text(), netns=agent.netns, timeout=150)
         try:

@@ -47,6 +47,14 @@ def test_a_forward_reaches_the_instance_through_the_bind_address_until_the_insta
     listed = world["reader"].get(f"/servers/{web.pk}/os-port-forwards").json()["port_forwards"]
     assert [f["host_port"] for f in listed] == [first]
     assert forward(world, bridged, web, capture).status_code == 409  # port 22 is forwarded already
+    # The server shows the public address where Nova shows a floating IP (`openstack server show`).
+    for path in (f"/servers/{web.pk}", "/servers/detail"):
+        body = world["reader"].get(path, "2.96").json()
+        server = body.get("server") or body["servers"][0]
+        assert [(a["addr"], a["OS-EXT-IPS:type"]) for a in server["addresses"][web.network.name]] == [
+            (web.address, "fixed"),
+            ("127.0.0.1", "floating"),
+        ]
     page = browser_for("member").get(f"/instances/{web.pk}/").content.decode()
     assert f"ssh -p {first} USER@127.0.0.1" in page.split('data-testid="forwards"')[1].split("</dd>")[0]
 
