@@ -1,9 +1,14 @@
-"""Prepares the data dir and database, then hands over to honcho to run every process."""
+"""Prepares the data dir and database, runs every process under honcho, and when honcho ends
+(Ctrl-C, SIGTERM) stops this machine's guests and removes their host networking: `make run` is one
+machine, and stopping it leaves nothing running behind (``--keep-guests`` leaves the guests as a
+compute agent's restart does)."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -34,8 +39,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--no-setup", action="store_true", help="Skip migrate/bootstrap/collectstatic.")
+        parser.add_argument(
+            "--keep-guests", action="store_true", help="Leave the guests running when stopped."
+        )
 
-    def handle(self, *args, no_setup: bool = False, **options) -> None:
+    def handle(self, *args, no_setup: bool = False, keep_guests: bool = False, **options) -> None:
         data_dir: Path = settings.DATA_DIR
         processes = ["worker", "beat", "compute", "web"]
         if settings.REDIS_IS_PRIVATE:
@@ -65,8 +73,20 @@ class Command(BaseCommand):
         )
         sys.stdout.flush()
         honcho = str(Path(bindir) / "honcho")
-        os.execve(
-            honcho,
-            [honcho, "start", "--no-colour", "-f", str(PROCFILE), "-d", str(settings.BASE_DIR), *processes],
-            env,
-        )
+        argv = [honcho, "start", "--no-colour", "-f", str(PROCFILE), "-d", str(settings.BASE_DIR), *processes]
+        child = subprocess.Popen(argv, env=env)
+
+        def forward(signum, _frame) -> None:
+            # Ctrl-C reaches honcho from the terminal as well; a signal sent to this process only
+            # is passed on. Honcho stops its processes once, however many it gets.
+            if child.poll() is None:
+                child.send_signal(signum)
+
+        signal.signal(signal.SIGINT, forward)
+        signal.signal(signal.SIGTERM, forward)
+        returncode = child.wait()
+        if not keep_guests:
+            self.stdout.write("Stopping this machine's guests and removing their host networking.")
+            sys.stdout.flush()
+            call_command("compute_agent", "--stop-guests")
+        raise SystemExit(returncode)

@@ -32,6 +32,11 @@ class Command(BaseCommand):
         parser.add_argument("--memory-mb", type=int, default=0, help="Offer at most this much RAM.")
         parser.add_argument("--disk-gb", type=int, default=0, help="Offer at most this much disk.")
         parser.add_argument("--loglevel", default="INFO")
+        parser.add_argument(
+            "--stop-guests",
+            action="store_true",
+            help="Do not run: power off the host's guests, record them SHUTOFF, remove all host networking.",
+        )
 
     def handle(self, *args, **opts) -> None:
         host = opts["host"]
@@ -47,6 +52,11 @@ class Command(BaseCommand):
         except networking.NetworkingUnavailable as exc:
             raise CommandError(str(exc)) from exc
         manager = ComputeManager(host, driver, state_dir, network=network, network_mode=mode)
+        if opts["stop_guests"]:
+            stopped = agent.stop_guests(manager)
+            manager.sync_networks()
+            self.stdout.write(f"compute host {host}: stopped {stopped} guests; host networking removed")
+            return
         agent.configure(manager)
         row = agent.register(
             manager,
