@@ -306,7 +306,9 @@ if not 2 <= IMAGE_PIPELINE_BUFFERS <= 16:
 IMAGE_MAX_SIZE = _read("int", "STRATUS_IMAGE_MAX_SIZE", 1 << 40)  # bytes per image
 IMAGE_MAX_VIRTUAL_SIZE = _read("int", "STRATUS_IMAGE_MAX_VIRTUAL_SIZE", 2 << 40)
 IMAGE_CONVERT_TO = _read("str", "STRATUS_IMAGE_CONVERT_TO", "qcow2")  # "" disables conversion
-IMAGE_CONVERT_FROM = _read("list", "STRATUS_IMAGE_CONVERT_FROM", ["raw", "vdi"])
+if IMAGE_CONVERT_TO not in ("", "qcow2", "raw"):
+    raise ImproperlyConfigured("STRATUS_IMAGE_CONVERT_TO must be qcow2, raw or empty (no conversion).")
+IMAGE_CONVERT_FROM = _read("list", "STRATUS_IMAGE_CONVERT_FROM", ["raw", "vmdk", "vhd", "vhdx", "vdi"])
 IMAGE_VMDK_ALLOWED_TYPES = _read(
     "list", "STRATUS_IMAGE_VMDK_ALLOWED_TYPES", ["monolithicSparse", "streamOptimized"]
 )

@@ -256,12 +256,19 @@ def finish_import(
     *,
     container_format: str | None = None,
     url: str = "",
+    properties: dict[str, str] | None = None,
 ) -> None:
     """importing → active, only for the worker that still holds the lease. ``url`` is set for a
     location in the read-only HTTP store; ``container_format`` changes when an OVA's disk was
-    taken out of it."""
+    taken out of it; ``properties`` are added (the source format of a converted image)."""
     with transaction.atomic():
+        if properties:
+            current = (
+                Image.objects.select_for_update().filter(pk=image.pk).values_list("properties", flat=True)
+            )
+            merged = {**(current.first() or {}), **properties}
         updated = Image.objects.filter(pk=image.pk, status=ImageStatus.IMPORTING, lease_owner=owner).update(
+            **({"properties": merged} if properties else {}),
             status=ImageStatus.ACTIVE,
             size=result.size,
             checksum=result.checksum,

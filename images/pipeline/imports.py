@@ -23,6 +23,8 @@ from images.staging import staging_path, write_staging
 from images.stores import StoreError, default_store, get_store
 
 log = logging.getLogger(__name__)
+# Set on an image that an import converted: the disk_format its bytes had when they arrived.
+SOURCE_FORMAT_PROPERTY = "source_disk_format"
 
 
 class ImportCancelled(PipelineError):
@@ -80,6 +82,7 @@ def run_import(image_id: str, owner: str) -> None:
             )
             return
         target = settings.IMAGE_CONVERT_TO
+        converted_from = {}
         if target and image.disk_format in settings.IMAGE_CONVERT_FROM and fmt != target:
             beat.beat(force=True)
             qemu.convert(final, fmt, converted, target)
@@ -87,11 +90,12 @@ def run_import(image_id: str, owner: str) -> None:
             check_content(inspect_file(converted), target, "bare", converted.stat().st_size)
             virtual_size = check_with_qemu(converted, target) or virtual_size
             final, disk_format = converted, target
+            converted_from = {SOURCE_FORMAT_PROPERTY: image.disk_format}
         stored = Ingest(open_file(final), max_bytes=settings.IMAGE_MAX_SIZE, on_progress=beat, inspect=False)
         store.put(key, stored)
         services.finish_import(
             image, owner, stored.result, store.name, key, virtual_size, disk_format,
-            container_format=container_format,
+            container_format=container_format, properties=converted_from,
         )  # fmt: skip
     except ImportCancelled:
         _discard(store, key, image_id)

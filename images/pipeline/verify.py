@@ -17,6 +17,12 @@ RAW_LIKE = {"raw", "ami", "ploop"}
 # bzImage looks to the inspector like an MBR disk with invalid partition entries.
 INSPECTED = RAW_LIKE | {"qcow2", "vmdk", "vhd", "vhdx", "vdi", "iso"}
 OPAQUE_CONTAINERS = {"docker", "compressed"}
+# Glance's disk_format (and the inspectors' name) → the name of QEMU's block driver for it.
+QEMU_DRIVER = {"iso": "raw", "vhd": "vpc", "gpt": "raw"}
+
+
+def qemu_driver(name: str) -> str:
+    return QEMU_DRIVER.get(name, name)
 
 
 def detected_format(inspectors: list, disk_format: str):
@@ -35,35 +41,41 @@ def detected_format(inspectors: list, disk_format: str):
 def check_content(
     inspectors: list, disk_format: str, container_format: str | None, size: int = 0
 ) -> tuple[str, int]:
-    """Match, safety check and virtual size. Returns (qemu format name, virtual size).
+    """Match, safety check and virtual size. Returns (QEMU's driver name, virtual size).
     ``size`` is the byte count: the virtual size of raw content (the inspectors only saw its head)."""
     if container_format in OPAQUE_CONTAINERS or disk_format not in INSPECTED:
         return "raw", 0
     inspector = detected_format(inspectors, disk_format)
     found = str(inspector)
+    # A hybrid ISO (bootable from a CD and from a disk) carries an MBR or GPT too: check it as well.
+    also = [i for i in inspectors if i is not inspector]
     if found in ("qed", "luks"):
         raise ImageRejected(f"The {found} format is not allowed.")
     content = "raw" if found == "gpt" else found
     wanted = "raw" if disk_format in RAW_LIKE else disk_format
     if content != wanted:
         raise ImageRejected(f"Image content is {content} but disk_format is {disk_format}.")
+    fmt = qemu_driver(content)
     try:
-        inspector.safety_check()
+        for checked in (inspector, *also):
+            checked.safety_check()
     except format_inspector.SafetyCheckFailed as exc:
         raise ImageRejected(f"The image failed safety checks: {', '.join(sorted(exc.failures))}.") from exc
     except format_inspector.ImageFormatError as exc:
         raise ImageRejected(f"The image is not a valid {disk_format} file.") from exc
-    virtual_size = size if content == "raw" else int(inspector.virtual_size or 0)
+    virtual_size = size if fmt == "raw" else int(inspector.virtual_size or 0)
     if virtual_size > settings.IMAGE_MAX_VIRTUAL_SIZE:
         raise ImageRejected(
             f"The image's virtual size of {virtual_size} bytes exceeds the limit of "
             f"{settings.IMAGE_MAX_VIRTUAL_SIZE} bytes."
         )
-    return content, virtual_size
+    return fmt, virtual_size
 
 
 def check_with_qemu(path: Path, fmt: str) -> int:
-    """A second opinion from qemu-img info (run with -f, on data that passed the safety check)."""
+    """A second opinion from qemu-img info (run with -f ``fmt``, a QEMU driver name as
+    check_content returns it, on data that passed the safety check)."""
+    fmt = qemu_driver(fmt)
     if fmt == "raw":
         return path.stat().st_size
     data = qemu.info(path, fmt)

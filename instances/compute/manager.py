@@ -37,7 +37,7 @@ from instances.virt import configdrive, disks
 from instances.virt.base import DiskSpec, GuestNotFound, GuestSpec, NetworkSpec, VirtDriver, VirtError
 from instances.virt.base import PowerState as DriverPower
 from instances.virt.hostnet import HostNetwork, tap_name
-from instances.virt.imagecache import ImageCache
+from instances.virt.imagecache import ImageCache, base_format
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +252,7 @@ class ComputeManager(VolumeAgentMixin):
             base = self.cache.ensure(str(image.pk), image.os_hash_value, fmt, source)
         except StoreError as exc:
             raise BuildAbort(f"Image {image.pk} could not be read: {exc}") from exc
-        return base, fmt
+        return base, base_format(fmt)
 
     # -- power actions -----------------------------------------------------------------------
 

@@ -32,10 +32,12 @@ from instances.models import ComputeHost, Instance, InstanceAction
 from instances.policies import SERVERS_ZERO_DISK_FLAVOR
 from instances.services import forwards, kernels, keypairs, network, quotas
 from instances.services.attachments import release_for_instance
+from instances.virt.base import SOURCE_FORMATS
 
 GiB = 1024**3
-# An ami is a raw disk (booted with its kernel_id/ramdisk_id, see services.kernels).
-SUPPORTED_DISK_FORMATS = ("raw", "qcow2", "ami")
+# An ami is a raw disk (booted with its kernel_id/ramdisk_id, see services.kernels); the others are
+# converted to qcow2 once, in the compute host's image cache.
+SUPPORTED_DISK_FORMATS = ("raw", "qcow2", "ami", *SOURCE_FORMATS)
 
 
 class InstanceInvalidState(Conflict):

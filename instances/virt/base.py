@@ -22,6 +22,9 @@ from typing import Any
 TARGET_RE = re.compile(r"^vd[a-h]$")
 MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 DISK_FORMATS = ("raw", "qcow2")
+# Image formats a guest does not run on directly: the host's image cache converts them once to
+# qcow2. Glance's disk_format (also the format inspector's name) → QEMU's block driver.
+SOURCE_FORMATS = {"vmdk": "vmdk", "vhd": "vpc", "vhdx": "vhdx", "vdi": "vdi"}
 
 
 class VirtError(Exception):

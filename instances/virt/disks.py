@@ -15,7 +15,7 @@ from oslo_utils.imageutils import format_inspector
 
 from dashboard import qemu_img
 from dashboard.qemu_img import Limits
-from instances.virt.base import DISK_FORMATS, VirtError
+from instances.virt.base import DISK_FORMATS, SOURCE_FORMATS, VirtError
 
 __all__ = [
     "Limits",
@@ -49,14 +49,17 @@ def run_qemu_img(args: list[str], limits: Limits | None = None) -> str:
         raise VirtError(str(exc)) from exc
 
 
-def _check_format(fmt: str) -> None:
-    if fmt not in DISK_FORMATS:
-        raise VirtError(f"disk format {fmt!r} must be one of {', '.join(DISK_FORMATS)}")
+def _check_format(fmt: str, *, source: bool = False) -> None:
+    """``fmt`` is a QEMU driver name: raw or qcow2, or with ``source`` one the cache converts from."""
+    allowed = (*DISK_FORMATS, *SOURCE_FORMATS.values()) if source else DISK_FORMATS
+    if fmt not in allowed:
+        raise VirtError(f"disk format {fmt!r} must be one of {', '.join(allowed)}")
 
 
 def info(path: str | Path, fmt: str, *, in_use: bool = False, limits: Limits | None = None) -> DiskInfo:
-    """``qemu-img info`` of a file whose format we already know (our own disks, or a checked image)."""
-    _check_format(fmt)
+    """``qemu-img info`` of a file whose format (QEMU's driver name) we already know: our own
+    disks, or an image that passed the format inspector."""
+    _check_format(fmt, source=True)
     args = ["info", "-f", fmt, "--output=json"]
     if in_use:
         args.append("-U")  # a running guest holds the write lock; reading metadata is still safe
@@ -73,8 +76,9 @@ def info(path: str | Path, fmt: str, *, in_use: bool = False, limits: Limits | N
 def inspect(path: str | Path, expected_format: str, *, limits: Limits | None = None) -> DiskInfo:
     """Check an untrusted image: its content must be ``expected_format`` and pass the format
     inspector's safety checks (no backing file, no data file, sane headers) before qemu-img
-    ever reads it."""
-    _check_format(expected_format)
+    ever reads it. ``expected_format`` is Glance's name (raw, qcow2, or one of SOURCE_FORMATS)."""
+    if expected_format not in DISK_FORMATS and expected_format not in SOURCE_FORMATS:
+        raise VirtError(f"disk format {expected_format!r} cannot be used for a disk")
     try:
         detected = format_inspector.detect_file_format(str(path))
         if detected is None:
@@ -88,7 +92,7 @@ def inspect(path: str | Path, expected_format: str, *, limits: Limits | None = N
     # A whole-disk image with a GPT is still a raw image (Glance accepts it the same way).
     if name != expected_format and not (expected_format == "raw" and name == "gpt"):
         raise VirtError(f"image {path} contains {name}, not the declared {expected_format}")
-    result = info(path, expected_format, limits=limits)
+    result = info(path, SOURCE_FORMATS.get(expected_format, expected_format), limits=limits)
     if result.backing_file:
         raise VirtError(f"image {path} has a backing file")
     return result
@@ -160,7 +164,7 @@ def convert(
 ) -> Path:
     """Copy a disk into a standalone file, flattening any backing chain. Written to a temp name
     and renamed, so a failed conversion never leaves a plausible-looking target behind."""
-    _check_format(source_format)
+    _check_format(source_format, source=True)
     _check_format(target_format)
     target = Path(target)
     tmp = target.with_name(f".{target.name}.part")

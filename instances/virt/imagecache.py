@@ -8,6 +8,10 @@ hash is compared, the content re-inspected (format as declared, safety checks), 
 the file renamed into place. Before every use the stamp is compared; if the file changed in any
 way (size, mtime, ctime, inode) it is re-hashed, and a file that no longer matches is thrown away
 and fetched again, so a poisoned cache entry never reaches a guest.
+
+An image in a format guests do not run on (VMDK, VHD, VHDX, VDI: ``SOURCE_FORMATS``) is fetched and
+checked as that format, then converted once to qcow2, which becomes the entry (``base_format``);
+its json also records the converted file's own sha512, which re-verifies it from then on.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from pathlib import Path
 from typing import BinaryIO, cast
 
 from instances.virt import disks
-from instances.virt.base import VirtError
+from instances.virt.base import SOURCE_FORMATS, VirtError
 from instances.virt.state import write_atomic
 
 log = logging.getLogger(__name__)
@@ -67,6 +71,11 @@ def _sha512_of(path: Path) -> str:
         while chunk := fh.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def base_format(disk_format: str) -> str:
+    """The format of the cached entry of an image in ``disk_format``, as QEMU opens it."""
+    return "qcow2" if disk_format in SOURCE_FORMATS else disk_format
 
 
 class ImageCache:
@@ -127,10 +136,11 @@ class ImageCache:
             return False
         if meta.get("stamp") == _stamp(path):
             return True
-        if not hmac.compare_digest(_sha512_of(path), expected):
+        # A converted entry is checked against its own hash; any other against the image's.
+        if not hmac.compare_digest(_sha512_of(path), meta.get("base_sha512", expected)):
             return False
         try:
-            self._inspect(path, disk_format)
+            self._inspect(path, base_format(disk_format))
         except VirtError:
             return False
         meta["stamp"] = _stamp(path)
@@ -157,13 +167,27 @@ class ImageCache:
                     f"image {image_id} data does not match its os_hash_value (got sha512 {actual[:16]}…)"
                 )
             self._inspect(tmp, disk_format)
+            extra = {}
+            if disk_format in SOURCE_FORMATS:
+                extra = self._convert(tmp, disk_format)
             os.chmod(tmp, 0o444)  # qemu opens backing files read-only; nothing else should write
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
         meta = {"sha512": expected, "disk_format": disk_format, "size": writer.size, "stamp": _stamp(path),
-                "last_used": time.time()}  # fmt: skip
+                "last_used": time.time(), **extra}  # fmt: skip
         write_atomic(self._meta_path(image_id), json.dumps(meta).encode())
+
+    def _convert(self, tmp: Path, disk_format: str) -> dict:
+        """Replace the verified source in ``tmp`` by its qcow2 conversion, checked as any image."""
+        converted = tmp.with_name(tmp.name + ".qcow2")
+        try:
+            disks.convert(tmp, SOURCE_FORMATS[disk_format], converted, "qcow2", limits=self.limits)
+            self._inspect(converted, "qcow2")
+            os.replace(converted, tmp)
+        finally:
+            converted.unlink(missing_ok=True)
+        return {"base_format": "qcow2", "base_sha512": _sha512_of(tmp)}
 
     def _inspect(self, path: Path, disk_format: str) -> None:
         if disk_format not in BOOT_FILE_FORMATS:

@@ -158,17 +158,30 @@ def vmdk(tmp_path) -> bytes:
     return path.read_bytes()
 
 
-def test_an_ova_import_keeps_only_its_disk(member, stores_dir, vmdk):
+def test_an_ova_import_keeps_only_its_disk_converted_to_qcow2(member, stores_dir, vmdk):
     ova = make_ova([("vm.ovf", b"<Envelope/>"), ("vm-disk1.vmdk", vmdk), ("vm.mf", b"SHA256(x)= 0")])
     image = member.create(disk_format="vmdk", container_format="ova")
     assert member.put(f"/v2/images/{image['id']}/stage", ova).status_code == 204
     row = import_(member, image["id"], {"name": "glance-direct"})
     assert row.status == "active", row.reason
-    assert row.container_format == "bare" and row.disk_format == "vmdk" and row.virtual_size == 16 << 20
+    assert row.container_format == "bare" and row.disk_format == "qcow2" and row.virtual_size == 16 << 20
+    assert row.properties["source_disk_format"] == "vmdk"
     stored = (stores_dir / "store" / image["id"]).read_bytes()
-    assert stored == vmdk and row.os_hash_value == sha512(vmdk) and row.size == len(vmdk)
-    assert member.get(f"/v2/images/{image['id']}/file").getvalue() == vmdk
+    assert stored[:4] == b"QFI\xfb" and row.os_hash_value == sha512(stored) and row.size == len(stored)
+    assert member.get(f"/v2/images/{image['id']}/file").getvalue() == stored
     assert not any(staging_path(row.pk).parent.iterdir())
+
+
+def test_without_conversion_an_ova_import_keeps_its_disk_as_it_is(member, stores_dir, vmdk, settings):
+    settings.IMAGE_CONVERT_TO = ""
+    ova = make_ova([("vm.ovf", b"<Envelope/>"), ("vm-disk1.vmdk", vmdk)])
+    image = member.create(disk_format="vmdk", container_format="ova")
+    assert member.put(f"/v2/images/{image['id']}/stage", ova).status_code == 204
+    row = import_(member, image["id"], {"name": "glance-direct"})
+    assert row.status == "active", row.reason
+    assert (row.container_format, row.disk_format) == ("bare", "vmdk")
+    assert "source_disk_format" not in row.properties
+    assert (stores_dir / "store" / image["id"]).read_bytes() == vmdk
 
 
 def test_an_ova_with_an_unsafe_disk_is_refused(member, stores_dir, tmp_path):

@@ -11,7 +11,8 @@ import pytest
 
 from instances.virt import disks
 from instances.virt.base import VirtError
-from instances.virt.imagecache import ImageCache
+from instances.virt.imagecache import ImageCache, base_format
+from tests.support.diskformats import every_format
 
 IMAGE_ID = "0b2f6e0a-6a4e-4c55-9a5e-2d1f5b1f0c11"
 
@@ -141,3 +142,32 @@ def test_a_kernel_is_cached_by_its_hash_alone_where_a_disk_would_fail_the_safety
     assert cache.ensure(IMAGE_ID, sha, "aki", kernel).read_bytes() == kernel.read_bytes()
     with pytest.raises(VirtError, match="does not match its os_hash_value"):
         cache.ensure("other-kernel", "0" * 128, "aki", kernel)
+
+
+@pytest.mark.parametrize("name", ["vmdk-sparse", "vmdk-stream", "vhd", "vhdx", "vdi"])
+def test_a_format_guests_do_not_run_on_is_converted_once_to_qcow2(cache, tmp_path, limits, name):
+    disk = next(d for d in every_format(tmp_path / "formats", "CACHE") if d.name == name)
+    sha = hashlib.sha512(disk.path.read_bytes()).hexdigest()
+    calls: list[int] = []
+    base = cache.ensure(IMAGE_ID, sha, disk.disk_format, counting_fetch(disk.path, calls))
+    assert base_format(disk.disk_format) == "qcow2"
+    assert disks.inspect(base, "qcow2", limits=limits).virtual_size >= 1024 * 1024
+    assert cache.ensure(IMAGE_ID, sha, disk.disk_format, counting_fetch(disk.path, calls)) == base
+    assert calls == [1]
+    overlay = disks.create_overlay(base, "qcow2", tmp_path / "disk", 1, limits=limits)
+    assert disks.info(overlay, "qcow2", limits=limits).backing_file == str(base)
+    assert list(cache.root.glob(".*part*")) == []
+
+
+def test_a_converted_base_that_changed_is_fetched_and_converted_again(cache, tmp_path, limits):
+    disk = next(d for d in every_format(tmp_path / "formats", "CACHE") if d.name == "vdi")
+    sha = hashlib.sha512(disk.path.read_bytes()).hexdigest()
+    calls: list[int] = []
+    base = cache.ensure(IMAGE_ID, sha, "vdi", counting_fetch(disk.path, calls))
+    good = base.read_bytes()
+    os.chmod(base, 0o644)
+    with open(base, "r+b") as fh:  # a byte of the guest's data flipped
+        fh.seek(len(good) - 1)
+        fh.write(bytes([good[-1] ^ 0xFF]))
+    assert cache.ensure(IMAGE_ID, sha, "vdi", counting_fetch(disk.path, calls)) == base
+    assert calls == [1, 1] and base.read_bytes() == good
