@@ -7,7 +7,9 @@ initramfs whose ``/init`` is the little cloud-init below: nothing is downloaded,
 committed, and the kernel is ``/boot/vmlinuz-<version>`` as installed.
 
 Building (``build_guest``) is separate from booting (``boot_argv``): the product's QEMU driver will
-boot the same kernel and initramfs as Glance AKI/ARI images, with its own command line.
+boot the same kernel and initramfs as Glance AKI/ARI images, with its own command line. The same
+guest also comes as one bootable raw disk (an MBR, a FAT partition, SYSLINUX, the kernel, the
+initramfs and the command line): ``tests.support.guestdisk.build_disk``.
 
 The guest's behaviour is chosen on the kernel command line (``guest_cmdline`` writes it):
 
@@ -656,6 +658,42 @@ def guest_cmdline(
     return " ".join(f"stratus.{name}={value}" for name, value in options.items() if value is not None)
 
 
+def machine_argv(
+    *,
+    serial_path: Path,
+    netdev_args: str | None,
+    memory_mb: int = 256,
+    mac: str = DEFAULT_MAC,
+    qemu: str | None = None,
+    accel: str = "tcg",
+) -> list[str]:
+    """A QEMU command line for the guest without what it boots from: the machine, the serial console
+    written to ``serial_path`` and the NIC. ``netdev_args`` is a ``-netdev`` value naming its id (e.g.
+    ``user,id=net0,hostfwd=...``), on which a virtio NIC with ``mac`` becomes the guest's eth0; None
+    boots without a NIC. ``-no-reboot``: a panic (``panic=-1`` reboots) or a reboot ends QEMU instead
+    of looping."""
+    argv = [
+        qemu or shutil.which("qemu-system-x86_64") or "qemu-system-x86_64",
+        "-machine", f"q35,accel={accel}",
+        "-cpu", "max",
+        "-smp", "1",
+        "-m", str(memory_mb),
+        "-nodefaults", "-no-user-config", "-no-reboot",
+        "-display", "none",
+        "-serial", f"file:{serial_path}",
+    ]  # fmt: skip
+    if netdev_args is not None:
+        netdev_id = re.search(r"(?:^|,)id=([^,]+)", netdev_args)
+        if netdev_id is None:
+            raise ValueError(f"-netdev {netdev_args!r} names no id")
+        # No option ROM: the guest boots from its kernel or its disk, there is nothing to PXE boot.
+        argv += [
+            "-netdev", netdev_args,
+            "-device", f"virtio-net-pci,netdev={netdev_id.group(1)},mac={mac},romfile=",
+        ]  # fmt: skip
+    return argv
+
+
 def boot_argv(
     kernel: Path,
     initrd: Path,
@@ -668,34 +706,16 @@ def boot_argv(
     qemu: str | None = None,
     accel: str = "tcg",
 ) -> list[str]:
-    """A QEMU command line booting the guest directly (no firmware boot menu, no disk), the serial
-    console written to ``serial_path``. ``netdev_args`` is a ``-netdev`` value naming its id (e.g.
-    ``user,id=net0,hostfwd=...``), on which a virtio NIC with ``mac`` becomes the guest's eth0;
-    None boots without a NIC. ``-no-reboot``: a panic (``panic=-1`` reboots) or a reboot ends QEMU
-    instead of looping."""
-    argv = [
-        qemu or shutil.which("qemu-system-x86_64") or "qemu-system-x86_64",
-        "-machine", f"q35,accel={accel}",
-        "-cpu", "max",
-        "-smp", "1",
-        "-m", str(memory_mb),
-        "-nodefaults", "-no-user-config", "-no-reboot",
-        "-display", "none",
-        "-serial", f"file:{serial_path}",
+    """A QEMU command line booting the guest directly (no firmware boot menu, no disk): the kernel
+    with ``BASE_CMDLINE`` and ``cmdline_extra``. The other arguments are ``machine_argv``'s."""
+    machine = machine_argv(
+        serial_path=serial_path, netdev_args=netdev_args, memory_mb=memory_mb, mac=mac, qemu=qemu, accel=accel
+    )
+    return machine + [
         "-kernel", str(kernel),
         "-initrd", str(initrd),
         "-append", f"{BASE_CMDLINE} {cmdline_extra}".strip(),
     ]  # fmt: skip
-    if netdev_args is not None:
-        netdev_id = re.search(r"(?:^|,)id=([^,]+)", netdev_args)
-        if netdev_id is None:
-            raise ValueError(f"-netdev {netdev_args!r} names no id")
-        # No option ROM: the kernel is loaded directly, there is nothing to PXE boot.
-        argv += [
-            "-netdev", netdev_args,
-            "-device", f"virtio-net-pci,netdev={netdev_id.group(1)},mac={mac},romfile=",
-        ]  # fmt: skip
-    return argv
 
 
 def console_lines(serial_log: str, marker: str = DEFAULT_MARKER) -> list[str]:
