@@ -47,6 +47,9 @@ BASE_RULES = [
     RuleDefault("identity:delete_user", ADMIN),
     RuleDefault("identity:create_grant", ADMIN),
     RuleDefault("identity:revoke_grant", ADMIN),
+    RuleDefault("identity:check_grant", ADMIN),
+    RuleDefault("identity:list_grants", ADMIN),
+    RuleDefault("identity:list_role_assignments", ADMIN),
     RuleDefault("dashboard:admin_section", ADMIN, "See the Admin section of the dashboard."),
 ]
 

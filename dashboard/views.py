@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,7 +13,9 @@ from django.views.decorators.http import require_POST
 
 from dashboard.api.errors import json_error
 from dashboard.decorators import policy_required
+from dashboard.exceptions import Conflict
 from dashboard.forms import AssignmentForm, ProjectForm, UserCreateForm, UserUpdateForm
+from dashboard.identity import admin as identity_admin
 from dashboard.middleware import SESSION_PROJECT
 from dashboard.models import Project, RoleAssignment, Token, User
 from dashboard.overview import render_sections
@@ -143,7 +144,11 @@ def project_delete(request: HttpRequest, project_id: str) -> HttpResponse:
         return redirect("admin-project-detail", project_id=project.id)
     if request.method == "POST":
         name = project.name
-        project.delete()
+        try:
+            identity_admin.delete_project(project)
+        except Conflict as exc:
+            messages.error(request, exc.message)
+            return redirect("admin-project-detail", project_id=project.id)
         messages.success(request, f"Project {name} deleted.")
         return redirect("admin-projects")
     return render(
@@ -165,9 +170,7 @@ def assignment_add(request: HttpRequest, project_id: str) -> HttpResponse:
     project = get_object_or_404(Project, id=project_id)
     form = AssignmentForm(request.POST, project=project)
     if form.is_valid():
-        RoleAssignment.objects.create(
-            user=form.cleaned_data["user"], project=project, role=form.cleaned_data["role"]
-        )
+        identity_admin.grant(form.cleaned_data["user"], project, form.cleaned_data["role"])
         messages.success(
             request, f"{form.cleaned_data['user']} now has the {form.cleaned_data['role']} role on {project}."
         )
@@ -184,11 +187,8 @@ def assignment_remove(request: HttpRequest, project_id: str, assignment_id: int)
         id=assignment_id,
         project_id=project_id,
     )
-    with transaction.atomic():
-        assignment.delete()
-        if not RoleAssignment.objects.filter(user=assignment.user, project=assignment.project).exists():
-            # Without any role left on the project its tokens no longer stand.
-            Token.objects.filter(user=assignment.user, project=assignment.project).delete()
+    # Without any role left on the project the user's tokens scoped to it no longer stand.
+    identity_admin.revoke(assignment.user, assignment.project, assignment.role)
     messages.success(
         request, f"Removed the {assignment.role} role of {assignment.user} on {assignment.project}."
     )

@@ -358,3 +358,9 @@ def set_member_status(membership: ImageMember, status: str) -> ImageMember:
     ImageMember.objects.filter(pk=membership.pk).update(status=status, updated_at=timezone.now())
     membership.refresh_from_db()
     return membership
+
+
+def project_usage(project) -> list[str]:
+    """The images a project owns (deleted ones are gone): a project is not deleted from under them."""
+    count = Image.objects.filter(owner=project.pk).count()
+    return [f"{count} image{'s' if count != 1 else ''}"] if count else []

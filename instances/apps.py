@@ -8,7 +8,9 @@ class InstancesConfig(AppConfig):
     def ready(self) -> None:
         # Imported here, not at the top: Django loads apps.py before the app registry is ready.
         from dashboard import nav, overview, policy
+        from dashboard.identity.admin import register_project_usage
         from instances import policies
+        from instances.services.projects import project_usage
         from instances.views.keypairs import own
         from instances.views.overview import overview_section
 
@@ -31,3 +33,4 @@ class InstancesConfig(AppConfig):
         ):
             nav.register(panel)
         overview.register("instances", 20, overview_section)
+        register_project_usage(project_usage)

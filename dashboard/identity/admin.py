@@ -1,0 +1,175 @@
+"""Identity administration: projects, users and role assignments, for the Keystone v3 API and the
+dashboard's Admin panels alike, so both follow the same rules.
+
+- Names are unique (projects case-insensitively, as the dashboard has always kept them).
+- Stratus has one domain, Keystone's ``default``; naming another is refused with that said.
+- A project that still owns resources cannot be deleted: the apps above register what they count
+  (``register_project_usage``) and the refusal names it, where Keystone would leave the resources
+  orphaned in the other services.
+- Role assignments are idempotent; losing the last role on a project ends the user's tokens
+  scoped to it, a new password ends all of the user's tokens, and every change that a cached token
+  stands on retires the token cache (``token_cache`` listens to the model signals).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from dashboard.exceptions import BadRequest, Conflict
+from dashboard.identity.domain import DOMAIN
+from dashboard.models import Project, Role, RoleAssignment, Token, User
+
+# Callables that describe what a project still owns ("2 instances"); empty when nothing.
+ProjectUsage = Callable[[Project], list[str]]
+_usage: list[ProjectUsage] = []
+
+
+def register_project_usage(check: ProjectUsage) -> None:
+    if check not in _usage:
+        _usage.append(check)
+
+
+def check_domain(domain_id) -> None:
+    if domain_id not in (None, DOMAIN["id"]):
+        raise BadRequest(
+            f"Stratus has one domain, {DOMAIN['name']!r} (id {DOMAIN['id']!r}); domain {domain_id!r} "
+            "does not exist and cannot be created."
+        )
+
+
+def _name(value, what: str) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value.strip()) > 150:
+        raise BadRequest(f"Invalid {what} name: it must be a non-empty string of at most 150 characters.")
+    return value.strip()
+
+
+# --- projects -----------------------------------------------------------------------------------
+
+
+def create_project(name, description: str = "", enabled: bool = True) -> Project:
+    name = _name(name, "project")
+    with transaction.atomic():
+        if Project.objects.filter(name__iexact=name).exists():
+            raise Conflict(
+                f"Conflict occurred attempting to store project - Duplicate entry found with name {name} "
+                f"at domain ID {DOMAIN['id']}."
+            )
+        return Project.objects.create(name=name, description=description or "", enabled=bool(enabled))
+
+
+def update_project(project: Project, **fields) -> Project:
+    with transaction.atomic():
+        if "name" in fields:
+            name = _name(fields["name"], "project")
+            if Project.objects.filter(name__iexact=name).exclude(pk=project.pk).exists():
+                raise Conflict(
+                    f"Conflict occurred attempting to store project - Duplicate entry found with name "
+                    f"{name} at domain ID {DOMAIN['id']}."
+                )
+            project.name = name
+        if "description" in fields:
+            project.description = fields["description"] or ""
+        if "enabled" in fields:
+            project.enabled = bool(fields["enabled"])
+        project.save()
+    return project
+
+
+def project_usage(project: Project) -> list[str]:
+    return [item for check in _usage for item in check(project)]
+
+
+def delete_project(project: Project) -> None:
+    with transaction.atomic():
+        Project.objects.lock(project.pk)
+        owned = project_usage(project)
+        if owned:
+            raise Conflict(
+                f"Project {project.name} still owns {', '.join(owned)}; delete them before the project."
+            )
+        project.delete()
+
+
+# --- users --------------------------------------------------------------------------------------
+
+
+def _password(password, user: User | None = None) -> str:
+    if not isinstance(password, str) or not password:
+        raise BadRequest("Invalid password: it must be a non-empty string.")
+    try:
+        password_validation.validate_password(password, user)
+    except ValidationError as exc:
+        raise BadRequest(f"Invalid password: {' '.join(exc.messages)}") from exc
+    return password
+
+
+def create_user(
+    name, password, *, email: str = "", enabled: bool = True, default_project: Project | None = None
+) -> User:
+    name = _name(name, "user")
+    user = User(username=name, email=email or "", is_active=bool(enabled), default_project=default_project)
+    user.set_password(_password(password, user))
+    try:
+        with transaction.atomic():
+            if User.objects.filter(username=name).exists():
+                raise IntegrityError
+            user.save()
+    except IntegrityError as exc:
+        raise Conflict(
+            f"Conflict occurred attempting to store user - Duplicate entry found with name {name} "
+            f"at domain ID {DOMAIN['id']}."
+        ) from exc
+    return user
+
+
+def update_user(user: User, **fields) -> User:
+    with transaction.atomic():
+        if "name" in fields:
+            name = _name(fields["name"], "user")
+            if User.objects.filter(username=name).exclude(pk=user.pk).exists():
+                raise Conflict(
+                    f"Conflict occurred attempting to store user - Duplicate entry found with name {name} "
+                    f"at domain ID {DOMAIN['id']}."
+                )
+            user.username = name
+        if "email" in fields:
+            user.email = fields["email"] or ""
+        if "enabled" in fields:
+            user.is_active = bool(fields["enabled"])
+        if "default_project" in fields:
+            user.default_project = fields["default_project"]
+        if fields.get("password") is not None:
+            user.set_password(_password(fields["password"], user))
+            # A new password ends every API token issued with the old one.
+            user.tokens.all().delete()
+        user.save()
+    return user
+
+
+def delete_user(user: User, acting: User) -> None:
+    if user.pk == acting.pk:
+        raise Conflict("You cannot delete yourself.")
+    user.delete()
+
+
+# --- role assignments ---------------------------------------------------------------------------
+
+
+def grant(user: User, project: Project, role: Role) -> RoleAssignment:
+    with transaction.atomic():
+        assignment, _ = RoleAssignment.objects.get_or_create(user=user, project=project, role=role)
+    return assignment
+
+
+def revoke(user: User, project: Project, role: Role) -> bool:
+    """Remove the assignment; False when there was none. Without any role left on the project the
+    user's tokens scoped to it no longer stand."""
+    with transaction.atomic():
+        deleted, _ = RoleAssignment.objects.filter(user=user, project=project, role=role).delete()
+        if deleted and not RoleAssignment.objects.filter(user=user, project=project).exists():
+            Token.objects.filter(user=user, project=project).delete()
+    return bool(deleted)

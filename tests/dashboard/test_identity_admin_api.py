@@ -1,0 +1,164 @@
+"""Keystone v3 administration: projects, users and role assignments by an admin; 403 for a member;
+the Default domain only; a project that owns resources is not deleted from under them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dashboard.models import Project, Role, RoleAssignment, Token, User
+from images.models import Image
+from tests.factories import issue_token, make_project, make_user
+
+pytestmark = pytest.mark.django_db
+V3 = "/identity/v3"
+
+
+class Caller:
+    def __init__(self, client, token: str):
+        self.client, self.token = client, token
+
+    def __call__(self, method: str, path: str, body=None):
+        kwargs = {"HTTP_X_AUTH_TOKEN": self.token}
+        if body is not None:
+            kwargs.update(data=json.dumps(body), content_type="application/json")
+        return getattr(self.client, method)(f"{V3}{path}", **kwargs)
+
+
+@pytest.fixture
+def world(client):
+    home = make_project("home")
+    root = make_user("root", roles={home: "admin"})
+    mia = make_user("mia", roles={home: "member"})
+    return {
+        "home": home,
+        "admin": Caller(client, issue_token(root, home)),
+        "member": Caller(client, issue_token(mia, home)),
+        "mia": mia,
+    }
+
+
+def role_id(name: str) -> str:
+    return Role.objects.get(name=name).id
+
+
+def test_an_admin_creates_updates_and_deletes_a_project(world):
+    call = world["admin"]
+    made = call("post", "/projects", {"project": {"name": "web", "description": "d", "domain_id": "default"}})
+    assert made.status_code == 201, made.content
+    project = made.json()["project"]
+    assert (project["name"], project["description"], project["enabled"], project["domain_id"]) == (
+        "web", "d", True, "default",
+    )  # fmt: skip
+    assert call("post", "/projects", {"project": {"name": "WEB"}}).status_code == 409
+    changed = call("patch", f"/projects/{project['id']}", {"project": {"enabled": False, "description": "x"}})
+    assert changed.status_code == 200 and changed.json()["project"]["enabled"] is False
+    assert call("delete", f"/projects/{project['id']}").status_code == 204
+    assert not Project.objects.filter(pk=project["id"]).exists()
+    assert call("delete", f"/projects/{project['id']}").status_code == 404
+
+
+def test_another_domain_is_refused_with_the_reason(world):
+    response = world["admin"]("post", "/projects", {"project": {"name": "x", "domain_id": "corp"}})
+    assert response.status_code == 400
+    assert "one domain" in response.json()["error"]["message"]
+    assert world["admin"]("get", "/domains/default").json()["domain"]["name"] == "Default"
+    assert world["admin"]("get", "/domains/corp").status_code == 404
+
+
+def test_an_admin_creates_a_user_grants_a_role_and_lists_assignments(world, client):
+    call, home = world["admin"], world["home"]
+    made = call(
+        "post",
+        "/users",
+        {"user": {"name": "ann", "password": "a-long-secret-9", "default_project_id": home.id}},
+    )
+    assert made.status_code == 201, made.content
+    ann = made.json()["user"]
+    assert (ann["name"], ann["default_project_id"], ann["enabled"]) == ("ann", home.id, True)
+    assert call("post", "/users", {"user": {"name": "ann", "password": "a-long-secret-9"}}).status_code == 409
+
+    grant = f"/projects/{home.id}/users/{ann['id']}/roles/{role_id('member')}"
+    assert call("head", grant).status_code == 404
+    assert call("put", grant).status_code == 204
+    assert call("put", grant).status_code == 204  # idempotent
+    assert call("head", grant).status_code == 204
+    roles = call("get", f"/projects/{home.id}/users/{ann['id']}/roles").json()["roles"]
+    assert [r["name"] for r in roles] == ["member"]
+
+    listed = call("get", f"/role_assignments?user.id={ann['id']}&include_names=1").json()["role_assignments"]
+    assert [(a["user"]["name"], a["scope"]["project"]["name"], a["role"]["name"]) for a in listed] == [
+        ("ann", "home", "member")
+    ]
+    # The new user signs in with the password.
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {"user": {"id": ann["id"], "password": "a-long-secret-9"}},
+            },
+            "scope": {"project": {"id": home.id}},
+        }
+    }
+    assert (
+        client.post(f"{V3}/auth/tokens", json.dumps(body), content_type="application/json").status_code == 201
+    )
+
+    assert call("delete", grant).status_code == 204
+    assert not Token.objects.filter(user_id=ann["id"], project=home).exists()
+    assert call("delete", grant).status_code == 404
+    assert (
+        call("patch", f"/users/{ann['id']}", {"user": {"enabled": False}}).json()["user"]["enabled"] is False
+    )
+    assert call("delete", f"/users/{ann['id']}").status_code == 204
+    assert not User.objects.filter(pk=ann["id"]).exists()
+
+
+def test_a_weak_password_or_unknown_fields_are_400s(world):
+    call = world["admin"]
+    assert call("post", "/users", {"user": {"name": "bob", "password": "x"}}).status_code == 400
+    assert (
+        call("post", "/users", {"user": {"name": "bob", "password": "a-long-secret-9", "x": 1}}).status_code
+        == 400
+    )
+    assert call("post", "/projects", {"project": {"name": ""}}).status_code == 400
+    assert not User.objects.filter(username="bob").exists()
+
+
+def test_a_new_password_ends_the_user_s_tokens(world):
+    mia = world["mia"]
+    assert Token.objects.filter(user=mia).exists()
+    assert (
+        world["admin"]("patch", f"/users/{mia.id}", {"user": {"password": "another-secret-77"}}).status_code
+        == 200
+    )
+    assert not Token.objects.filter(user=mia).exists()
+
+
+def test_a_member_gets_403_for_each(world):
+    call, home, mia = world["member"], world["home"], world["mia"]
+    for method, path, body in (
+        ("post", "/projects", {"project": {"name": "mine"}}),
+        ("patch", f"/projects/{home.id}", {"project": {"description": "x"}}),
+        ("delete", f"/projects/{home.id}", None),
+        ("post", "/users", {"user": {"name": "eve", "password": "a-long-secret-9"}}),
+        ("patch", f"/users/{mia.id}", {"user": {"email": "x@y"}}),
+        ("put", f"/projects/{home.id}/users/{mia.id}/roles/{role_id('admin')}", None),
+        ("delete", f"/projects/{home.id}/users/{mia.id}/roles/{role_id('member')}", None),
+        ("get", "/role_assignments", None),
+    ):
+        response = call(method, path, body)
+        assert response.status_code == 403, (method, path, response.content)
+        assert "You are not authorized to perform the requested action" in response.json()["error"]["message"]
+    assert RoleAssignment.objects.filter(user=mia, project=home).count() == 1
+    assert not Project.objects.filter(name="mine").exists()
+
+
+def test_a_project_that_owns_images_is_not_deleted(world):
+    other = make_project("busy")
+    Image.objects.create(name="kept", owner=other.pk, disk_format="raw", container_format="bare")
+    response = world["admin"]("delete", f"/projects/{other.id}")
+    assert response.status_code == 409
+    assert "still owns 1 image" in response.json()["error"]["message"]
+    assert Project.objects.filter(pk=other.pk).exists()
