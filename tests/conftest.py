@@ -7,9 +7,11 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.instances.live import Cloud, token
 from tests.plugin import TEST_ROOT
-from tests.support.linuxguest import LinuxGuest, build_guest
+from tests.support.linuxguest import BASE_CMDLINE, LinuxGuest, build_guest, guest_cmdline
 from tests.support.netlab import Lab
+from tests.support.openstackcli import OpenStackCLI
 from tests.support.processes import ADMIN_PASSWORD, DEMO_PASSWORD, LiveStack, require
 
 # The compute API callers (the `world` fixture) serve the flavors and the instances tests alike.
@@ -98,12 +100,12 @@ class BridgedAgent:
 
 
 @pytest.fixture(scope="session")
-def bridged_agent(live_stack, tmp_path_factory):
+def bridged_host(live_stack, tmp_path_factory):
     """A second compute agent on the shared live stack, with real bridge networking (bridges, DHCP,
     the metadata address, port forwards by nftables), as on a dedicated compute machine. Its "machine"
     is a throwaway network namespace: it shares the stack's database and Redis (files), and whatever
     it sets up vanishes with the namespace. Its availability zone is its own, so launches choose it.
-    Reach its port forwards from inside with ``tests.support.netlab.inside(agent.netns)``."""
+    Tests use it through ``bridged_agent``, which puts it in the scheduler's way only meanwhile."""
     for tool in ("ip", "nft", "dnsmasq", "qemu-system-x86_64"):
         require(tool)
     lab = Lab(tag=secrets.token_hex(2), tmp=tmp_path_factory.mktemp("bridged-agent"))
@@ -120,6 +122,27 @@ def bridged_agent(live_stack, tmp_path_factory):
         lab.destroy()  # kills what still runs in the namespace: its guests, its dnsmasq
 
 
+@pytest.fixture
+def bridged_agent(bridged_host, live_stack, credentials):
+    """The bridged compute agent (``bridged_host``), enabled for this test and disabled after it, as
+    an operator takes a host out of service: the scheduler sends a launch that names no zone to the
+    host with the most free RAM, which this one often is, and the session's later tests expect
+    theirs on the first agent (``compute_host``). Reach its port forwards from inside with
+    ``tests.support.netlab.inside(agent.netns)``."""
+    admin = Cloud(live_stack, token(live_stack, "admin", credentials["admin"], "admin"))
+    service = admin.hypervisor(bridged_host.host)["service"]["id"]
+
+    def set_status(body: dict) -> None:
+        response = admin.put(f"/os-services/{service}", body, "2.53")
+        assert response.status_code == 200, response.text
+
+    set_status({"status": "enabled"})
+    try:
+        yield bridged_host
+    finally:
+        set_status({"status": "disabled", "disabled_reason": "only for the tests that ask for it"})
+
+
 @pytest.fixture(scope="session")
 def ssh_guest() -> LinuxGuest:
     """The Linux test guest with its SSH server. Session-scoped, so built before any test's fixtures
@@ -130,11 +153,56 @@ def ssh_guest() -> LinuxGuest:
 
 
 @pytest.fixture(scope="session")
+def openstack_demo(live_stack, credentials) -> OpenStackCLI:
+    return OpenStackCLI(live_stack.url, "demo", credentials["demo"], "demo")
+
+
+@pytest.fixture(scope="session")
+def openstack_admin(live_stack, credentials) -> OpenStackCLI:
+    return OpenStackCLI(live_stack.url, "admin", credentials["admin"], "admin")
+
+
+@pytest.fixture(scope="session")
+def guest_image(openstack_demo, ssh_guest, tmp_path_factory) -> str:
+    """The Linux test guest as demo's cloud image: an AMI whose kernel and ramdisk (AKI, ARI) and
+    command line make it read its metadata as cloud-init does (the config drive, else the metadata
+    service), with ``os_admin_user=root`` as its login. Every part is uploaded with
+    `openstack image create --file`; returns the AMI's id."""
+    cli, tag = openstack_demo, uuid.uuid4().hex[:6]
+    kernel = cli.json(
+        "image", "create", "--disk-format", "aki", "--container-format", "aki",
+        "--file", str(ssh_guest.kernel), f"guest-kernel-{tag}",
+    )  # fmt: skip
+    ramdisk = cli.json(
+        "image", "create", "--disk-format", "ari", "--container-format", "ari",
+        "--file", str(ssh_guest.initrd), f"guest-ramdisk-{tag}",
+    )  # fmt: skip
+    root = tmp_path_factory.mktemp("ami") / "root.img"
+    root.write_bytes(bytes(1024 * 1024))
+    cmdline = f"{BASE_CMDLINE} {guest_cmdline(cloudinit=True)}"
+    ami = cli.json(
+        "image", "create", "--disk-format", "ami", "--container-format", "ami", "--file", str(root),
+        "--property", f"kernel_id={kernel['id']}", "--property", f"ramdisk_id={ramdisk['id']}",
+        "--property", f"os_command_line={cmdline}", "--property", "os_admin_user=root", f"guest-{tag}",
+    )  # fmt: skip
+    assert ami["status"] == "active"
+    return ami["id"]
+
+
+@pytest.fixture(scope="session")
+def guest_flavor(openstack_admin):
+    """A public flavor the Linux test guest boots with (256 MB, 1 vCPU, 1 GB root); its name."""
+    name = f"t.guest-{uuid.uuid4().hex[:6]}"
+    flavor = openstack_admin.json("flavor", "create", "--ram", "256", "--vcpus", "1", "--disk", "1", name)
+    yield flavor["name"]
+    openstack_admin.run("flavor", "delete", flavor["id"])
+
+
+@pytest.fixture(scope="session")
 def marker_image(live_stack, credentials, tmp_path_factory) -> dict:
     """The tiny bootable marker image, uploaded through the image API by demo, and a test
     flavor (128 MB, 1 vCPU, 1 GB root, 1 GB ephemeral) made by admin."""
     from tests.instances.bootimage import build_boot_image
-    from tests.instances.live import Cloud, token
 
     marker = f"STRATUS-MARKER {uuid.uuid4().hex[:12]}"
     path = build_boot_image(tmp_path_factory.mktemp("marker") / "marker.raw", marker)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 from django import forms
+from django.utils.text import normalize_newlines
 
 from dashboard.exceptions import BadRequest
 from dashboard.forms import BootstrapMixin
@@ -77,12 +78,14 @@ class LaunchForm(BootstrapMixin, forms.Form):
 
     def clean_user_data(self) -> str:
         """The script as the compute service takes it: base64 of the text typed or the file
-        loaded (not both), checked by the service (its size limit counts the encoded form)."""
+        loaded (not both), checked by the service (its size limit counts the encoded form). Browsers
+        send a textarea's lines ended by CRLF; typed text gets the LF a guest expects (a ``#!/bin/sh``
+        line ending in CR names no interpreter), while a file's bytes go as they are."""
         text = self.cleaned_data["user_data"]
         upload = self.files.get(self.add_prefix("user_data_file"))
         if upload is not None and text.strip():
             raise forms.ValidationError("Type a script or load a file, not both.")
-        raw = upload.read() if upload is not None else text.encode()
+        raw = upload.read() if upload is not None else normalize_newlines(text).encode()
         if not raw.strip():
             return ""
         encoded = base64.b64encode(raw).decode()

@@ -14,3 +14,9 @@ def set_enabled(host: ComputeHost, enabled: bool, reason: str = "") -> ComputeHo
     )
     host.refresh_from_db()
     return host
+
+
+def available_zones() -> list[str]:
+    """The availability zones a launch can ask for: those with an enabled compute host that is up,
+    as ``GET /os-availability-zone`` lists them and the scheduler can place in."""
+    return sorted(set(ComputeHost.objects.schedulable().values_list("availability_zone", flat=True)))

@@ -18,8 +18,8 @@ from flavors.models import Flavor
 from instances import policies
 from instances.choices import VmState
 from instances.forms.instances import LaunchForm
-from instances.models import ComputeHost, KeyPair
-from instances.services import servers
+from instances.models import KeyPair
+from instances.services import hosts, servers
 from instances.services.attachments import BootVolume
 from instances.views import launch_options as launching
 
@@ -115,9 +115,8 @@ def instance_launch(request: HttpRequest) -> HttpResponse:
     options = launching.flavor_options(ctx, plan.image, plan.count, lines, on_volume=plan.on_volume)
     chosen = next((o for o in options if o.flavor.pk == data.get("flavor") and o.ok), None)
     launching.with_launch(lines, chosen.flavor if chosen else None, plan.count)
-    zones = sorted(set(ComputeHost.objects.values_list("availability_zone", flat=True)))
     form_kwargs = {
-        "zones": zones,
+        "zones": hosts.available_zones(),
         "images": plan.sources,
         "volumes": plan.boot_volumes,
         "flavors": [o.flavor for o in options],

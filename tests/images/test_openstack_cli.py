@@ -7,13 +7,12 @@ import subprocess
 
 import pytest
 
-from tests.live.conftest import openstack_admin, openstack_demo  # noqa: F401 - fixtures
 from tests.support.processes import require
 
 pytestmark = pytest.mark.live
 
 
-def test_the_image_lifecycle_with_the_openstack_client(openstack_demo, tmp_path):  # noqa: F811
+def test_the_image_lifecycle_with_the_openstack_client(openstack_demo, tmp_path):
     source = tmp_path / "cirros.qcow2"
     subprocess.run([require("qemu-img"), "create", "-f", "qcow2", str(source), "64M"], check=True)
     data = source.read_bytes()
@@ -44,7 +43,7 @@ def test_the_image_lifecycle_with_the_openstack_client(openstack_demo, tmp_path)
     assert result.returncode != 0 and "No Image found" in result.stderr
 
 
-def test_a_clean_qcow2_claimed_as_raw_is_refused_through_the_client(openstack_demo, live_stack, tmp_path):  # noqa: F811
+def test_a_clean_qcow2_claimed_as_raw_is_refused_through_the_client(openstack_demo, live_stack, tmp_path):
     source = tmp_path / "liar.qcow2"
     subprocess.run([require("qemu-img"), "create", "-f", "qcow2", str(source), "8M"], check=True)
     result = openstack_demo.run(

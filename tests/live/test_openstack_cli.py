@@ -5,7 +5,7 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 
-from tests.live.conftest import OpenStackCLI
+from tests.support.openstackcli import OpenStackCLI
 
 
 def test_token_issue_returns_a_project_scoped_token(openstack_demo, live_stack):

@@ -4,11 +4,11 @@
     openstack server create --key-name k --user-data script.sh --config-drive true ...
 
 then SSH through the instance's port forward with that private key. The guest is the Linux test guest
-(tests/support/linuxguest.py) uploaded with ``openstack image create`` as an AKI/ARI/AMI triple whose
-command line makes it act as a cloud image: it takes its hostname and authorized key from
-meta_data.json and runs a ``#!`` user-data script, read from the config drive or, without one, from
-the metadata service at 169.254.169.254. The compute agent is the live stack's bridged one (real
-bridges, dnsmasq, nftables and QEMU under TCG, in a network namespace of its own).
+(tests/support/linuxguest.py) uploaded with ``openstack image create`` as an AKI/ARI/AMI triple (the
+``guest_image`` fixture) whose command line makes it act as a cloud image: it takes its hostname and
+authorized key from meta_data.json and runs a ``#!`` user-data script, read from the config drive
+or, without one, from the metadata service at 169.254.169.254. The compute agent is the live stack's
+bridged one (real bridges, dnsmasq, nftables and QEMU under TCG, in a network namespace of its own).
 """
 
 from __future__ import annotations
@@ -19,43 +19,10 @@ import pytest
 
 from tests.instances.live import Cloud, token
 from tests.support.guestssh import login, run
-from tests.support.linuxguest import BASE_CMDLINE, console_lines, guest_cmdline
+from tests.support.linuxguest import console_lines
 
 pytestmark = pytest.mark.live
-MARKER = "CLIGUEST"
 USER_DATA = "#!/bin/sh\necho made-by-user-data > /root/proof\n"
-
-
-@pytest.fixture(scope="module")
-def guest_image(openstack_demo, ssh_guest, tmp_path_factory) -> str:
-    """The AMI of the triple, every part uploaded with `openstack image create --file`."""
-    cli, tag = openstack_demo, uuid.uuid4().hex[:6]
-    kernel = cli.json(
-        "image", "create", "--disk-format", "aki", "--container-format", "aki",
-        "--file", str(ssh_guest.kernel), f"guest-kernel-{tag}",
-    )  # fmt: skip
-    ramdisk = cli.json(
-        "image", "create", "--disk-format", "ari", "--container-format", "ari",
-        "--file", str(ssh_guest.initrd), f"guest-ramdisk-{tag}",
-    )  # fmt: skip
-    root = tmp_path_factory.mktemp("ami") / "root.img"
-    root.write_bytes(bytes(1024 * 1024))
-    cmdline = f"{BASE_CMDLINE} {guest_cmdline(marker=MARKER, cloudinit=True)}"
-    ami = cli.json(
-        "image", "create", "--disk-format", "ami", "--container-format", "ami", "--file", str(root),
-        "--property", f"kernel_id={kernel['id']}", "--property", f"ramdisk_id={ramdisk['id']}",
-        "--property", f"os_command_line={cmdline}", f"guest-{tag}",
-    )  # fmt: skip
-    assert ami["status"] == "active"
-    return ami["id"]
-
-
-@pytest.fixture(scope="module")
-def guest_flavor(openstack_admin):
-    name = f"t.guest-{uuid.uuid4().hex[:6]}"
-    flavor = openstack_admin.json("flavor", "create", "--ram", "256", "--vcpus", "1", "--disk", "1", name)
-    yield flavor["name"]
-    openstack_admin.run("flavor", "delete", flavor["id"])
 
 
 def launch_and_log_in(
@@ -93,7 +60,7 @@ def launch_and_log_in(
             assert run(client, "cat /root/.ssh/authorized_keys").split()[:2] == public_key.split()[:2]
         finally:
             client.close()
-        return console_lines(cli.run("console", "log", "show", server_id).stdout, MARKER)
+        return console_lines(cli.run("console", "log", "show", server_id).stdout)
     finally:
         cli.run("server", "delete", "--wait", server_id)
         cli.run("keypair", "delete", name)

@@ -3,12 +3,16 @@ the launch will use are shown before submitting, and the service's refusals beco
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from flavors import services
 from instances.models import ComputeHost, Instance
-from instances.services import quotas
-from tests.instances.conftest import upload_image
+from instances.services import hosts, quotas
+from tests.instances.conftest import make_host, upload_image
 from tests.instances.dashboard_support import browser_for, launch_form, launch_in_dashboard
 
 
@@ -47,6 +51,25 @@ def test_flavors_larger_than_any_host_are_disabled(world, host, image):
     ComputeHost.objects.update(enabled=False)
     page = browser_for("member").get(f"/instances/launch/?image={image.pk}").content.decode()
     assert "No enabled compute host is up." in reason_of(page, "t.huge")
+
+
+def test_the_zones_offered_are_those_with_an_enabled_host_that_is_up(
+    world, host, image, tiny, tmp_path, capture
+):
+    make_host(tmp_path, "lab1", "lab")
+    make_host(tmp_path, "off1", "off")
+    make_host(tmp_path, "gone1", "gone")
+    hosts.set_enabled(ComputeHost.objects.get(name="off1"), False, "maintenance")
+    ComputeHost.objects.filter(name="gone1").update(last_heartbeat=timezone.now() - timedelta(hours=1))
+    client = browser_for("member")
+    page = client.get(f"/instances/launch/?image={image.pk}").content.decode()
+    select = page.split('name="availability_zone"')[1].split("</select>")[0]
+    assert re.findall(r'<option value="([^"]*)"', select) == ["", "lab", "nova"]
+
+    (made,) = launch_in_dashboard(client, host, image, tiny, capture, availability_zone="nova")
+    assert Instance.objects.get(pk=made.pk).availability_zone == "nova"
+    refused = client.post("/instances/launch/", launch_form(image, tiny, availability_zone="off"))
+    assert "Select a valid choice. off is not one of the available choices." in refused.content.decode()
 
 
 def test_the_quota_and_what_the_launch_will_use_are_shown(world, host, image, tiny):

@@ -1,6 +1,7 @@
 """Launch Instance's Key Pair and Configuration: the chosen key pair, the customization script
 (typed or loaded from a file, base64-encoded for the compute service) and the configuration drive
-are kept on the instance; a script over the service's limit is refused on the form."""
+are kept on the instance, whose detail page names the key pair; a script over the service's limit is
+refused on the form."""
 
 from __future__ import annotations
 
@@ -50,13 +51,34 @@ def test_a_launch_with_a_key_pair_a_script_and_a_config_drive_keeps_them(
     assert instance.status == "ACTIVE"
 
 
+def test_a_typed_script_reaches_the_guest_with_the_line_endings_of_a_script(
+    world, host, image, tiny, capture
+):
+    # What a browser submits for a textarea: every line ended by CRLF (the HTML form encoding).
+    typed = "#!/bin/sh\r\necho hi > /root/proof\r\n"
+    (made,) = launch_in_dashboard(browser_for("member"), host, image, tiny, capture, user_data=typed)
+    script = base64.b64decode(Instance.objects.get(pk=made.pk).user_data)
+    assert script == b"#!/bin/sh\necho hi > /root/proof\n"
+
+
 def test_a_script_loaded_from_a_file_is_sent_as_is(world, host, image, tiny, capture):
-    raw = b"#!/bin/sh\nprintf '\\x00\\xff' > /tmp/bytes\n"
+    raw = b"#!/bin/sh\r\nprintf '\\x00\\xff' > /tmp/bytes\n"
     upload = SimpleUploadedFile("init.sh", raw, content_type="text/x-shellscript")
     (made,) = launch_in_dashboard(browser_for("member"), host, image, tiny, capture, user_data_file=upload)
     instance = Instance.objects.get(pk=made.pk)
     assert base64.b64decode(instance.user_data) == raw
     assert instance.key_name == "" and instance.config_drive is False
+
+
+def test_the_detail_page_names_the_key_pair_the_instance_was_launched_with(
+    world, host, image, tiny, laptop, capture
+):
+    client = browser_for("member")
+    (keyed,) = launch_in_dashboard(client, host, image, tiny, capture, name="keyed", key_name="laptop")
+    (keyless,) = launch_in_dashboard(client, host, image, tiny, capture, name="keyless")
+    for instance, shown in ((keyed, "laptop"), (keyless, "—")):
+        page = client.get(f"/instances/{instance.pk}/").content.decode()
+        assert f'<dd class="col-sm-8" data-testid="key-name">{shown}</dd>' in page
 
 
 def test_a_launch_without_them_keeps_none(world, host, image, tiny, capture):

@@ -1,10 +1,10 @@
+"""python-openstackclient, unmodified, as a cloud user runs it against the live server."""
+
 from __future__ import annotations
 
 import json
 import os
 import subprocess
-
-import pytest
 
 from tests.support.processes import BIN, require
 
@@ -39,13 +39,3 @@ class OpenStackCLI:
 
     def json(self, *args: str):
         return json.loads(self.run(*args, "-f", "json").stdout)
-
-
-@pytest.fixture(scope="session")
-def openstack_demo(live_stack, credentials) -> OpenStackCLI:
-    return OpenStackCLI(live_stack.url, "demo", credentials["demo"], "demo")
-
-
-@pytest.fixture(scope="session")
-def openstack_admin(live_stack, credentials) -> OpenStackCLI:
-    return OpenStackCLI(live_stack.url, "admin", credentials["admin"], "admin")
