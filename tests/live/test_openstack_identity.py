@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tests.live.conftest import OpenStackCLI
+from tests.support.openstackcli import OpenStackCLI
 
 pytestmark = pytest.mark.live
 
