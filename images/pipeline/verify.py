@@ -17,6 +17,8 @@ RAW_LIKE = {"raw", "ami", "ploop"}
 # bzImage looks to the inspector like an MBR disk with invalid partition entries.
 INSPECTED = RAW_LIKE | {"qcow2", "vmdk", "vhd", "vhdx", "vdi", "iso"}
 OPAQUE_CONTAINERS = {"docker", "compressed"}
+# Glance's disk format names that qemu knows by another name: an ISO is a plain byte image to qemu.
+QEMU_DRIVERS = {"iso": "raw"}
 
 
 def detected_format(inspectors: list, disk_format: str):
@@ -47,8 +49,12 @@ def check_content(
     wanted = "raw" if disk_format in RAW_LIKE else disk_format
     if content != wanted:
         raise ImageRejected(f"Image content is {content} but disk_format is {disk_format}.")
+    # A hybrid ISO's MBR/GPT is what a BIOS boots when the image is written to a disk: it is
+    # checked like any other partition table.
+    checked = inspectors if found == "iso" else [inspector]
     try:
-        inspector.safety_check()
+        for each in checked:
+            each.safety_check()
     except format_inspector.SafetyCheckFailed as exc:
         raise ImageRejected(f"The image failed safety checks: {', '.join(sorted(exc.failures))}.") from exc
     except format_inspector.ImageFormatError as exc:
@@ -66,9 +72,10 @@ def check_with_qemu(path: Path, fmt: str) -> int:
     """A second opinion from qemu-img info (run with -f, on data that passed the safety check)."""
     if fmt == "raw":
         return path.stat().st_size
-    data = qemu.info(path, fmt)
-    if data.get("format") != fmt:
-        raise ImageRejected(f"qemu-img reads this image as {data.get('format')}, not {fmt}.")
+    driver = QEMU_DRIVERS.get(fmt, fmt)
+    data = qemu.info(path, driver)
+    if data.get("format") != driver:
+        raise ImageRejected(f"qemu-img reads this image as {data.get('format')}, not {driver}.")
     if data.get("backing-filename") or data.get("full-backing-filename"):
         raise ImageRejected("The image has a backing file; refused.")
     specific = (data.get("format-specific") or {}).get("data") or {}
