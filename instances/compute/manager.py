@@ -32,7 +32,7 @@ from instances.compute.errors import BuildAbort
 from instances.compute.networking import InstanceNetworks, Mode
 from instances.compute.volume_agent import VolumeAgentMixin
 from instances.models import Instance
-from instances.services import guest_metadata, kernels, servers
+from instances.services import guest_metadata, hardware, kernels, servers
 from instances.virt import configdrive, disks
 from instances.virt.base import DiskSpec, GuestNotFound, GuestSpec, NetworkSpec, VirtDriver, VirtError
 from instances.virt.base import PowerState as DriverPower
@@ -112,6 +112,8 @@ class ComputeManager(VolumeAgentMixin):
         return instance.config_drive or self.networks is None
 
     def guest_spec(self, instance: Instance) -> GuestSpec:
+        """The guest as the instance's flavor and image ask for it. An image property the launch
+        would refuse today (the instance is older than the check) is a VirtError, not a default."""
         paths = self.disk_paths(str(instance.pk))
         volumes = self.volume_disks(instance)
         specs = (
@@ -134,6 +136,10 @@ class ComputeManager(VolumeAgentMixin):
         props = instance.image_properties
         boot = kernels.boot_file_ids(props)
         kernel = str(self.cache.base_path(boot["kernel_id"])) if "kernel_id" in boot else ""
+        try:
+            devices = hardware.guest_hardware(props, flavor_extra_specs=instance.flavor_extra_specs)
+        except hardware.UnsupportedHardware as exc:
+            raise VirtError(exc.message) from exc
         return GuestSpec(
             uuid=str(instance.pk),
             name=instance.name,
@@ -143,11 +149,13 @@ class ComputeManager(VolumeAgentMixin):
             network=net,
             config_drive=str(self.config_drive_path(instance)) if self.wants_config_drive(instance) else "",
             arch=props.get("hw_architecture") or props.get("architecture") or instance.host.arch,
-            firmware=instance.firmware,
             # Direct kernel boot: _create_disks put the kernel and ramdisk into the image cache.
             kernel=kernel,
             ramdisk=str(self.cache.base_path(boot["ramdisk_id"])) if "ramdisk_id" in boot else "",
             cmdline=(props.get("os_command_line") or kernels.DEFAULT_CMDLINE) if kernel else "",
+            # Boot from an ISO: the cached image is the CD-ROM; vda is the blank disk it installs onto.
+            cdrom=str(self.cache.base_path(instance.image_id)) if instance.boots_from_iso else "",
+            **devices,
         )
 
     def plugged_spec(self, instance: Instance) -> GuestSpec:
@@ -214,7 +222,11 @@ class ComputeManager(VolumeAgentMixin):
         paths = self.disk_paths(str(instance.pk))
         # A previous attempt may have died half way; the guest never ran on these files.
         disks.remove(*paths.values())
-        if not self.prepare_boot_volume(instance):
+        if instance.boots_from_iso:
+            # As Nova boots an ISO: the image is a CD-ROM, the root disk a blank one of the flavor's size.
+            self._cached_image(str(instance.image_id))
+            disks.create_blank(paths["vda"], instance.root_gb)
+        elif not self.prepare_boot_volume(instance):
             base, fmt = self._cached_image(str(instance.image_id))
             disks.create_overlay(base, fmt, paths["vda"], instance.root_gb)
         for image_id in kernels.boot_file_ids(instance.image_properties).values():

@@ -61,6 +61,9 @@ class Instance(models.Model):
     # No foreign key: an image may be deleted while instances launched from it live on.
     image_id = models.CharField(max_length=64, blank=True, default="")
     image_properties = models.JSONField(default=dict, blank=True)
+    # The image's disk format at launch (Nova keeps it in system_metadata): an ISO is attached as a
+    # CD-ROM on every start, so this must outlive the image.
+    image_disk_format = models.CharField(max_length=16, blank=True, default="")
     flavor = models.ForeignKey(Flavor, null=True, on_delete=models.SET_NULL, related_name="instances")
     # The instance's own copy of its flavor (Flavor.sizes()): deleting the flavor changes nothing.
     flavor_ref = models.CharField(max_length=255)
@@ -139,8 +142,8 @@ class Instance(models.Model):
         return api_status(self.vm_state, self.task_state)
 
     @property
-    def firmware(self) -> str:
-        return "uefi" if self.image_properties.get("hw_firmware_type") == "uefi" else "bios"
+    def boots_from_iso(self) -> bool:
+        return self.image_disk_format == "iso"
 
 
 class InstanceAction(models.Model):

@@ -30,14 +30,15 @@ from instances.choices import PowerState, TaskState, VmState
 from instances.compute import scheduler
 from instances.models import ComputeHost, Instance, InstanceAction
 from instances.policies import SERVERS_ZERO_DISK_FLAVOR
-from instances.services import forwards, kernels, keypairs, network, quotas
+from instances.services import forwards, hardware, kernels, keypairs, network, quotas
 from instances.services.attachments import release_for_instance
 from instances.virt.base import SOURCE_FORMATS
 
 GiB = 1024**3
-# An ami is a raw disk (booted with its kernel_id/ramdisk_id, see services.kernels); the others are
-# converted to qcow2 once, in the compute host's image cache.
-SUPPORTED_DISK_FORMATS = ("raw", "qcow2", "ami", *SOURCE_FORMATS)
+# An ami is a raw disk (booted with its kernel_id/ramdisk_id, see services.kernels); an iso is a
+# CD-ROM the guest boots from, with a blank root disk to install onto; the others are converted to
+# qcow2 once, in the compute host's image cache.
+SUPPORTED_DISK_FORMATS = ("raw", "qcow2", "ami", "iso", *SOURCE_FORMATS)
 
 
 class InstanceInvalidState(Conflict):
@@ -167,10 +168,13 @@ def launch(
         if min_count != 1 or max_count != 1:
             raise BadRequest("Only one instance can boot from a volume per request.")
         root_gb, image_properties, image_id = boot_volume.check(ctx, flavor), boot_volume.image_properties, ""
+        disk_format = ""
     else:
         root_gb = check_image_and_flavor(image, flavor, ctx)
         image_properties, image_id = dict(image.properties or {}), str(image.pk)
+        disk_format = image.disk_format
     kernels.check_boot_files(ctx, image_properties)
+    hardware.guest_hardware(image_properties, flavor_extra_specs=flavor.spec_dict())
     request = scheduler.Request(
         vcpus=flavor.vcpus,
         memory_mb=flavor.ram,
@@ -197,6 +201,7 @@ def launch(
         "user": ctx.user,
         "image_id": image_id,
         "image_properties": image_properties,
+        "image_disk_format": disk_format,
         "root_gb": root_gb,
         "availability_zone": availability_zone or "",
         "metadata": metadata or {},

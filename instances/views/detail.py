@@ -32,12 +32,13 @@ class Disk:
     source: str
     volume: Volume | None = None
     delete_on_termination: bool | None = None  # None: a local disk, it always goes
+    kept: str = ""  # what stays of a device that is not a disk of the instance's own (an ISO's image)
 
 
 def disks_of(instance: Instance, image_name: str, attachments: list[VolumeAttachment] = ()) -> list[Disk]:
     """The guest's disks as the compute agent attaches them (instances.compute.manager.guest_spec): the
-    root disk (a local overlay, or the boot volume), the flavor's ephemeral and swap disks,
-    and the attached volumes on the targets after them."""
+    root disk (a local overlay, the boot volume, or a blank disk behind an ISO's CD-ROM), the flavor's
+    ephemeral and swap disks, and the attached volumes on the targets after them."""
     by_device = {a.device: a for a in attachments}
     root = by_device.pop("vda", None)
     if root is not None:
@@ -50,6 +51,20 @@ def disks_of(instance: Instance, image_name: str, attachments: list[VolumeAttach
                 root.volume,
                 root.delete_on_termination,
             )
+        ]
+    elif instance.boots_from_iso:
+        out = [
+            Disk(
+                "cdrom",
+                "",
+                f"CD-ROM: image {image_name} (ISO), read-only, first in the boot order",
+                kept="no, the image stays",
+            ),
+            Disk(
+                "vda",
+                f"{instance.root_gb} GB",
+                "root disk: blank at launch, local, for the ISO to install onto",
+            ),
         ]
     else:
         out = [

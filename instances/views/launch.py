@@ -19,7 +19,7 @@ from instances import policies
 from instances.choices import VmState
 from instances.forms.instances import LaunchForm
 from instances.models import KeyPair
-from instances.services import hosts, servers
+from instances.services import hardware, hosts, servers
 from instances.services.attachments import BootVolume
 from instances.views import launch_options as launching
 
@@ -76,6 +76,15 @@ class LaunchPlan:
             plan.volume_size = _volume_size(data.get("volume_size"), plan.min_size)
         plan.asked = _count(data.get("count"))
         return plan
+
+    def hardware(self) -> tuple[str, str]:
+        """What the chosen image (or the image a chosen volume was made from) asks of the guest's
+        hardware, and why a launch would be refused ("" when it would not)."""
+        if self.volume is not None:
+            return hardware.summary(BootVolume(volume=self.volume).image_properties)
+        if self.image is not None:
+            return hardware.summary(self.image.properties or {}, self.image.disk_format)
+        return "", ""
 
     @property
     def sources(self) -> list:
@@ -164,6 +173,7 @@ def instance_launch(request: HttpRequest) -> HttpResponse:
         "all_over_quota": bool(options)
         and all(launching.quota_reasons(lines, o.flavor, count) for o in options),
         "has_snapshots": bool(plan.snapshots),
+        "hardware": plan.hardware(),
         "user_data_limit": settings.COMPUTE_USER_DATA_MAX_BYTES,
     }
     if chosen:

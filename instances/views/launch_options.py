@@ -17,7 +17,7 @@ from images.models import Image
 from instances import policies
 from instances.choices import VolumeStatus
 from instances.models import ComputeHost, Volume
-from instances.services import quotas, volume_quotas
+from instances.services import hardware, quotas, volume_quotas
 from instances.services.servers import SUPPORTED_DISK_FORMATS, GiB
 
 
@@ -144,6 +144,9 @@ def image_reasons(image, flavor: Flavor, ctx, on_volume: bool = False) -> list[s
     if image is None:
         return []
     reasons = []
+    conflict = hardware.flavor_conflict(image.properties or {}, flavor.spec_dict())
+    if conflict:
+        reasons.append(conflict)
     if on_volume:
         if image.min_ram > flavor.ram:
             reasons.append(
@@ -188,7 +191,8 @@ def flavor_options(
     root disk is a volume, which claims no local disk on the host (as ``BootVolume.check``)."""
     rooms = host_room()
     options = []
-    for flavor in Flavor.objects.launchable_by(ctx).order_by("ram", "vcpus", "name"):
+    flavors = Flavor.objects.launchable_by(ctx).prefetch_related("extra_specs")
+    for flavor in flavors.order_by("ram", "vcpus", "name"):
         root = 0 if on_volume else root_gb_for(image, flavor)
         option = FlavorOption(flavor, root, image_reasons(image, flavor, ctx, on_volume))
         option.reasons += quota_reasons(lines, flavor, count)

@@ -26,6 +26,21 @@ DISK_FORMATS = ("raw", "qcow2")
 # qcow2. Glance's disk_format (also the format inspector's name) → QEMU's block driver.
 SOURCE_FORMATS = {"vmdk": "vmdk", "vhd": "vpc", "vhdx": "vhdx", "vdi": "vdi"}
 
+# The virtual hardware a guest can have (see devices.py for where each piece sits).
+MACHINES = ("q35", "pc")
+DISK_BUSES = ("virtio", "scsi", "sata", "ide")
+CDROM_BUSES = ("sata", "ide", "scsi")  # virtio-blk has no removable media
+HOTPLUG_BUSES = ("virtio", "scsi")  # AHCI and IDE ports take no device while the guest runs
+SCSI_MODELS = ("virtio-scsi",)
+NIC_MODELS = ("virtio", "e1000", "e1000e", "rtl8139")
+VIDEO_MODELS = ("std", "virtio", "cirrus", "none")
+RNG_MODELS = ("", "virtio")
+POINTER_MODELS = ("ps2mouse", "usbtablet")
+CLOCKS = ("utc", "localtime")
+# Devices each bus has room for: q35's built-in AHCI (or the one added to pc) has six ports, the
+# pc's IDE controller two channels of two.
+BUS_PORTS = {"sata": 6, "ide": 4}
+
 
 class VirtError(Exception):
     """Anything the hypervisor layer could not do; the message is meant for the operator."""
@@ -42,6 +57,18 @@ class PowerState(enum.StrEnum):
     SUSPENDED = "suspended"
     CRASHED = "crashed"
     NOSTATE = "nostate"
+
+
+def default_cdrom_bus(machine: str) -> str:
+    """Where a CD-ROM goes unless the image says otherwise: the pc's IDE, q35's SATA (q35 has no
+    IDE controller), as Nova's libvirt driver chooses."""
+    return "ide" if machine == "pc" else "sata"
+
+
+def _choose(what: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        shown = ", ".join(a or "none" for a in allowed)
+        raise VirtError(f"{what} {value!r} must be one of {shown}")
 
 
 @dataclass(frozen=True)
@@ -110,6 +137,21 @@ class GuestSpec:
     cmdline: str = ""
     # The config drive (configdrive.py), attached read-only; cloud-init finds it by its label.
     config_drive: str = ""
+    # Virtual hardware (Glance's hw_* image properties). The defaults are what every guest had
+    # before these fields existed, so a spec saved then loads into the same machine.
+    machine: str = "q35"
+    disk_bus: str = "virtio"  # every disk in ``disks``; the config drive stays virtio
+    scsi_model: str = "virtio-scsi"
+    # Boot from an ISO: the image read-only as a CD-ROM, first in the boot order, before vda.
+    cdrom: str = ""
+    cdrom_bus: str = ""  # "" is the machine's default (default_cdrom_bus)
+    nic_model: str = "virtio"
+    video_model: str = "std"
+    rng_model: str = ""
+    guest_agent: bool = False  # a virtio-serial port org.qemu.guest_agent.0 on qga.sock
+    pointer_model: str = "ps2mouse"
+    boot_menu: bool = False
+    clock: str = "utc"  # "localtime" for Windows guests
 
     def __post_init__(self) -> None:
         if not re.match(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", self.uuid):
@@ -120,9 +162,11 @@ class GuestSpec:
             raise VirtError(f"firmware {self.firmware!r} must be bios or uefi")
         if not re.match(r"^[a-z0-9_]+$", self.arch):
             raise VirtError(f"invalid architecture {self.arch!r}")
-        for path in (self.kernel, self.ramdisk, self.config_drive):
+        for path in (self.kernel, self.ramdisk, self.config_drive, self.cdrom):
             if path and not Path(path).is_absolute():
-                raise VirtError(f"kernel, ramdisk and config drive paths must be absolute, not {path!r}")
+                raise VirtError(
+                    f"kernel, ramdisk, config drive and CD-ROM paths must be absolute, not {path!r}"
+                )
         if (self.ramdisk or self.cmdline) and not self.kernel:
             raise VirtError("a ramdisk or a kernel command line needs a kernel")
         # Lists are accepted for convenience but stored as a tuple, so the spec stays hashable.
@@ -130,6 +174,41 @@ class GuestSpec:
         targets = [d.target for d in self.disks]
         if len(set(targets)) != len(targets):
             raise VirtError(f"duplicate disk targets in {targets}")
+        self._check_hardware()
+
+    def _check_hardware(self) -> None:
+        _choose("machine type", self.machine, MACHINES)
+        _choose("disk bus", self.disk_bus, DISK_BUSES)
+        _choose("CD-ROM bus", self.cdrom_bus, ("", *CDROM_BUSES))
+        _choose("SCSI model", self.scsi_model, SCSI_MODELS)
+        _choose("NIC model", self.nic_model, NIC_MODELS)
+        _choose("video model", self.video_model, VIDEO_MODELS)
+        _choose("RNG model", self.rng_model, RNG_MODELS)
+        _choose("pointer model", self.pointer_model, POINTER_MODELS)
+        _choose("clock", self.clock, CLOCKS)
+        if "ide" in (self.disk_bus, self.cdrom_bus_used) and self.machine != "pc":
+            raise VirtError(f"the {self.machine} machine has no IDE controller; IDE needs the pc machine")
+        for bus, ports in BUS_PORTS.items():
+            wanted = len(self.devices_on(bus))
+            if wanted > ports:
+                raise VirtError(f"the {bus} bus has room for {ports} devices; this guest needs {wanted}")
+
+    def check_hotplug(self) -> None:
+        """Refuse to add or remove a disk while the guest runs when its disk bus cannot do that."""
+        if self.disk_bus not in HOTPLUG_BUSES:
+            raise VirtError(
+                f"guest {self.uuid} has its disks on the {self.disk_bus} bus, which takes no disk while "
+                "the guest runs; stop it to attach or detach a disk"
+            )
+
+    @property
+    def cdrom_bus_used(self) -> str:
+        return (self.cdrom_bus or default_cdrom_bus(self.machine)) if self.cdrom else ""
+
+    def devices_on(self, bus: str) -> list[str]:
+        """The disk targets (in target order), then "cdrom", that sit on ``bus``."""
+        found = [d.target for d in sorted(self.disks, key=lambda d: d.target)] if bus == self.disk_bus else []
+        return [*found, "cdrom"] if self.cdrom_bus_used == bus else found
 
     def disk(self, target: str) -> DiskSpec | None:
         return next((d for d in self.disks if d.target == target), None)

@@ -23,6 +23,7 @@ __all__ = [
     "run_qemu_img",
     "info",
     "inspect",
+    "inspect_cdrom",
     "create_overlay",
     "create_blank",
     "convert",
@@ -96,6 +97,30 @@ def inspect(path: str | Path, expected_format: str, *, limits: Limits | None = N
     if result.backing_file:
         raise VirtError(f"image {path} has a backing file")
     return result
+
+
+def inspect_cdrom(path: str | Path) -> int:
+    """Check an untrusted ISO before a guest gets it as a CD-ROM: its content must be ISO 9660 or
+    UDF, alone or with the MBR/GPT of a hybrid ISO (whose partition table passes the same checks as
+    a disk's), and nothing else. Returns the size; QEMU reads the file as raw bytes, read-only."""
+    with open(path, "rb") as fh:
+        wrapper = format_inspector.InspectWrapper(fh)
+        try:
+            while wrapper.formats is None and wrapper.read(MiB):
+                pass
+        finally:
+            wrapper.close()
+        try:
+            names = sorted(str(found) for found in wrapper.formats or [])
+            if names not in (["iso"], ["gpt", "iso"]):
+                raise VirtError(f"image {path} contains {' and '.join(names) or 'nothing known'}, not an ISO")
+            for found in wrapper.formats:
+                found.safety_check()
+        except format_inspector.SafetyCheckFailed as exc:
+            raise VirtError(f"image {path} failed the safety check: {', '.join(exc.failures)}") from exc
+        except format_inspector.ImageFormatError as exc:
+            raise VirtError(f"image {path} is not a valid ISO: {exc}") from exc
+    return Path(path).stat().st_size
 
 
 def create_overlay(

@@ -47,6 +47,8 @@ class FakeDriver(VirtDriver):
         for disk in spec.disks:
             if not Path(disk.path).exists():
                 raise VirtError(f"disk {disk.target} is missing: {disk.path}")
+        if spec.cdrom and not Path(spec.cdrom).exists():
+            raise VirtError(f"the CD-ROM image is missing: {spec.cdrom}")
         with open(self.dirs.dir(spec.uuid) / "console.log", "a") as fh:
             fh.write(f"fake guest {spec.uuid} ({spec.name}) booted\n")
         self._set(spec.uuid, PowerState.RUNNING)
@@ -136,6 +138,8 @@ class FakeDriver(VirtDriver):
             spec = self.dirs.load_spec(uuid)
             if spec.disk(disk.target):
                 raise VirtError(f"guest {uuid} already has a disk {disk.target}")
+            if self._get(uuid) in (PowerState.RUNNING, PowerState.PAUSED):
+                spec.check_hotplug()
             self.dirs.save_spec(spec.with_disks([*spec.disks, disk]))
 
     def detach_disk(self, uuid: str, target: str) -> None:
@@ -144,6 +148,8 @@ class FakeDriver(VirtDriver):
             spec = self.dirs.load_spec(uuid)
             if spec.disk(target) is None:
                 raise VirtError(f"guest {uuid} has no disk {target}")
+            if self._get(uuid) in (PowerState.RUNNING, PowerState.PAUSED):
+                spec.check_hotplug()
             self.dirs.save_spec(spec.with_disks([d for d in spec.disks if d.target != target]))
 
     def power_state(self, uuid: str) -> PowerState:

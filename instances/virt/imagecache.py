@@ -1,5 +1,6 @@
-"""The per-host cache of base images that root overlays are backed by, and of the kernels and
-ramdisks (AKI/ARI images) that guests boot directly.
+"""The per-host cache of base images that root overlays are backed by, of the kernels and
+ramdisks (AKI/ARI images) that guests boot directly, and of the ISOs that guests boot from as a
+read-only CD-ROM (never a backing file: a guest that boots from an ISO gets a blank root disk).
 
 An entry is ``<root>/<image_id>.base`` (read-only) with ``<image_id>.json`` beside it: the
 image's os_hash_value (sha512), disk format, the file's stat stamp when it was verified, and
@@ -41,6 +42,8 @@ CHUNK = 4 * 1024 * 1024
 # them as disks, so the disk format checks do not apply (a bzImage even looks like a broken MBR);
 # the hash alone vouches for them.
 BOOT_FILE_FORMATS = ("aki", "ari")
+# Read by QEMU as raw bytes through a read-only CD-ROM; checked as an ISO, not as a disk.
+CDROM_FORMATS = ("iso",)
 IMAGE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 Fetch = Callable[[BinaryIO], None]
 
@@ -190,7 +193,9 @@ class ImageCache:
         return {"base_format": "qcow2", "base_sha512": _sha512_of(tmp)}
 
     def _inspect(self, path: Path, disk_format: str) -> None:
-        if disk_format not in BOOT_FILE_FORMATS:
+        if disk_format in CDROM_FORMATS:
+            disks.inspect_cdrom(path)
+        elif disk_format not in BOOT_FILE_FORMATS:
             disks.inspect(path, disk_format, limits=self.limits)
 
     def _touch(self, image_id: str) -> None:

@@ -6,9 +6,8 @@ UEFI guests and memory.state while suspended. QEMU daemonizes (its own session),
 outlive the worker that started them; a new driver finds them through the pidfile, trusting a
 pid only if /proc/<pid>/cmdline is a QEMU started with this guest's ``-uuid``.
 
-The machine is q35 with one PCIe root port per disk target (vda→rp0 … vdh→rp7), so a disk keeps
-its slot across hot-plug, restart and suspend/resume. ACPI PCI hot-plug is switched off so
-native PCIe hot-plug is used: a port the guest never powered on releases a device at once.
+The machine is q35 (or pc, when the image asks for it) with its devices laid out by devices.py:
+a disk keeps its slot across hot-plug, restart and suspend/resume.
 """
 
 from __future__ import annotations
@@ -22,8 +21,9 @@ import time
 from pathlib import Path
 
 from instances.virt import disks
-from instances.virt.argv import disk_options, qemu_argv
+from instances.virt.argv import qemu_argv
 from instances.virt.base import Capabilities, DiskSpec, GuestSpec, PowerState, VirtDriver, VirtError
+from instances.virt.devices import GUEST_AGENT_SOCKET, disk_options
 from instances.virt.migration import restore_memory, save_memory
 from instances.virt.probe import kvm_probe
 from instances.virt.qmp import QMPClient, QMPError
@@ -156,6 +156,8 @@ class QemuDriver(VirtDriver):
         for disk in spec.disks:
             if not Path(disk.path).is_file():
                 raise VirtError(f"disk {disk.target} of guest {spec.uuid} is missing: {disk.path}")
+        if spec.cdrom and not Path(spec.cdrom).is_file():
+            raise VirtError(f"the CD-ROM image of guest {spec.uuid} is missing: {spec.cdrom}")
         directory = self.dirs.dir(spec.uuid)
         if spec.firmware == "uefi":
             if not (self.ovmf_code.is_file() and self.ovmf_vars.is_file()):
@@ -163,7 +165,7 @@ class QemuDriver(VirtDriver):
             vars_copy = directory / "OVMF_VARS.fd"
             if not vars_copy.exists():  # per instance, and kept across power cycles (boot entries)
                 shutil.copyfile(self.ovmf_vars, vars_copy)
-        for name in ("qmp.sock", "vnc.sock", "pid"):
+        for name in ("qmp.sock", "vnc.sock", GUEST_AGENT_SOCKET, "pid"):
             (directory / name).unlink(missing_ok=True)
         argv = qemu_argv(
             spec,
@@ -322,6 +324,10 @@ class QemuDriver(VirtDriver):
     def saved_spec(self, uuid: str) -> GuestSpec:
         return self.dirs.load_spec(uuid)
 
+    def guest_agent_socket(self, uuid: str) -> Path:
+        """The unix socket of the guest's org.qemu.guest_agent.0 channel (hw_qemu_guest_agent)."""
+        return self._file(uuid, GUEST_AGENT_SOCKET)
+
     def vnc_socket(self, uuid: str) -> Path:
         """The guest's VNC unix socket (for a console proxy); may be longer than sun_path allows,
         so connect the way qmp.QMPClient does, through the directory's file descriptor."""
@@ -371,10 +377,11 @@ class QemuDriver(VirtDriver):
             if self._file(uuid, "memory.state").exists():
                 raise VirtError(f"guest {uuid} is suspended; resume it before attaching a disk")
             if self._pid(uuid) is not None:
+                spec.check_hotplug()
                 with self._qmp(uuid) as qmp:
                     added: list[str] = []
                     try:
-                        for option, value in disk_options(disk, boot=False):
+                        for option, value in disk_options(spec, disk, boot=False):
                             if option == "-blockdev":
                                 qmp.execute("blockdev-add", **value)
                                 added.append(value["node-name"])
@@ -396,6 +403,7 @@ class QemuDriver(VirtDriver):
             if self._file(uuid, "memory.state").exists():
                 raise VirtError(f"guest {uuid} is suspended; resume it before detaching a disk")
             if self._pid(uuid) is not None:
+                spec.check_hotplug()
                 with self._qmp(uuid) as qmp:
                     qmp.execute("device_del", id=f"dev-{target}")
                     # The guest may take its time to let go of the device (or refuse).
