@@ -30,14 +30,14 @@ def redis_conf(data_dir: Path) -> str:
 
 
 class Command(BaseCommand):
-    help = "Migrate, bootstrap, collect static files; start web, worker, beat, compute (and Redis)."
+    help = "Migrate, bootstrap, collect static files; start web, worker, beat, compute, console (and Redis)."
 
     def add_arguments(self, parser):
         parser.add_argument("--no-setup", action="store_true", help="Skip migrate/bootstrap/collectstatic.")
 
     def handle(self, *args, no_setup: bool = False, **options) -> None:
         data_dir: Path = settings.DATA_DIR
-        processes = ["worker", "beat", "compute", "web"]
+        processes = ["worker", "beat", "compute", "console", "web"]
         if settings.REDIS_IS_PRIVATE:
             if shutil.which("redis-server") is None:
                 raise CommandError(
