@@ -217,6 +217,9 @@ STATICFILES_DIRS = [
     ("vendor/bootstrap", BASE_DIR / "node_modules" / "bootstrap" / "dist"),
     ("vendor/bootstrap-icons", BASE_DIR / "node_modules" / "bootstrap-icons" / "font"),
     ("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist"),
+    # noVNC's ES modules, imported unbundled by static/js/console.js (core/ imports ../vendor/).
+    ("vendor/novnc/core", BASE_DIR / "node_modules" / "@novnc" / "novnc" / "core"),
+    ("vendor/novnc/vendor", BASE_DIR / "node_modules" / "@novnc" / "novnc" / "vendor"),
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -468,3 +471,44 @@ VOLUME_IMAGE_PROPERTIES = _read(
 # sweeper moves it back to its previous status, or to error.
 VOLUME_TASK_TIMEOUT = _read("int", "STRATUS_VOLUME_TASK_TIMEOUT", 3600)
 CELERY_BEAT_SCHEDULE["volume-sweep"] = {"task": "instances.sweep_volumes", "schedule": 300.0}
+
+# --- Consoles: noVNC in the browser, through the console proxy (`manage.py console_proxy`) ---
+# How long a console token (the credential in a console URL) can be used to connect, in seconds.
+# An open console is not cut when its token expires; it closes when the instance stops or goes.
+CONSOLE_TOKEN_TTL = _read("int", "STRATUS_CONSOLE_TOKEN_TTL", 600)
+if CONSOLE_TOKEN_TTL < 1:
+    raise ImproperlyConfigured("STRATUS_CONSOLE_TOKEN_TTL must be at least 1 second.")
+# Where the proxy listens for browsers' websockets (Nova's novncproxy port by default).
+CONSOLE_PROXY_BIND = _read("str", "STRATUS_CONSOLE_PROXY_BIND", os.environ.get("STRATUS_BIND", "127.0.0.1"))
+CONSOLE_PROXY_PORT = _read("int", "STRATUS_CONSOLE_PROXY_PORT", 6080)
+if not 0 < CONSOLE_PROXY_PORT < 65536:
+    raise ImproperlyConfigured(
+        f"STRATUS_CONSOLE_PROXY_PORT={CONSOLE_PROXY_PORT} is not a TCP port (1-65535)."
+    )
+# A PEM file with the certificate and its key: the proxy then also takes wss:// itself (else terminate
+# TLS in front of it).
+CONSOLE_PROXY_CERT = _read("str", "STRATUS_CONSOLE_PROXY_CERT", "")
+# The websocket URL browsers reach the proxy at (ws:// or wss://, e.g. behind a TLS proxy, or a path the
+# web server forwards). Empty: ws(s)://<the host the page was served from>:<CONSOLE_PROXY_PORT>/.
+CONSOLE_PUBLIC_URL = _read("str", "STRATUS_CONSOLE_PUBLIC_URL", "")
+if CONSOLE_PUBLIC_URL and urlsplit(CONSOLE_PUBLIC_URL).scheme not in ("ws", "wss"):
+    raise ImproperlyConfigured(
+        f"STRATUS_CONSOLE_PUBLIC_URL={CONSOLE_PUBLIC_URL!r} must start with ws:// or wss://."
+    )
+# How often an open console checks that its token still stands and its instance still runs.
+CONSOLE_RECHECK_INTERVAL = _read("float", "STRATUS_CONSOLE_RECHECK_INTERVAL", 2.0)
+if CONSOLE_RECHECK_INTERVAL <= 0:
+    raise ImproperlyConfigured("STRATUS_CONSOLE_RECHECK_INTERVAL must be positive.")
+# Compute hosts: the address:port on which the agent serves its guests' VNC to console proxies on
+# other machines (each connection must present a valid console token). Empty: only a proxy on the
+# same machine reaches the guests, through their unix sockets.
+CONSOLE_VNC_LISTEN = _read("str", "STRATUS_CONSOLE_VNC_LISTEN", "")
+# The address:port proxies connect to (a host name or address they can reach); empty: the listen address.
+CONSOLE_VNC_ADDRESS = _read("str", "STRATUS_CONSOLE_VNC_ADDRESS", "") or CONSOLE_VNC_LISTEN
+for _name, _value in (("LISTEN", CONSOLE_VNC_LISTEN), ("ADDRESS", CONSOLE_VNC_ADDRESS)):
+    _host, _, _vnc_port = _value.rpartition(":")
+    if _value and not (_host and _vnc_port.isdigit() and 0 < int(_vnc_port) < 65536):
+        raise ImproperlyConfigured(f"STRATUS_CONSOLE_VNC_{_name}={_value!r} must be HOST:PORT.")
+# What tells this machine from others (a proxy uses a compute host's unix sockets only on the host's
+# own machine). Empty: /etc/machine-id and the host name.
+MACHINE_ID = _read("str", "STRATUS_MACHINE_ID", "")

@@ -22,6 +22,7 @@ UNPAUSE = "os_compute_api:os-pause-server:unpause"
 SUSPEND = "os_compute_api:os-suspend-server:suspend"
 RESUME = "os_compute_api:os-suspend-server:resume"
 CONSOLE_OUTPUT = "os_compute_api:os-console-output"
+REMOTE_CONSOLES = "os_compute_api:os-remote-consoles"
 EXTENDED_SERVER_ATTRIBUTES = "os_compute_api:os-extended-server-attributes"
 HYPERVISORS_LIST = "os_compute_api:os-hypervisors:list"
 HYPERVISORS_DETAIL = "os_compute_api:os-hypervisors:list-detail"
@@ -55,6 +56,7 @@ RULES = [
     RuleDefault(SUSPEND, ADMIN_OR_MEMBER, f"Suspend a server. {_ACT}"),
     RuleDefault(RESUME, ADMIN_OR_MEMBER, f"Resume a server. {_ACT}"),
     RuleDefault(CONSOLE_OUTPUT, ADMIN_OR_MEMBER, "Read a server's serial console output."),
+    RuleDefault(REMOTE_CONSOLES, ADMIN_OR_MEMBER, "Open a server's console in the browser (noVNC)."),
     RuleDefault(EXTENDED_SERVER_ATTRIBUTES, ADMIN, "See OS-EXT-SRV-ATTR:* (the host) of servers."),
     RuleDefault(HYPERVISORS_LIST, ADMIN, "List compute hosts."),
     RuleDefault(HYPERVISORS_DETAIL, ADMIN, "List compute hosts with details."),

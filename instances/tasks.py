@@ -11,7 +11,7 @@ from celery import Task, shared_task
 from django.conf import settings
 
 from dashboard.celery import enqueue
-from instances.compute import agent
+from instances.compute import agent, rpc
 from instances.models import ComputeHost
 from instances.services import servers, volume_images, volume_sweeper, volumes
 
@@ -97,6 +97,12 @@ def console_output(instance_id: str, length: int | None, reply_to: str) -> None:
         pipe.rpush(reply_to, text.encode())
         pipe.expire(reply_to, 60)
         pipe.execute()
+
+
+@shared_task(name="instances.console_log")
+def console_log(instance_id: str, reply_to: str) -> None:
+    """Stream the whole serial console log to the reply list the web server reads (rpc.stream)."""
+    rpc.reply_stream(reply_to, agent.current().console_log(instance_id))
 
 
 @shared_task(name="instances.sync_forwards", acks_late=True)

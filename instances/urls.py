@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from instances.views import detail, forwards, hypervisors, instances, keypairs, launch, volumes
+from instances.views import consoles, detail, forwards, hypervisors, instances, keypairs, launch, volumes
 
 urlpatterns = [
     path("instances/", instances.instance_list, name="instances"),
@@ -10,7 +10,16 @@ urlpatterns = [
     path("instances/batch/<str:action>/", instances.instance_batch, name="instance-batch"),
     path("instances/<uuid:instance_id>/", detail.instance_detail, name="instance-detail"),
     path("instances/<uuid:instance_id>/row/", instances.instance_row, name="instance-row"),
-    path("instances/<uuid:instance_id>/console/", detail.instance_console, name="instance-console"),
+    path("instances/<uuid:instance_id>/log/", detail.instance_log, name="instance-log"),
+    path(
+        "instances/<uuid:instance_id>/log/download/",
+        detail.instance_log_download,
+        name="instance-log-download",
+    ),
+    path(
+        "instances/<uuid:instance_id>/console/", consoles.instance_console_page, name="instance-console-page"
+    ),
+    path("console/", consoles.console_page, name="console-page"),
     path("instances/<uuid:instance_id>/snapshot/", instances.instance_snapshot, name="instance-snapshot"),
     path(
         "instances/<uuid:instance_id>/action/<str:action>/",

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dashboard.api.microversion import APIVersion
-from dashboard.api.schemas import boolean, integer, invalid, resource_name
+from dashboard.api.schemas import boolean, integer, invalid, required_object, resource_name
 from dashboard.exceptions import BadRequest
-from instances.services import servers
+from instances.services import consoles, servers
 
 
 @dataclass
@@ -224,3 +224,36 @@ def console_length(body: Any) -> int | None:
     if number < -1:
         raise invalid("length", length, "It must be -1 or more.")
     return None if number == -1 else number
+
+
+def remote_console(body: Any) -> tuple[str, str]:
+    """``{"remote_console": {"protocol": …, "type": …}}`` (POST /servers/{id}/remote-consoles)."""
+    data = required_object(body, "remote_console")
+    for name in ("protocol", "type"):
+        if name not in data:
+            raise BadRequest(
+                f"Invalid input for field/attribute remote_console. '{name}' is a required property"
+            )
+    extra = sorted(set(data) - {"protocol", "type"})
+    if extra:
+        raise BadRequest(
+            f"Additional properties are not allowed ({', '.join(map(repr, extra))} were unexpected)"
+        )
+    protocol, console_type = data["protocol"], data["type"]
+    if protocol not in consoles.PROTOCOL_TYPES:
+        raise invalid("protocol", protocol, f"It must be one of {', '.join(consoles.PROTOCOL_TYPES)}.")
+    types = [t for group in consoles.PROTOCOL_TYPES.values() for t in group]
+    if console_type not in types:
+        raise invalid("type", console_type, f"It must be one of {', '.join(types)}.")
+    if console_type not in consoles.PROTOCOL_TYPES[protocol]:
+        raise BadRequest(f"Unavailable console type {console_type} for protocol {protocol}.")
+    return protocol, console_type
+
+
+def vnc_console_type(body: Any) -> str:
+    """``{"os-getVNCConsole": {"type": "novnc"}}`` (the server action of microversions up to 2.5)."""
+    data = required_object(body, "os-getVNCConsole")
+    console_type = data.get("type")
+    if console_type not in consoles.PROTOCOL_TYPES["vnc"]:
+        raise invalid("type", console_type, "It must be novnc or xvpvnc.")
+    return console_type

@@ -22,7 +22,7 @@ from instances.api.volumes import get_volume
 from instances.compute import rpc
 from instances.filters import ServerListFilter
 from instances.models import ComputeHost, Instance
-from instances.services import servers
+from instances.services import consoles, servers
 from instances.services.attachments import BootVolume
 
 _FALSE = ("false", "0", "no", "off", "f", "n")
@@ -246,6 +246,7 @@ class ServerActionView(ComputeView):
         "reboot": "_reboot",
         "createImage": "_create_image",
         "os-getConsoleOutput": "_console_output",
+        "os-getVNCConsole": "_vnc_console",
     }
 
     def _power(self, request, ctx: RequestContext, instance: Instance, name: str, body: dict):
@@ -278,3 +279,12 @@ class ServerActionView(ComputeView):
             raise Conflict(f"Instance {instance.pk} is not ready: its compute host is not available.")
         output = rpc.call("instances.console_output", instance.host.name, str(instance.pk), length)
         return Response({"output": output})
+
+    def _vnc_console(self, request, ctx: RequestContext, instance: Instance, name: str, body: dict):
+        if request.api_version > "2.5":  # replaced by POST /servers/{id}/remote-consoles
+            raise NotFound(f"There is no such action: {name}")
+        authorize(ctx, policies.REMOTE_CONSOLES, {"project_id": instance.project_id})
+        console_type = server_schemas.vnc_console_type(body)
+        consoles.check_type("vnc", console_type)
+        token = consoles.issue(ctx.user, instance, console_type)
+        return Response({"console": {"type": console_type, "url": consoles.page_url(request, token)}})

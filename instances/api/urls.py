@@ -2,13 +2,14 @@
 
 from django.urls import path
 
-from instances.api import hosts, keypairs, port_forwards, servers, volume_attachments
+from instances.api import hosts, keypairs, port_forwards, remote_consoles, servers, volume_attachments
 
 urlpatterns = [
     path("servers", servers.ServerListView.as_view()),
     path("servers/detail", servers.ServerDetailListView.as_view()),
     path("servers/<str:server_id>", servers.ServerView.as_view()),
     path("servers/<str:server_id>/action", servers.ServerActionView.as_view()),
+    path("servers/<str:server_id>/remote-consoles", remote_consoles.RemoteConsoleView.as_view()),
     path("servers/<str:server_id>/os-volume_attachments", volume_attachments.AttachmentListView.as_view()),
     path(
         "servers/<str:server_id>/os-volume_attachments/<str:volume_id>",

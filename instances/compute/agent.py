@@ -20,7 +20,7 @@ from django.utils import timezone
 from instances.choices import BUILD_TASKS, PowerState, TaskState, VmState
 from instances.compute.manager import POWER_TO_DB, ComputeManager
 from instances.models import ComputeHost, Instance
-from instances.services import servers
+from instances.services import consoles, servers
 from instances.virt import VirtError
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,11 @@ def register(
         "cpu_allocation_ratio": settings.COMPUTE_CPU_ALLOCATION_RATIO,
         "ram_allocation_ratio": settings.COMPUTE_RAM_ALLOCATION_RATIO,
         "disk_allocation_ratio": settings.COMPUTE_DISK_ALLOCATION_RATIO,
-        "capabilities": {**caps.to_dict(), "networking": manager.network_mode.to_dict()},
+        "capabilities": {
+            **caps.to_dict(),
+            "networking": manager.network_mode.to_dict(),
+            "console": consoles.host_console(manager.driver.vnc_socket_dir()),
+        },
         "last_heartbeat": timezone.now(),
     }
     with transaction.atomic():

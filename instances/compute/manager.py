@@ -447,6 +447,12 @@ class ComputeManager(VolumeAgentMixin):
         # the agent's sync removes lock files of instances that are gone.
         shutil.rmtree(self.disks_dir / uuid, ignore_errors=True)
 
+    def console_log(self, instance_id: str) -> Iterator[bytes]:
+        try:
+            return self.driver.console_log(str(instance_id))
+        except GuestNotFound:
+            return iter(())
+
     def console_output(self, instance_id: str, length: int | None) -> str:
         try:
             return self.driver.console_output(str(instance_id), length)

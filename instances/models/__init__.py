@@ -1,5 +1,6 @@
 """Compute hosts, instances, their networks and quotas, and volumes."""
 
+from instances.models.consoles import ConsoleToken
 from instances.models.hosts import ComputeHost
 from instances.models.keypairs import KeyPair, KeyPairType
 from instances.models.servers import ComputeQuota, Instance, InstanceAction, PortForward, ProjectNetwork
@@ -8,6 +9,7 @@ from instances.models.volumes import Volume, VolumeAttachment, VolumeQuerySet, V
 __all__ = [
     "ComputeHost",
     "ComputeQuota",
+    "ConsoleToken",
     "Instance",
     "InstanceAction",
     "KeyPair",

@@ -30,7 +30,7 @@ from instances.choices import PowerState, TaskState, VmState
 from instances.compute import scheduler
 from instances.models import ComputeHost, Instance, InstanceAction
 from instances.policies import SERVERS_ZERO_DISK_FLAVOR
-from instances.services import forwards, hardware, kernels, keypairs, network, quotas
+from instances.services import consoles, forwards, hardware, kernels, keypairs, network, quotas
 from instances.services.attachments import release_for_instance
 from instances.virt.base import SOURCE_FORMATS
 
@@ -71,6 +71,10 @@ ACTIONS: dict[str, Action] = {
         "instances.snapshot",
     ),
 }
+
+
+# Actions after which the guest has no screen: they revoke the instance's console tokens.
+CLOSES_CONSOLES = ("stop", "suspend")
 
 
 def record_action(instance_id, action: str, ctx=None, request_id: str = "") -> InstanceAction:
@@ -288,6 +292,8 @@ def begin_action(ctx, instance: Instance, action: str, *task_args, request_id: s
             raise InstanceInvalidState(
                 f"Cannot '{action}' instance {instance.pk} while it is in {which} {state}"
             )
+        if action in CLOSES_CONSOLES:
+            consoles.revoke(instance.pk)
         # Both reboot kinds are logged as "reboot", as Nova does.
         record_action(instance.pk, "reboot" if action == "reboot_hard" else action, ctx, request_id)
         enqueue(spec.task, str(instance.pk), *task_args, queue=instance.host.queue)
@@ -380,6 +386,7 @@ def begin_delete(ctx, instance: Instance, request_id: str = "") -> None:
             if not Instance.objects.filter(pk=instance.pk, deleted=False).exists():
                 raise NotFound(f"Instance {instance.pk} could not be found.")
             raise InstanceInvalidState(f"Instance {instance.pk} is already being deleted.")
+        consoles.revoke(instance.pk)
         record_action(instance.pk, "delete", ctx, request_id)
         host = ComputeHost.objects.filter(pk=instance.host_id).first() if instance.host_id else None
         if host is None or not host.is_up:

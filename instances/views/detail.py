@@ -1,4 +1,5 @@
-"""The instance detail page: Overview, Log (the serial console) and Action Log tabs."""
+"""The instance detail page: Overview, Log (the serial console, followed live), Console (noVNC,
+see consoles.py) and Action Log tabs."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import uuid
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
+from django.utils.text import slugify
 
 from dashboard.decorators import policy_required
 from dashboard.exceptions import StratusError
@@ -18,11 +20,14 @@ from instances.compute.manager import SWAP_TARGET
 from instances.forms.instances import ConsoleForm, PortForwardForm
 from instances.models import Instance, Volume, VolumeAttachment
 from instances.services.attachments import attached_disks
-from instances.services.console import console_output
+from instances.services.console import console_log, console_output
 from instances.views import rows
 from instances.views.common import visible_instance
+from instances.views.consoles import allow_console_websocket, session_console
 
-TABS = ("overview", "log", "actions")
+TABS = ("overview", "log", "console", "actions")
+# The Log tab's "show last N lines" choices.
+LOG_LENGTHS = (25, 50, 100, 500, 1000)
 
 
 @dataclass(frozen=True)
@@ -96,8 +101,9 @@ def image_link(image_id: str) -> str | None:
 def instance_detail(request: HttpRequest, instance_id: uuid.UUID) -> HttpResponse:
     instance = visible_instance(request, instance_id)
     ctx = request.ctx
+    can_console = can(ctx, policies.REMOTE_CONSOLES, {"project_id": instance.project_id})
     tab = request.GET.get("tab", "overview")
-    if tab not in TABS:
+    if tab not in TABS or (tab == "console" and not can_console):
         tab = "overview"
     names = rows.image_names([instance.image_id])
     image_name = names.get(instance.image_id, instance.image_id or "—")
@@ -113,6 +119,8 @@ def instance_detail(request: HttpRequest, instance_id: uuid.UUID) -> HttpRespons
         "disks": disks,
         "has_volumes": any(d.volume is not None for d in disks),
         "can_log": can(ctx, policies.CONSOLE_OUTPUT, {"project_id": instance.project_id}),
+        "can_console": can_console,
+        "log_lengths": LOG_LENGTHS,
         "forwards": list(instance.port_forwards.all()),
         "can_add_forward": can(ctx, policies.PORT_FORWARDS_CREATE, {"project_id": instance.project_id})
         and instance.host is not None
@@ -122,15 +130,26 @@ def instance_detail(request: HttpRequest, instance_id: uuid.UUID) -> HttpRespons
     }
     if tab == "actions":
         context["actions"] = instance.actions.select_related("user").order_by("-start_time", "-id")
-    return render(request, "instances/servers/detail.html", context)
+    if tab == "console":
+        context.update(session_console(request, instance))
+        context["console_page"] = reverse("instance-console-page", args=[instance.pk])
+    response = render(request, "instances/servers/detail.html", context)
+    if tab == "console":
+        allow_console_websocket(request, response)
+    return response
 
 
-@policy_required(policies.SERVERS_SHOW)
-def instance_console(request: HttpRequest, instance_id: uuid.UUID) -> HttpResponse:
-    """The last N lines of the serial console (an htmx partial of the Log tab)."""
+def readable_log(request: HttpRequest, instance_id: uuid.UUID) -> Instance:
     instance = visible_instance(request, instance_id)
     if not can(request.ctx, policies.CONSOLE_OUTPUT, {"project_id": instance.project_id}):
         raise PermissionDenied("You may not read this instance's console.")
+    return instance
+
+
+@policy_required(policies.SERVERS_SHOW)
+def instance_log(request: HttpRequest, instance_id: uuid.UUID) -> HttpResponse:
+    """The last N lines of the serial console (the htmx partial the Log tab polls)."""
+    instance = readable_log(request, instance_id)
     form = ConsoleForm(request.GET)
     lines = form.cleaned_data.get("lines") if form.is_valid() else None
     lines = lines or 50
@@ -141,6 +160,21 @@ def instance_console(request: HttpRequest, instance_id: uuid.UUID) -> HttpRespon
         error = exc.message
     return render(
         request,
-        "instances/servers/_console.html",
+        "instances/servers/_log.html",
         {"instance": instance, "output": output, "error": error, "lines": lines},
     )
+
+
+@policy_required(policies.SERVERS_SHOW)
+def instance_log_download(request: HttpRequest, instance_id: uuid.UUID) -> HttpResponse:
+    """The whole serial log as a file, streamed from the compute host as it is read."""
+    instance = readable_log(request, instance_id)
+    try:
+        chunks = console_log(instance)
+    except StratusError as exc:
+        return HttpResponse(exc.message, status=exc.status, content_type="text/plain; charset=utf-8")
+    response = StreamingHttpResponse(chunks, content_type="text/plain; charset=utf-8")
+    name = slugify(instance.name) or str(instance.pk)
+    response["Content-Disposition"] = f'attachment; filename="console-{name}.log"'
+    response["Cache-Control"] = "no-store"
+    return response

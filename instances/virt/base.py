@@ -15,6 +15,7 @@ import abc
 import enum
 import ipaddress
 import re
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -294,6 +295,10 @@ class VirtDriver(abc.ABC):
     def console_output(self, uuid: str, tail_lines: int | None = None) -> str: ...
 
     @abc.abstractmethod
+    def console_log(self, uuid: str, chunk_size: int = 64 * 1024) -> Iterator[bytes]:
+        """The whole serial console log, ``chunk_size`` bytes at a time; GuestNotFound if no guest."""
+
+    @abc.abstractmethod
     def attach_disk(self, uuid: str, disk: DiskSpec) -> None:
         """Hot-plug on a running guest; on a stopped one, record it for the next start."""
 
@@ -318,3 +323,8 @@ class VirtDriver(abc.ABC):
 
     @abc.abstractmethod
     def capabilities(self) -> Capabilities: ...
+
+    def vnc_socket_dir(self) -> Path | None:
+        """The dir holding ``<uuid>/vnc.sock`` of each guest (see vnc.socket_path); None for a
+        driver whose guests have no screen."""
+        return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from instances.virt import disks
@@ -21,7 +22,15 @@ from instances.virt.base import (
     VirtDriver,
     VirtError,
 )
-from instances.virt.state import StateDirs, disk_gb, host_arch, host_memory_mb, tail, write_atomic
+from instances.virt.state import (
+    StateDirs,
+    disk_gb,
+    file_chunks,
+    host_arch,
+    host_memory_mb,
+    tail,
+    write_atomic,
+)
 
 
 class FakeDriver(VirtDriver):
@@ -131,6 +140,10 @@ class FakeDriver(VirtDriver):
     def console_output(self, uuid: str, tail_lines: int | None = None) -> str:
         self._get(uuid)
         return tail((self.dirs.dir(uuid) / "console.log").read_text(errors="replace"), tail_lines)
+
+    def console_log(self, uuid: str, chunk_size: int = 64 * 1024) -> Iterator[bytes]:
+        self._get(uuid)
+        return file_chunks(self.dirs.dir(uuid) / "console.log", chunk_size)
 
     def attach_disk(self, uuid: str, disk: DiskSpec) -> None:
         with self.dirs.lock(uuid):

@@ -18,16 +18,25 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
-from instances.virt import disks
+from instances.virt import disks, vnc
 from instances.virt.argv import qemu_argv
 from instances.virt.base import Capabilities, DiskSpec, GuestSpec, PowerState, VirtDriver, VirtError
 from instances.virt.devices import GUEST_AGENT_SOCKET, disk_options
 from instances.virt.migration import restore_memory, save_memory
 from instances.virt.probe import kvm_probe
 from instances.virt.qmp import QMPClient, QMPError
-from instances.virt.state import StateDirs, disk_gb, host_arch, host_memory_mb, kvm_usable, tail
+from instances.virt.state import (
+    StateDirs,
+    disk_gb,
+    file_chunks,
+    host_arch,
+    host_memory_mb,
+    kvm_usable,
+    tail,
+)
 
 log = logging.getLogger(__name__)
 
@@ -302,6 +311,10 @@ class QemuDriver(VirtDriver):
             text = ""
         return tail(text, tail_lines)
 
+    def console_log(self, uuid: str, chunk_size: int = 64 * 1024) -> Iterator[bytes]:
+        self.dirs.load_spec(uuid)
+        return file_chunks(self._file(uuid, "console.log"), chunk_size)
+
     def power_state(self, uuid: str) -> PowerState:
         if self._pid(uuid) is None:
             if not self.dirs.exists(uuid):
@@ -328,10 +341,13 @@ class QemuDriver(VirtDriver):
         """The unix socket of the guest's org.qemu.guest_agent.0 channel (hw_qemu_guest_agent)."""
         return self._file(uuid, GUEST_AGENT_SOCKET)
 
+    def vnc_socket_dir(self) -> Path:
+        return self.dirs.instances
+
     def vnc_socket(self, uuid: str) -> Path:
         """The guest's VNC unix socket (for a console proxy); may be longer than sun_path allows,
-        so connect the way qmp.QMPClient does, through the directory's file descriptor."""
-        return self._file(uuid, "vnc.sock")
+        so connect with vnc.connect_unix, through the directory's file descriptor."""
+        return vnc.socket_path(self.dirs.instances, uuid)
 
     # -- memory state, snapshots, disks ----------------------------------------------------------
 

@@ -78,6 +78,17 @@ def write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def file_chunks(path: Path, size: int) -> Iterator[bytes]:
+    """The bytes of ``path`` up to its end when read, ``size`` at a time; none if it is missing."""
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 - closed by the with below, once the generator runs
+    except FileNotFoundError:
+        return
+    with fh:
+        while chunk := fh.read(size):
+            yield chunk
+
+
 def tail(text: str, lines: int | None) -> str:
     if lines is None:
         return text

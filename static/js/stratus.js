@@ -29,6 +29,21 @@ document.addEventListener("DOMContentLoaded", () => {
   document.addEventListener("selection-changed", syncSelection);
   document.addEventListener("htmx:afterSwap", syncSelection);
   syncSelection();
+  // A log that follows new lines ([data-follow-log], refreshed by htmx): after each refresh it shows
+  // the newest line, unless the reader had scrolled up to read.
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const box = event.detail.target;
+    if (!box.matches || !box.matches("[data-follow-log]")) return;
+    const log = box.querySelector("pre");
+    box.dataset.atEnd = !log || log.scrollTop + log.clientHeight >= log.scrollHeight - 8 ? "yes" : "no";
+    box.dataset.scrollTop = log ? String(log.scrollTop) : "0";
+  });
+  document.addEventListener("htmx:afterSwap", (event) => {
+    const box = event.detail.target;
+    if (!box.matches || !box.matches("[data-follow-log]")) return;
+    const log = box.querySelector("pre");
+    if (log) log.scrollTop = box.dataset.atEnd === "no" ? Number(box.dataset.scrollTop) : log.scrollHeight;
+  });
   // Wizard steps: a button with data-next-step="#tab-id" shows that tab (pages carry no inline script).
   document.querySelectorAll("[data-next-step]").forEach((button) => {
     button.addEventListener("click", () => {

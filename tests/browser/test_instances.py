@@ -97,7 +97,7 @@ def test_demo_launches_watches_it_boot_reads_the_log_powers_it_snapshots_and_del
     page.get_by_role("link", name="Log", exact=True).click()
 
     def console_has_marker() -> bool:
-        with page.expect_response(re.compile(r"/console/")):
+        with page.expect_response(re.compile(r"/log/")):
             page.get_by_role("button", name="Refresh").click()
         return marker_image["marker"] in page.get_by_test_id("console").inner_text()
 

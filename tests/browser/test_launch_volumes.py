@@ -83,7 +83,7 @@ def test_boot_from_a_volume_made_in_the_volumes_panel_and_keep_it(
     page.get_by_role("link", name="Log", exact=True).click()
 
     def console_has_marker() -> bool:
-        with page.expect_response(re.compile(r"/console/")):
+        with page.expect_response(re.compile(r"/log/")):
             page.get_by_role("button", name="Refresh").click()
         return marker_image["marker"] in page.get_by_test_id("console").inner_text()
 

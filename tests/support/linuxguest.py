@@ -29,6 +29,9 @@ The guest's behaviour is chosen on the kernel command line (``guest_cmdline`` wr
                           meta_data.json, install its ``public_keys`` into /root/.ssh/authorized_keys,
                           run ``user_data`` if it starts with ``#!``, then start an SSH server (dropbear:
                           the guest must be built with ``build_guest(..., ssh=True)``)
+``stratus.vtshell=1``     once ready, an interactive shell on the screen (tty1, the VGA console a VNC
+                          client sees) whose ``typed WORDS`` command prints ``typed WORDS`` on the serial
+                          console: proof that keys typed at the screen reached the guest
 ``stratus.poweroff=1``    power off once ready (QEMU then exits)
 ``stratus.loglevel=N``    kernel console log level after boot (1: only emergencies interleave)
 
@@ -119,7 +122,7 @@ mount -t devtmpfs devtmpfs /dev
 exec </dev/console >/dev/console 2>&1
 
 MARKER=STRATUS-GUEST HOSTNAME=stratus-guest TOKEN= DHCP=1 HTTP=80 ECHO= METADATA=0 POWEROFF=0 LOGLEVEL=1
-PEERS= PEERWAIT=20 CONFIGDRIVE=0 CLOUDINIT=0
+PEERS= PEERWAIT=20 CONFIGDRIVE=0 CLOUDINIT=0 VTSHELL=0
 for arg in $(cat /proc/cmdline); do
     case "$arg" in
         stratus.marker=*) MARKER="${arg#*=}" ;;
@@ -135,6 +138,7 @@ for arg in $(cat /proc/cmdline); do
         stratus.configdrive=*) CONFIGDRIVE="${arg#*=}" ;;
         stratus.peerwait=*) PEERWAIT="${arg#*=}" ;;
         stratus.cloudinit=*) CLOUDINIT="${arg#*=}" ;;
+        stratus.vtshell=*) VTSHELL="${arg#*=}" ;;
     esac
 done
 say() { echo "$MARKER $*"; }
@@ -290,6 +294,19 @@ for peer in $(echo "$PEERS" | tr ',' ' '); do
         sleep 1
     done
 done
+
+if [ "$VTSHELL" = 1 ]; then
+    if [ -c /dev/tty1 ]; then
+        printf '#!/bin/sh\necho "%s typed $*" > /dev/ttyS0\n' "$MARKER" > /bin/typed
+        chmod 755 /bin/typed
+        printf '\n%s screen shell (typed WORDS: WORDS on the serial console)\n' "$MARKER" > /dev/tty1
+        # -c: tty1 becomes the shell's controlling terminal (job control, ^C).
+        setsid -c sh -i </dev/tty1 >/dev/tty1 2>&1 &
+        say "vtshell tty1"
+    else
+        say "error vtshell no tty1"
+    fi
+fi
 
 if [ "$POWEROFF" = 1 ]; then
     say poweroff
@@ -634,6 +651,7 @@ def guest_cmdline(
     peer_wait: int | None = None,
     config_drive: bool = False,
     cloudinit: bool = False,
+    vtshell: bool = False,
 ) -> str:
     """The ``stratus.*`` options of /init, to pass as ``cmdline_extra``. Values are single words:
     /init splits /proc/cmdline on spaces. The metadata fetch is off by default: under QEMU user
@@ -651,6 +669,7 @@ def guest_cmdline(
         "peerwait": peer_wait,
         "configdrive": int(config_drive),
         "cloudinit": int(cloudinit),
+        "vtshell": int(vtshell),
     }
     for name, value in options.items():
         if value is not None and not re.fullmatch(r"[\w.:,-]+", str(value)):

@@ -119,7 +119,8 @@ DEMO_PASSWORD = "demo-secret-pw"
 
 
 class LiveStack:
-    """Migrated database, bootstrap users, Redis, a Celery worker and gunicorn, as `make run` has them."""
+    """Migrated database, bootstrap users, Redis, a Celery worker, gunicorn and the console proxy, as
+    `make run` has them."""
 
     def __init__(self, root: Path, *, extra_env: dict | None = None):
         self.root = root
@@ -127,6 +128,7 @@ class LiveStack:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.console_port = free_port()
         self.redis = RedisServer(root / "redis")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "DATABASE_URL"))}
         env.update(
@@ -134,6 +136,7 @@ class LiveStack:
             REDIS_URL=self.redis.url,
             PORT=str(self.port),
             STRATUS_WEB_PORT=str(self.port),
+            STRATUS_CONSOLE_PROXY_PORT=str(self.console_port),
             STRATUS_ADMIN_PASSWORD=ADMIN_PASSWORD,
             STRATUS_DEMO_PASSWORD=DEMO_PASSWORD,
             ALLOWED_HOSTS="127.0.0.1,localhost",
@@ -176,6 +179,7 @@ class LiveStack:
         self.manage("collectstatic", "--no-input", "--verbosity", "0")
         self.start_worker()
         self.start_web()
+        self.start_console_proxy()
         return self
 
     def start_web(self) -> None:
@@ -192,6 +196,22 @@ class LiveStack:
         self.services["web"].check()
         with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
             return response.status == 200
+
+    def start_console_proxy(self) -> None:
+        """The console proxy (`manage.py console_proxy`), as `make run` starts it."""
+        self.services["console"] = Service(
+            "console",
+            [PYTHON, "manage.py", "console_proxy"],
+            env=self.env,
+            cwd=ROOT,
+            log=self.root / "console.log",
+        )
+        wait_for(self._console_ready, timeout=60, what="the console proxy to listen")
+
+    def _console_ready(self) -> bool:
+        self.services["console"].check()
+        with socket.create_connection(("127.0.0.1", self.console_port), timeout=2):
+            return True
 
     def start_worker(self, name: str = "worker", queues: str = "default,images") -> Service:
         log = self.root / f"{name}.log"

@@ -35,7 +35,7 @@ def redis_conf(data_dir: Path) -> str:
 
 
 class Command(BaseCommand):
-    help = "Migrate, bootstrap, collect static files; start web, worker, beat, compute (and Redis)."
+    help = "Migrate, bootstrap, collect static files; start web, worker, beat, compute, console (and Redis)."
 
     def add_arguments(self, parser):
         parser.add_argument("--no-setup", action="store_true", help="Skip migrate/bootstrap/collectstatic.")
@@ -45,7 +45,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, no_setup: bool = False, keep_guests: bool = False, **options) -> None:
         data_dir: Path = settings.DATA_DIR
-        processes = ["worker", "beat", "compute", "web"]
+        processes = ["worker", "beat", "compute", "console", "web"]
         if settings.REDIS_IS_PRIVATE:
             if shutil.which("redis-server") is None:
                 raise CommandError(

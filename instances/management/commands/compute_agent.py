@@ -13,6 +13,7 @@ from dashboard.celery import app
 from instances.compute import agent, networking
 from instances.compute.manager import ComputeManager
 from instances.compute.metadata import MetadataServer
+from instances.compute.vnc_relay import VncRelay
 from instances.virt import VirtError, get_driver
 
 log = logging.getLogger("instances.compute.agent")
@@ -73,6 +74,11 @@ class Command(BaseCommand):
         heartbeat.start()
         # Bridge mode: guests' requests to 169.254.169.254 arrive on their gateway's metadata port.
         metadata = MetadataServer(host, settings.METADATA_PORT).start() if manager.networks else None
+        # Console proxies on other machines reach the guests' screens through the VNC relay.
+        socket_dir = driver.vnc_socket_dir()
+        relay = None
+        if settings.CONSOLE_VNC_LISTEN and socket_dir is not None:
+            relay = VncRelay(host, settings.CONSOLE_VNC_LISTEN, socket_dir).start()
 
         worker = app.Worker(
             queues=[f"compute.{host}"],
@@ -89,6 +95,8 @@ class Command(BaseCommand):
             heartbeat.stopped.set()
             if metadata is not None:
                 metadata.stop()
+            if relay is not None:
+                relay.stop()
             # Guests outlive the agent, and so does their networking; the rest goes.
             manager.sync_networks()
         raise SystemExit(worker.exitcode)
