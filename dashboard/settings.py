@@ -428,6 +428,13 @@ COMPUTE_IMAGE_CACHE_MAX_AGE = _read("int", "STRATUS_IMAGE_CACHE_MAX_AGE", 24 * 3
 COMPUTE_AGENT_CONCURRENCY = _read("int", "STRATUS_COMPUTE_AGENT_CONCURRENCY", 4)
 # How long the API waits for an agent's answer (console output).
 COMPUTE_RPC_TIMEOUT = _read("float", "STRATUS_COMPUTE_RPC_TIMEOUT", 30.0)
+# Resize (Nova's allow_resize_to_same_host and resize_confirm_window): whether the scheduler may
+# pick the instance's own host, and after how many seconds a resize nobody confirmed or reverted is
+# confirmed by the periodic sync (0: never).
+COMPUTE_ALLOW_RESIZE_TO_SAME_HOST = _read("bool", "STRATUS_ALLOW_RESIZE_TO_SAME_HOST", False)
+COMPUTE_RESIZE_CONFIRM_WINDOW = _read("int", "STRATUS_RESIZE_CONFIRM_WINDOW", 0)
+if COMPUTE_RESIZE_CONFIRM_WINDOW < 0:
+    raise ImproperlyConfigured("STRATUS_RESIZE_CONFIRM_WINDOW must be 0 (off) or a number of seconds.")
 CELERY_BEAT_SCHEDULE["compute-sync"] = {"task": "instances.sync_hosts", "schedule": COMPUTE_SYNC_INTERVAL}
 
 # --- Volumes (the Cinder subset) ---

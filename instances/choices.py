@@ -13,6 +13,9 @@ class VmState(models.TextChoices):
     SUSPENDED = "suspended", "Suspended"
     ERROR = "error", "Error"
     DELETED = "deleted", "Deleted"
+    # Resize, rebuild and rescue (Nova's vm_states.RESIZED and RESCUED)
+    RESIZED = "resized", "Verify Resize"
+    RESCUED = "rescued", "Rescued"
 
 
 class TaskState(models.TextChoices):
@@ -29,6 +32,13 @@ class TaskState(models.TextChoices):
     RESUMING = "resuming", "Resuming"
     IMAGE_SNAPSHOT = "image_snapshot", "Snapshotting"
     DELETING = "deleting", "Deleting"
+    # Resize, rebuild and rescue: Nova's task state names.
+    RESIZE_PREP = "resize_prep", "Preparing Resize"
+    RESIZE_MIGRATED = "resize_migrated", "Resize Migrated"
+    RESIZE_REVERTING = "resize_reverting", "Reverting Resize"
+    REBUILDING = "rebuilding", "Rebuilding"
+    RESCUING = "rescuing", "Rescuing"
+    UNRESCUING = "unrescuing", "Unrescuing"
 
 
 class PowerState(models.IntegerChoices):
@@ -50,10 +60,28 @@ class HypervisorType(models.TextChoices):
 
 # Task states an agent crash can leave behind that only a (re)build could finish.
 BUILD_TASKS = (TaskState.SCHEDULING, TaskState.SPAWNING)
+# Task states of work that rewrites disks or moves a guest: an agent that stopped in the middle
+# cannot tell from the guest's power state how far it got, so the instance goes to ERROR (as Nova's
+# _init_instance does) rather than being settled as if nothing happened.
+DISK_TASKS = (
+    TaskState.RESIZE_PREP,
+    TaskState.RESIZE_MIGRATED,
+    TaskState.RESIZE_REVERTING,
+    TaskState.REBUILDING,
+    TaskState.RESCUING,
+    TaskState.UNRESCUING,
+)
+RESIZE_TASKS = (TaskState.RESIZE_PREP, TaskState.RESIZE_MIGRATED)
 
 
 def api_status(vm_state: str, task_state: str) -> str:
     """Nova's ``status`` for a vm_state/task_state pair (nova/api/openstack/common.py)."""
+    if task_state in RESIZE_TASKS and vm_state in (VmState.ACTIVE, VmState.STOPPED):
+        return "RESIZE"
+    if task_state == TaskState.REBUILDING and vm_state in (VmState.ACTIVE, VmState.STOPPED, VmState.ERROR):
+        return "REBUILD"
+    if vm_state == VmState.RESIZED:
+        return "REVERT_RESIZE" if task_state == TaskState.RESIZE_REVERTING else "VERIFY_RESIZE"
     if vm_state == VmState.ACTIVE:
         if task_state == TaskState.REBOOTING:
             return "REBOOT"
@@ -67,6 +95,7 @@ def api_status(vm_state: str, task_state: str) -> str:
         VmState.SUSPENDED: "SUSPENDED",
         VmState.ERROR: "ERROR",
         VmState.DELETED: "DELETED",
+        VmState.RESCUED: "RESCUE",
     }.get(vm_state, "UNKNOWN")
 
 
@@ -82,6 +111,8 @@ STATUS_FILTERS: dict[str, tuple[str, str | None]] = {
     "SUSPENDED": (VmState.SUSPENDED, None),
     "ERROR": (VmState.ERROR, None),
     "DELETED": (VmState.DELETED, None),
+    "VERIFY_RESIZE": (VmState.RESIZED, None),
+    "RESCUE": (VmState.RESCUED, None),
 }
 
 

@@ -134,3 +134,19 @@ RULES += [
     RuleDefault(KEYPAIRS_SHOW, ADMIN_OR_OWNER, f"Show a key pair. {_OWN}"),
     RuleDefault(KEYPAIRS_DELETE, ADMIN_OR_OWNER, f"Delete a key pair. {_OWN}"),
 ]
+
+# --- resize, rebuild, rescue (Nova's names and defaults) ---
+SERVERS_RESIZE = "os_compute_api:servers:resize"
+SERVERS_CONFIRM_RESIZE = "os_compute_api:servers:confirm_resize"
+SERVERS_REVERT_RESIZE = "os_compute_api:servers:revert_resize"
+SERVERS_REBUILD = "os_compute_api:servers:rebuild"
+RESCUE = "os_compute_api:os-rescue"
+UNRESCUE = "os_compute_api:os-unrescue"
+RULES += [
+    RuleDefault(SERVERS_RESIZE, ADMIN_OR_MEMBER, f"Resize a server to another flavor. {_ACT}"),
+    RuleDefault(SERVERS_CONFIRM_RESIZE, ADMIN_OR_MEMBER, f"Confirm a server's resize. {_ACT}"),
+    RuleDefault(SERVERS_REVERT_RESIZE, ADMIN_OR_MEMBER, f"Revert a server's resize. {_ACT}"),
+    RuleDefault(SERVERS_REBUILD, ADMIN_OR_MEMBER, f"Rebuild a server with an image. {_ACT}"),
+    RuleDefault(RESCUE, ADMIN_OR_MEMBER, f"Boot a server from a rescue image. {_ACT}"),
+    RuleDefault(UNRESCUE, ADMIN_OR_MEMBER, f"Return a rescued server to its own disk. {_ACT}"),
+]

@@ -14,6 +14,7 @@ from dashboard.celery import enqueue
 from instances.compute import agent, rpc
 from instances.models import ComputeHost
 from instances.services import servers, volume_images, volume_sweeper, volumes
+from instances.services.resize import confirm_expired
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,50 @@ def delete(instance_id: str) -> None:
     agent.current().delete(instance_id)
 
 
+# --- resize, rebuild, rescue (instances.compute.disk_ops) ---------------------------------------
+
+
+@_action("resize", "Resize")
+def resize(instance_id: str) -> None:
+    agent.current().resize(instance_id)
+
+
+@_action("finish_resize", "Resize")
+def finish_resize(instance_id: str, source_dir: str) -> None:
+    agent.current().finish_resize(instance_id, source_dir)
+
+
+@shared_task(name="instances.confirm_resize", **_TASK)
+def confirm_resize(instance_id: str) -> None:
+    """Only removes the old disks: the instance itself was settled when the confirm was asked."""
+    agent.current().confirm_resize(instance_id)
+
+
+@_action("revert_resize", "Revert resize")
+def revert_resize(instance_id: str) -> None:
+    agent.current().revert_resize(instance_id)
+
+
+@_action("finish_revert_resize", "Revert resize")
+def finish_revert_resize(instance_id: str) -> None:
+    agent.current().finish_revert_resize(instance_id)
+
+
+@_action("rebuild", "Rebuild")
+def rebuild(instance_id: str, preserve_ephemeral: bool = False) -> None:
+    agent.current().rebuild(instance_id, preserve_ephemeral)
+
+
+@_action("rescue", "Rescue")
+def rescue(instance_id: str, image_id: str) -> None:
+    agent.current().rescue(instance_id, image_id)
+
+
+@_action("unrescue", "Unrescue")
+def unrescue(instance_id: str) -> None:
+    agent.current().unrescue(instance_id)
+
+
 @shared_task(name="instances.console_output")
 def console_output(instance_id: str, length: int | None, reply_to: str) -> None:
     """Answer the API's question on the reply list it waits on (see instances.compute.rpc)."""
@@ -115,6 +160,7 @@ def sync_forwards() -> None:
 def sync_hosts() -> dict:
     """Beat, on the default queue: settle stuck instances, then ask every live host to sync."""
     counts = agent.sweep_stuck()
+    counts["resizes_confirmed"] = confirm_expired()
     for host in ComputeHost.objects.up():
         enqueue("instances.sync_host", queue=host.queue)
     return counts

@@ -2,7 +2,17 @@
 
 from django.urls import path
 
-from instances.views import consoles, detail, forwards, hypervisors, instances, keypairs, launch, volumes
+from instances.views import (
+    consoles,
+    detail,
+    forwards,
+    hypervisors,
+    instances,
+    keypairs,
+    launch,
+    operations,
+    volumes,
+)
 
 urlpatterns = [
     path("instances/", instances.instance_list, name="instances"),
@@ -26,6 +36,10 @@ urlpatterns = [
         instances.instance_action,
         name="instance-action",
     ),
+    path("instances/<uuid:instance_id>/resize/", operations.instance_resize, name="instance-resize"),
+    path("instances/<uuid:instance_id>/rebuild/", operations.instance_rebuild, name="instance-rebuild"),
+    path("instances/<uuid:instance_id>/rescue/", operations.instance_rescue, name="instance-rescue"),
+    path("instances/<uuid:instance_id>/op/<str:name>/", operations.instance_op, name="instance-op"),
     path("instances/<uuid:instance_id>/forwards/", forwards.forward_add, name="instance-forward-add"),
     path(
         "instances/<uuid:instance_id>/forwards/<uuid:forward_id>/remove/",

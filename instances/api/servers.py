@@ -17,7 +17,7 @@ from dashboard.policy import authorize, can
 from flavors.models import Flavor
 from images.models import Image
 from instances import policies
-from instances.api import server_json, server_schemas
+from instances.api import server_json, server_ops, server_schemas
 from instances.api.volumes import get_volume
 from instances.compute import rpc
 from instances.filters import ServerListFilter
@@ -226,9 +226,11 @@ ACTIONS = {
 }
 
 
-class ServerActionView(ComputeView):
-    """``POST /servers/{id}/action``: the body names one action; each has its handler below, and the
-    power actions of ``ACTIONS`` share one."""
+class ServerActionView(server_ops.DiskOpsActions, ComputeView):
+    """``POST /servers/{id}/action``: the body names one action; each has its handler below (or in
+    server_ops), and the power actions of ``ACTIONS`` share one."""
+
+    request_id = staticmethod(request_id)
 
     def post(self, request, server_id: str):
         ctx: RequestContext = request.auth
@@ -247,6 +249,7 @@ class ServerActionView(ComputeView):
         "createImage": "_create_image",
         "os-getConsoleOutput": "_console_output",
         "os-getVNCConsole": "_vnc_console",
+        **server_ops.HANDLERS,
     }
 
     def _power(self, request, ctx: RequestContext, instance: Instance, name: str, body: dict):

@@ -13,14 +13,13 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import close_old_connections, transaction
-from django.db.models import Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Q
 from django.utils import timezone
 
-from instances.choices import BUILD_TASKS, PowerState, TaskState, VmState
+from instances.choices import BUILD_TASKS, DISK_TASKS, PowerState, TaskState, VmState
 from instances.compute.manager import POWER_TO_DB, ComputeManager
 from instances.models import ComputeHost, Instance
-from instances.services import consoles, servers
+from instances.services import claims, consoles, servers
 from instances.virt import VirtError
 
 log = logging.getLogger(__name__)
@@ -81,19 +80,10 @@ def register(
 def recount_claims(host: ComputeHost) -> None:
     """Set the usage counters to what the host's live instances claim (repairs any drift)."""
     list(ComputeHost.objects.select_for_update().filter(pk=host.pk).values_list("pk"))
-    used = (
-        Instance.objects.alive()
-        .filter(host=host)
-        .aggregate(
-            vcpus=Coalesce(Sum("vcpus"), 0),
-            memory=Coalesce(Sum("memory_mb"), 0),
-            root=Coalesce(Sum("root_gb"), 0),
-            eph=Coalesce(Sum("ephemeral_gb"), 0),
-        )
-    )
-    ComputeHost.objects.filter(pk=host.pk).update(
-        vcpus_used=used["vcpus"], memory_mb_used=used["memory"], local_gb_used=used["root"] + used["eph"]
-    )
+    # An instance being resized holds claims on its source and target hosts, whichever it is on.
+    mine = Instance.objects.alive().filter(Q(host=host) | Q(resize_source=host) | Q(resize_target=host))
+    vcpus, memory, disk = claims.claims_by_host(mine).get(host.pk, (0, 0, 0))
+    ComputeHost.objects.filter(pk=host.pk).update(vcpus_used=vcpus, memory_mb_used=memory, local_gb_used=disk)
 
 
 class Heartbeat(threading.Thread):
@@ -123,6 +113,10 @@ def heal(manager: ComputeManager) -> dict[str, int]:
             if servers.set_error(instance.pk, message, expected_task=instance.task_state):
                 servers.finish_action(instance.pk, "create", "Error", message)
                 counts["errored"] += 1
+        elif instance.task_state in DISK_TASKS:
+            message = f"The compute agent stopped during task {instance.task_state}; check the instance."
+            if servers.set_error(instance.pk, message, expected_task=instance.task_state):
+                counts["errored"] += 1
         elif instance.task_state == TaskState.DELETING:
             manager.delete(str(instance.pk))
             counts["deleted"] += 1
@@ -150,6 +144,7 @@ def destroy_orphans(manager: ComputeManager) -> int:
             log.error("could not destroy orphaned guest %s: %s", uuid, exc)
             continue
         removed += 1
+    removed += manager.prune_resize_dirs()
     for lock in manager.locks_dir.glob("*.lock"):
         if lock.stem not in known:
             lock.unlink(missing_ok=True)
@@ -209,9 +204,9 @@ def prune_cache(manager: ComputeManager, force: bool = False) -> list[str]:
     if not force and now - _last_prune.get(manager.host_name, -1e18) < settings.COMPUTE_CACHE_PRUNE_INTERVAL:
         return []
     _last_prune[manager.host_name] = now
-    in_use = set(
-        Instance.objects.alive().filter(host__name=manager.host_name).values_list("image_id", flat=True)
-    )
+    # A resize away from this host keeps its old disk here until confirm: its base stays too.
+    here = Q(host__name=manager.host_name) | Q(resize_source__name=manager.host_name)
+    in_use = set(Instance.objects.alive().filter(here).values_list("image_id", flat=True))
     return manager.cache.prune(timedelta(seconds=settings.COMPUTE_IMAGE_CACHE_MAX_AGE), in_use)
 
 

@@ -1,4 +1,5 @@
-"""What a compute agent does to the instances on its host: build, power actions, snapshot, delete.
+"""What a compute agent does to the instances on its host: build, power actions, snapshot, delete
+(resize, rebuild and rescue are in disk_ops.DiskOpsMixin).
 
 Each method takes an instance id, re-reads the row, and acts only while the instance is on this
 host and in the task state the API put it in; it ends with a conditional UPDATE. So a task that
@@ -28,6 +29,7 @@ from images.pipeline.upload import upload
 from images.stores import StoreError, get_store
 from images.stores.filesystem import FilesystemStore
 from instances.choices import PowerState, TaskState, VmState
+from instances.compute.disk_ops import SWAP_TARGET, DiskOpsMixin
 from instances.compute.errors import BuildAbort
 from instances.compute.networking import InstanceNetworks, Mode
 from instances.compute.volume_agent import VolumeAgentMixin
@@ -42,7 +44,6 @@ from instances.virt.imagecache import ImageCache, base_format
 log = logging.getLogger(__name__)
 
 CHUNK = 4 * 1024 * 1024
-SWAP_TARGET = "vdh"  # vdc…vdg stay free for volumes
 
 # What a guest's actual power state means for the instance (Nova's power-state sync).
 POWER_TO_DB = {
@@ -55,7 +56,7 @@ POWER_TO_DB = {
 }
 
 
-class ComputeManager(VolumeAgentMixin):
+class ComputeManager(VolumeAgentMixin, DiskOpsMixin):
     def __init__(
         self,
         host_name: str,
@@ -311,10 +312,17 @@ class ComputeManager(VolumeAgentMixin):
             instance_id,
             TaskState.POWERING_ON,
             "start",
-            lambda i: self.driver.power_on(self.plugged_spec(i)),
+            self._power_on,
             vm_state=VmState.ACTIVE,
             power_state=PowerState.RUNNING,
         )
+
+    def _power_on(self, instance: Instance) -> None:
+        spec = self.plugged_spec(instance)
+        if str(instance.pk) in self.driver.list_defined():
+            self.driver.power_on(spec)
+        else:  # resized or rebuilt while stopped: the guest is defined at its first start
+            self.driver.spawn(spec)
 
     def reboot(self, instance_id: str) -> None:
 

@@ -34,6 +34,8 @@ class Request:
     image_properties: dict
     availability_zone: str | None = None
     force_host: str | None = None
+    # A resize without allow_resize_to_same_host: every host but the instance's own.
+    exclude_host: str | None = None
 
 
 def _image_filter(host: ComputeHost, props: dict) -> str | None:
@@ -58,6 +60,8 @@ def candidates(request: Request) -> tuple[list[ComputeHost], str]:
             return [], f"Compute host {request.force_host} could not be found."
     if request.availability_zone:
         hosts = hosts.filter(availability_zone=request.availability_zone)
+    if request.exclude_host:
+        hosts = hosts.exclude(name=request.exclude_host)
     hosts = hosts.schedulable()
     if not hosts.exists():
         where = f" in availability zone {request.availability_zone}" if request.availability_zone else ""

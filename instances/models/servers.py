@@ -104,6 +104,18 @@ class Instance(models.Model):
     config_drive = models.BooleanField(default=False)
     reservation_id = models.CharField(max_length=32, blank=True, default="")
     launch_index = models.PositiveIntegerField(default=0)
+    # A resize in progress or waiting for confirmation: the sizes (Flavor.sizes() and root_gb) and
+    # vm_state before it, the host that keeps the old claim and disk until confirm, and the host
+    # claimed for the new flavor. Empty / null otherwise.
+    old_flavor = models.JSONField(default=dict, blank=True)
+    resize_source = models.ForeignKey(
+        ComputeHost, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resize_target = models.ForeignKey(
+        ComputeHost, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # When the instance reached VERIFY_RESIZE: the auto-confirm window counts from here.
+    resized_at = models.DateTimeField(null=True, blank=True)
     launched_at = models.DateTimeField(null=True, blank=True)
     terminated_at = models.DateTimeField(null=True, blank=True)
     deleted = models.BooleanField(default=False)

@@ -30,7 +30,7 @@ from instances.choices import PowerState, TaskState, VmState
 from instances.compute import scheduler
 from instances.models import ComputeHost, Instance, InstanceAction
 from instances.policies import SERVERS_ZERO_DISK_FLAVOR
-from instances.services import consoles, forwards, hardware, kernels, keypairs, network, quotas
+from instances.services import claims, consoles, forwards, hardware, kernels, keypairs, network, quotas
 from instances.services.attachments import release_for_instance
 from instances.virt.base import SOURCE_FORMATS
 
@@ -403,7 +403,16 @@ def finish_delete(instance_id) -> bool:
     with transaction.atomic():
         row = (
             Instance.objects.filter(pk=instance_id, deleted=False)
-            .values("host_id", "vcpus", "memory_mb", "root_gb", "ephemeral_gb")
+            .values(
+                "host_id",
+                "vcpus",
+                "memory_mb",
+                "root_gb",
+                "ephemeral_gb",
+                "old_flavor",
+                "resize_source_id",
+                "resize_target_id",
+            )
             .first()
         )
         if row is None:
@@ -422,8 +431,6 @@ def finish_delete(instance_id) -> bool:
         if updated:
             release_for_instance(instance_id)
             forwards.release_for_instance(instance_id)
-        if updated and row["host_id"]:
-            scheduler.release(
-                row["host_id"], row["vcpus"], row["memory_mb"], row["root_gb"] + row["ephemeral_gb"]
-            )
+        if updated:
+            claims.release_claims(row)
         return bool(updated)

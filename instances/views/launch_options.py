@@ -115,7 +115,7 @@ class HostRoom:
         return vcpus <= self.vcpus and memory_mb <= self.memory_mb and disk_gb <= self.disk_gb
 
 
-def host_room() -> list[HostRoom]:
+def host_room(exclude_host_id: int | None = None) -> list[HostRoom]:
     """What each enabled, live host can still take (capacity × allocation ratio − claims)."""
     return [
         HostRoom(
@@ -123,7 +123,7 @@ def host_room() -> list[HostRoom]:
             h.memory_mb * h.ram_allocation_ratio - h.memory_mb_used,
             h.local_gb * h.disk_allocation_ratio - h.local_gb_used,
         )
-        for h in ComputeHost.objects.schedulable()
+        for h in ComputeHost.objects.schedulable().exclude(pk=exclude_host_id)
     ]
 
 
@@ -225,3 +225,43 @@ def volume_quota_lines(project_id: str, new_gb: int | None) -> dict[str, QuotaLi
     if new_gb is not None:
         lines["volumes"].need, lines["gigabytes"].need = 1, new_gb
     return lines
+
+
+def resize_options(ctx, instance, allow_same_host: bool) -> list[FlavorOption]:
+    """Every flavor the project may use, with the reasons the instance cannot be resized to it (the
+    checks of services.resize.begin_resize, explained): its own flavor, disks that would shrink,
+    the cores and RAM the resize adds over the quota, no other host with room."""
+    lines = quota_lines(instance.project_id)
+    rooms = host_room(None if allow_same_host else instance.host_id)
+    options = []
+    for flavor in Flavor.objects.launchable_by(ctx).order_by("ram", "vcpus", "name"):
+        option = FlavorOption(flavor, flavor.disk)
+        if flavor.pk == instance.flavor_ref:
+            option.reasons.append("This is the instance's flavor now.")
+        if flavor.disk == 0:
+            option.reasons.append("A flavor without a root disk cannot be resized to.")
+        elif flavor.disk < instance.root_gb or flavor.ephemeral < instance.ephemeral_gb:
+            option.reasons.append(
+                f"Disks never shrink: the instance has {instance.root_gb} GB root and "
+                f"{instance.ephemeral_gb} GB ephemeral disk."
+            )
+        min_ram = int((instance.image_properties or {}).get("min_ram") or 0)
+        if min_ram > flavor.ram:
+            option.reasons.append(f"The image needs at least {min_ram} MB of RAM.")
+        for key, more in (("cores", flavor.vcpus - instance.vcpus), ("ram", flavor.ram - instance.memory_mb)):
+            line = lines[key]
+            if more > 0 and not line.unlimited and line.used + more > line.limit:
+                unit = f" {line.unit}" if line.unit else ""
+                option.reasons.append(
+                    f"Over your quota of {line.label}: needs {more}{unit} more, {line.remaining}{unit} left."
+                )
+        if not any(r.fits(flavor.vcpus, flavor.ram, flavor.disk + flavor.ephemeral) for r in rooms):
+            option.reasons.append(
+                "Larger than any other enabled compute host can take now."
+                if rooms
+                else "No other enabled compute host is up (resizing on the same host is not allowed)."
+                if not allow_same_host
+                else "No enabled compute host is up."
+            )
+        options.append(option)
+    return options

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dashboard.policy import can
 from images.models import Image
 from instances import policies
 from instances.choices import TaskState, VmState
 from instances.models import Instance
+from instances.services.rebuild import REBUILDABLE, RESCUABLE
+from instances.services.resize import RESIZABLE
 from instances.services.servers import ACTIONS
 
 FIRST_POLL = 2  # seconds
@@ -26,6 +28,11 @@ class RowAction:
     rule: str
     icon: str
     danger: bool = False
+
+    @property
+    def dialog(self) -> bool:
+        """A page with a form (resize, rebuild, rescue) rather than a POST from the menu."""
+        return self.name in DIALOG_OPS
 
 
 # Power actions, in the order the row menu lists them; each one is a POST to instance-action.
@@ -49,6 +56,36 @@ BATCH_ACTIONS = {
     "delete": ("Delete", policies.SERVERS_DELETE),
 }
 
+# Resize, rebuild and rescue: the dialogs (a page each) and the confirm/revert/unrescue POSTs
+# (instance-op), offered when the state allows them (the states of services.resize and .rebuild).
+DIALOG_OPS = ("resize", "rebuild", "rescue")
+OPS = (
+    RowAction("confirm_resize", "Confirm Resize", policies.SERVERS_CONFIRM_RESIZE, "check2-circle"),
+    RowAction("revert_resize", "Revert Resize", policies.SERVERS_REVERT_RESIZE, "arrow-counterclockwise"),
+    RowAction("resize", "Resize Instance", policies.SERVERS_RESIZE, "arrows-angle-expand"),
+    RowAction("rebuild", "Rebuild Instance", policies.SERVERS_REBUILD, "bootstrap-reboot", danger=True),
+    RowAction("rescue", "Rescue Instance", policies.RESCUE, "life-preserver"),
+    RowAction("unrescue", "Unrescue Instance", policies.UNRESCUE, "box-arrow-left"),
+)
+OPS_BY_NAME = {a.name: a for a in OPS}
+_OP_STATES = {
+    "resize": RESIZABLE,
+    "confirm_resize": (VmState.RESIZED,),
+    "revert_resize": (VmState.RESIZED,),
+    "rebuild": REBUILDABLE,
+    "rescue": RESCUABLE,
+    "unrescue": (VmState.RESCUED,),
+}
+
+
+def op_allowed(instance: Instance, name: str) -> bool:
+    if instance.host_id is None or instance.task_state != TaskState.NONE:
+        return False
+    if name in ("resize", "rebuild", "rescue") and not instance.image_id:
+        return False  # volume-backed: not supported for these
+    return instance.vm_state in _OP_STATES[name]
+
+
 STATUS_BADGES = {
     "ACTIVE": "success",
     "BUILD": "info",
@@ -58,6 +95,11 @@ STATUS_BADGES = {
     "PAUSED": "warning",
     "SUSPENDED": "warning",
     "ERROR": "danger",
+    "RESIZE": "info",
+    "VERIFY_RESIZE": "warning",
+    "REVERT_RESIZE": "info",
+    "REBUILD": "info",
+    "RESCUE": "warning",
 }
 
 
@@ -113,6 +155,7 @@ class Row:
     delete: bool
     poll: int | None  # seconds until the row asks again; None when it has settled
     error: str = ""
+    ops: list[RowAction] = field(default_factory=list)
 
     @property
     def badge(self) -> str:
@@ -129,6 +172,7 @@ def build_row(instance: Instance, perms: Permissions, image_name: str, poll: int
         log=state_allows(instance, "log") and perms(policies.CONSOLE_OUTPUT, pid),
         delete=state_allows(instance, "delete") and perms(policies.SERVERS_DELETE, pid),
         poll=next_poll(poll) if is_transitional(instance) else None,
+        ops=[a for a in OPS if op_allowed(instance, a.name) and perms(a.rule, pid)],
     )
 
 

@@ -27,6 +27,8 @@ __all__ = [
     "create_overlay",
     "create_blank",
     "convert",
+    "grow",
+    "rebase_onto",
     "remove",
 ]
 
@@ -203,6 +205,42 @@ def convert(
         if tmp.exists():
             tmp.unlink()
     return target
+
+
+def grow(path: str | Path, fmt: str, size_gb: int, *, limits: Limits | None = None) -> None:
+    """Grow a disk to ``size_gb`` (a resize to a bigger flavor); the same size is a no-op and a
+    smaller one an error, since shrinking would cut the guest's file system."""
+    _check_format(fmt)
+    current = info(path, fmt, limits=limits).virtual_size
+    size = size_gb * GiB
+    if size < current:
+        raise VirtError(f"disk {path} of {current} bytes cannot shrink to {size_gb} GiB")
+    if size > current:
+        run_qemu_img(["resize", "-q", "-f", fmt, "--", str(path), str(size)], limits)
+
+
+def rebase_onto(
+    path: str | Path, base_path: str | Path, base_format: str, *, limits: Limits | None = None
+) -> None:
+    """Point a qcow2 overlay at another copy of the same base image (the image cache of the host
+    the overlay was copied to): only the header changes, the data is the same (``rebase -u``)."""
+    _check_format(base_format, source=True)
+    run_qemu_img(
+        [
+            "rebase",
+            "-q",
+            "-u",
+            "-f",
+            "qcow2",
+            "-b",
+            str(Path(base_path).resolve()),
+            "-F",
+            base_format,
+            "--",
+            str(path),
+        ],
+        limits,
+    )
 
 
 def remove(*paths: str | Path) -> None:

@@ -147,6 +147,8 @@ class LiveStack:
             # The live stacks run on this machine's own network: their guests use QEMU user networking.
             # Bridges, DHCP and nftables are tested inside throwaway network namespaces instead.
             STRATUS_COMPUTE_NETWORKING="user",
+            # The shared stack has one compute host: resize tests need the operator's same-host setting.
+            STRATUS_ALLOW_RESIZE_TO_SAME_HOST="true",
             PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         )
         if os.environ.get("STRATUS_TEST_DATABASE_URL"):
