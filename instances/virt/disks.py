@@ -1,6 +1,7 @@
 """Disk files for guests: root overlays, blank ephemeral/swap disks, inspection, conversion.
 
-Every qemu-img call goes through ``dashboard.qemu_img``: an explicit ``-f`` and resource limits.
+Every qemu-img call goes through ``dashboard.qemu_img``: an explicit ``-f``, resource limits, and
+absolute file names only (never a json: specification or a protocol such as nbd: or http:).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ __all__ = [
     "create_overlay",
     "create_blank",
     "convert",
+    "resize",
     "remove",
 ]
 
@@ -49,6 +51,14 @@ def run_qemu_img(args: list[str], limits: Limits | None = None) -> str:
         raise VirtError(str(exc)) from exc
 
 
+def _path(path: str | Path) -> str:
+    """The file name qemu-img gets: absolute, local, no json: or protocol prefix."""
+    try:
+        return qemu_img.checked_path(path)
+    except qemu_img.UnsafePath as exc:
+        raise VirtError(str(exc)) from exc
+
+
 def _check_format(fmt: str) -> None:
     if fmt not in DISK_FORMATS:
         raise VirtError(f"disk format {fmt!r} must be one of {', '.join(DISK_FORMATS)}")
@@ -60,7 +70,7 @@ def info(path: str | Path, fmt: str, *, in_use: bool = False, limits: Limits | N
     args = ["info", "-f", fmt, "--output=json"]
     if in_use:
         args.append("-U")  # a running guest holds the write lock; reading metadata is still safe
-    data = json.loads(run_qemu_img([*args, "--", str(path)], limits))
+    data = json.loads(run_qemu_img([*args, "--", _path(path)], limits))
     return DiskInfo(
         format=data["format"],
         virtual_size=int(data["virtual-size"]),
@@ -75,8 +85,9 @@ def inspect(path: str | Path, expected_format: str, *, limits: Limits | None = N
     inspector's safety checks (no backing file, no data file, sane headers) before qemu-img
     ever reads it."""
     _check_format(expected_format)
+    name = _path(path)
     try:
-        detected = format_inspector.detect_file_format(str(path))
+        detected = format_inspector.detect_file_format(name)
         if detected is None:
             raise VirtError(f"could not determine the format of {path}")
         detected.safety_check()
@@ -100,30 +111,19 @@ def create_overlay(
     """A qcow2 root disk backed by a cached base image, grown to the flavor's root size.
     A size of 0 keeps the image's own size (Nova's root_gb=0). Never shrinks: that would cut
     the guest's file system, so it is an error."""
-    base = info(base_path, base_format, limits=limits)
+    target = _path(path)
+    backing = str(Path(_path(base_path)).resolve())
+    base = info(backing, base_format, limits=limits)
     size = size_gb * GiB if size_gb else base.virtual_size
     if size < base.virtual_size:
         raise VirtError(
             f"root disk of {size_gb} GiB is smaller than the image's virtual size "
             f"of {base.virtual_size} bytes"
         )
-    path = Path(path)
+    path = Path(target)
     path.parent.mkdir(parents=True, exist_ok=True)
     run_qemu_img(
-        [
-            "create",
-            "-q",
-            "-f",
-            "qcow2",
-            "-b",
-            str(Path(base_path).resolve()),
-            "-F",
-            base_format,
-            "--",
-            str(path),
-            str(size),
-        ],
-        limits,
+        ["create", "-q", "-f", "qcow2", "-b", backing, "-F", base_format, "--", target, str(size)], limits
     )
     return path
 
@@ -143,7 +143,7 @@ def create_blank(
     size = size_gb * GiB if size_gb is not None else size_mb * MiB
     if size <= 0:
         raise VirtError("a blank disk needs a positive size")
-    path = Path(path)
+    path = Path(_path(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     run_qemu_img(["create", "-q", "-f", fmt, "--", str(path), str(size)], limits)
     return path
@@ -162,18 +162,25 @@ def convert(
     and renamed, so a failed conversion never leaves a plausible-looking target behind."""
     _check_format(source_format)
     _check_format(target_format)
-    target = Path(target)
+    source = _path(source)
+    target = Path(_path(target))
     tmp = target.with_name(f".{target.name}.part")
     args = ["convert", "-q", "-f", source_format, "-O", target_format]
     if in_use:
         args.append("-U")
     try:
-        run_qemu_img([*args, "--", str(source), str(tmp)], limits)
+        run_qemu_img([*args, "--", source, str(tmp)], limits)
         os.replace(tmp, target)
     finally:
         if tmp.exists():
             tmp.unlink()
     return target
+
+
+def resize(path: str | Path, fmt: str, size: int, *, limits: Limits | None = None) -> None:
+    """Set the virtual size of a disk (in bytes); qemu-img refuses to shrink without --shrink."""
+    _check_format(fmt)
+    run_qemu_img(["resize", "-q", "-f", fmt, "--", _path(path), str(size)], limits)
 
 
 def remove(*paths: str | Path) -> None:
