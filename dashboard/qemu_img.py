@@ -9,6 +9,8 @@ exhaust a host.
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -25,6 +27,32 @@ class QemuImgError(Exception):
     def __init__(self, message: str, *, timed_out: bool = False):
         super().__init__(message)
         self.timed_out = timed_out
+
+
+class UnsafePath(QemuImgError):
+    """A name qemu-img would not read as a plain local file."""
+
+
+# qemu-img reads "json:{…}" as a whole block-layer configuration (any driver, any file), and a
+# name with a colon before its first slash as "protocol:rest" (file:, nbd:, http:, ssh:, fat: …).
+PROTOCOL_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def checked_path(path: str | Path) -> str:
+    """``path`` as qemu-img gets it: an absolute local file name. Anything else is refused before
+    qemu-img starts: a relative name depends on the working directory, and a json: or protocol
+    prefix would have qemu-img open what the name describes instead of a file."""
+    name = os.fspath(path)
+    if not isinstance(name, str) or not name or "\0" in name:
+        raise UnsafePath("qemu-img takes an absolute file name here.")
+    if name.startswith("json:"):
+        raise UnsafePath("qemu-img takes an absolute file name here, not a json: specification.")
+    if PROTOCOL_PREFIX.match(name):
+        prefix = name.split(":", 1)[0]
+        raise UnsafePath(f"qemu-img takes an absolute file name here, not a {prefix}: location.")
+    if not os.path.isabs(name):
+        raise UnsafePath("qemu-img takes an absolute file name here, not a relative path.")
+    return name
 
 
 @dataclass(frozen=True)
@@ -55,7 +83,8 @@ def tool(name: str) -> str:
 
 
 def run(args: list[str], limits: Limits | None = None) -> str:
-    """Run ``qemu-img ARGS`` under the limits and return its standard output."""
+    """Run ``qemu-img ARGS`` under the limits and return its standard output. Every file name in
+    ARGS must have come through ``checked_path``."""
     limits = limits or Limits.from_settings()
     argv = [
         tool("prlimit"),
@@ -85,7 +114,7 @@ def run(args: list[str], limits: Limits | None = None) -> str:
 
 def info(path: str | Path, fmt: str, *, force_share: bool = False, limits: Limits | None = None) -> dict:
     """``qemu-img info`` of a file whose format is already known; ``force_share`` reads a disk in use."""
-    args = ["info", "-f", fmt, "--output=json", *(["-U"] if force_share else []), str(path)]
+    args = ["info", "-f", fmt, "--output=json", *(["-U"] if force_share else []), "--", checked_path(path)]
     out = run(args, limits)
     try:
         return json.loads(out)
@@ -110,7 +139,8 @@ def convert(
         target_fmt,
         "-q",
         *(["-U"] if force_share else []),
-        str(source),
-        str(target),
+        "--",
+        checked_path(source),
+        checked_path(target),
     ]
     run(args, limits)

@@ -343,8 +343,26 @@ IMAGE_PROPERTY_PROTECTION_FILE = _read("str", "STRATUS_PROPERTY_PROTECTION_FILE"
 IMAGE_PROPERTY_PROTECTION_FORMAT = _read("str", "STRATUS_PROPERTY_PROTECTION_RULE_FORMAT", "roles")
 if IMAGE_PROPERTY_PROTECTION_FORMAT not in ("roles", "policies"):
     raise ImproperlyConfigured("STRATUS_PROPERTY_PROTECTION_RULE_FORMAT must be roles or policies.")
+# The scrubber re-hashes stored images in the background (images.integrity): a round every
+# INTERVAL seconds (0: never) checks up to IMAGES_PER_RUN images whose last check is older than AGE
+# seconds, reading at most BYTES_PER_SECOND (0: as fast as the store and SHA-512 go).
+IMAGE_SCRUB_INTERVAL = _read("float", "STRATUS_IMAGE_SCRUB_INTERVAL", 3600.0)
+IMAGE_SCRUB_AGE = _read("int", "STRATUS_IMAGE_SCRUB_AGE", 7 * 24 * 3600)
+IMAGE_SCRUB_IMAGES_PER_RUN = _read("int", "STRATUS_IMAGE_SCRUB_IMAGES_PER_RUN", 20)
+IMAGE_SCRUB_BYTES_PER_SECOND = _read("int", "STRATUS_IMAGE_SCRUB_BYTES_PER_SECOND", 64 * 1024 * 1024)
+for _name, _value in (
+    ("STRATUS_IMAGE_SCRUB_INTERVAL", IMAGE_SCRUB_INTERVAL),
+    ("STRATUS_IMAGE_SCRUB_AGE", IMAGE_SCRUB_AGE),
+    ("STRATUS_IMAGE_SCRUB_BYTES_PER_SECOND", IMAGE_SCRUB_BYTES_PER_SECOND),
+):
+    if _value < 0:
+        raise ImproperlyConfigured(f"{_name} must not be negative.")
+if IMAGE_SCRUB_IMAGES_PER_RUN < 1:
+    raise ImproperlyConfigured("STRATUS_IMAGE_SCRUB_IMAGES_PER_RUN must be at least 1.")
 CELERY_TASK_ROUTES = {"images.*": {"queue": "images"}}
 CELERY_BEAT_SCHEDULE["images-sweep"] = {"task": "images.sweep", "schedule": IMAGE_SWEEP_INTERVAL}
+if IMAGE_SCRUB_INTERVAL:
+    CELERY_BEAT_SCHEDULE["images-scrub"] = {"task": "images.scrub", "schedule": IMAGE_SCRUB_INTERVAL}
 
 # --- Compute: virt drivers ---
 # Which hypervisor driver the compute agent uses: "qemu" (real guests) or "fake" (no processes).
@@ -352,7 +370,10 @@ VIRT_DRIVER = _read("str", "STRATUS_VIRT_DRIVER", "qemu")
 if VIRT_DRIVER not in ("qemu", "fake"):
     raise ImproperlyConfigured(f"STRATUS_VIRT_DRIVER={VIRT_DRIVER!r} must be qemu or fake.")
 # Per-host state: instance dirs (spec, console log, sockets, pid) and the base image cache.
-COMPUTE_STATE_DIR = Path(_read("str", "STRATUS_COMPUTE_STATE_DIR", str(DATA_DIR / "compute"))).expanduser()
+# Absolute, as every file name handed to qemu-img must be.
+COMPUTE_STATE_DIR = (
+    Path(_read("str", "STRATUS_COMPUTE_STATE_DIR", str(DATA_DIR / "compute"))).expanduser().resolve()
+)
 # Empty: qemu-system-<arch> from PATH.
 QEMU_BINARY = _read("str", "STRATUS_QEMU_BINARY", "")
 # auto: KVM when /dev/kvm really works, else TCG; kvm/tcg force one (kvm fails if unusable).
@@ -439,7 +460,7 @@ CELERY_BEAT_SCHEDULE["compute-sync"] = {"task": "instances.sync_hosts", "schedul
 
 # --- Volumes (the Cinder subset) ---
 # Where volume files live; share this directory between compute hosts to attach anywhere.
-VOLUMES_DIR = Path(_read("str", "STRATUS_VOLUMES_DIR", str(DATA_DIR / "volumes"))).expanduser()
+VOLUMES_DIR = Path(_read("str", "STRATUS_VOLUMES_DIR", str(DATA_DIR / "volumes"))).expanduser().resolve()
 # File format of new volumes: qcow2 (sparse, the default) or raw.
 VOLUME_FORMAT = _read("str", "STRATUS_VOLUME_FORMAT", "qcow2")
 if VOLUME_FORMAT not in ("qcow2", "raw"):

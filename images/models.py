@@ -112,6 +112,14 @@ class Image(models.Model):
     import_hash_value = models.CharField(max_length=128, blank=True, default="")
     lease_owner = models.CharField(max_length=64, blank=True, default="")
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Integrity of the stored data (images.integrity). Glance's statuses have no "corrupt": the
+    # image keeps its status, and downloads and launches refuse it while corrupt_at is set.
+    # scrubbed_at: when the scrubber last took the stored data to re-hash it. corrupt_at and
+    # scrub_error: when the data was found missing, unreadable or not matching os_hash_value, and
+    # what was found (for administrators); a later check that finds the data intact clears both.
+    scrubbed_at = models.DateTimeField(null=True, blank=True)
+    corrupt_at = models.DateTimeField(null=True, blank=True)
+    scrub_error = models.TextField(blank=True, default="")
 
     objects = ImageQuerySet.as_manager()
 
@@ -122,6 +130,7 @@ class Image(models.Model):
             models.Index(fields=["status", "updated_at"], name="image_status_updated"),
             models.Index(fields=["visibility", "owner"], name="image_visibility_owner"),
             models.Index(fields=["name"], name="image_name"),
+            models.Index(fields=["scrubbed_at"], name="image_scrubbed"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -147,6 +156,22 @@ class Image(models.Model):
     @property
     def has_data(self) -> bool:
         return self.status in (ImageStatus.ACTIVE, ImageStatus.DEACTIVATED)
+
+    @property
+    def is_corrupt(self) -> bool:
+        return self.corrupt_at is not None
+
+    @property
+    def corrupt_reason(self) -> str:
+        """Why the image's data must not be used, in words for any user who may see the image
+        (the details in scrub_error are for administrators); empty while it is intact."""
+        if self.corrupt_at is None:
+            return ""
+        return (
+            f"The data of image {self.pk} failed an integrity check on {self.corrupt_at:%Y-%m-%d %H:%M} "
+            "UTC: it is missing, unreadable or no longer matches the image's checksum. An administrator "
+            "must restore or replace it."
+        )
 
 
 class ImageTag(models.Model):

@@ -24,6 +24,7 @@ from images.staging import staging_path
 from images.stores import StoreError, get_store
 
 log = logging.getLogger(__name__)
+HAS_DATA = (ImageStatus.ACTIVE, ImageStatus.DEACTIVATED)
 
 
 class Gone(StratusError):
@@ -336,6 +337,45 @@ def fail_import(image_id: str, owner: str | None, reason: str, *, kill: bool = F
         updated_at=timezone.now(),
         **common,
     )
+
+
+# --- integrity of stored data (images.integrity) -----------------------------------------------
+
+
+def claim_scrub(image_id, last_scrubbed_at) -> bool:
+    """Take the image for a check, unless another run took it since ``last_scrubbed_at`` was read.
+    Does not touch updated_at: a check changes nothing a user set."""
+    return bool(
+        Image.objects.filter(pk=image_id, scrubbed_at=last_scrubbed_at, status__in=HAS_DATA).update(
+            scrubbed_at=timezone.now()
+        )
+    )
+
+
+def mark_corrupt(image_id, os_hash_value: str, problem: str) -> bool:
+    """Record that the image's data is damaged; from now on downloads and launches refuse it.
+    Only for the data that was checked (the same hash), and only once: a second finding keeps the
+    first date. Returns whether this call marked it."""
+    return bool(
+        Image.objects.filter(pk=image_id, os_hash_value=os_hash_value, corrupt_at__isnull=True)
+        .exclude(status=ImageStatus.DELETED)
+        .update(corrupt_at=timezone.now(), scrub_error=problem[:2000])
+    )
+
+
+def mark_intact(image_id, os_hash_value: str) -> bool:
+    """A check found the data matching again (restored by an administrator): clear the mark."""
+    return bool(
+        Image.objects.filter(pk=image_id, os_hash_value=os_hash_value, corrupt_at__isnull=False).update(
+            corrupt_at=None, scrub_error=""
+        )
+    )
+
+
+def check_intact(image: Image) -> None:
+    """Refuse to hand out data known to be damaged (409: the image's state forbids it)."""
+    if image.is_corrupt:
+        raise Conflict(image.corrupt_reason)
 
 
 # --- members -------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
 
-from images import housekeeping, services
+from images import housekeeping, integrity, services
 from images.pipeline.imports import run_import
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,18 @@ def import_image(image_id: str) -> None:
 @shared_task(name="images.sweep", acks_late=True)
 def sweep() -> dict:
     return housekeeping.sweep()
+
+
+@shared_task(name="images.scrub", acks_late=True)
+def scrub() -> dict:
+    """A round of the scrubber. Safe to run twice or side by side: each image is claimed before
+    it is read, and marking it corrupt (or intact again) happens once."""
+    report = integrity.scrub(
+        limit=settings.IMAGE_SCRUB_IMAGES_PER_RUN,
+        # A round takes no new image once the next one is due, so rounds never pile up.
+        budget=settings.IMAGE_SCRUB_INTERVAL or None,
+    )
+    return report.as_dict()
 
 
 @worker_ready.connect

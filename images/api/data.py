@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from dashboard.exceptions import BadRequest, Conflict, Forbidden, RequestEntityTooLarge, StratusError
 from dashboard.policy import authorize
-from images import services
+from images import integrity, services
 from images.api.views import GlanceView, empty, find_image
 from images.choices import API_IMPORT_METHODS, ImageStatus, ImportMethod
 from images.models import ImageLocation
@@ -68,6 +68,7 @@ class ImageFile(GlanceView):
         location = next(iter(image.locations.all()), None)
         if image.status not in (ImageStatus.ACTIVE, ImageStatus.DEACTIVATED) or location is None:
             return empty()
+        services.check_intact(image)
         store = get_store(location.store)
         key = location.data_key
         size = image.size or 0
@@ -77,7 +78,12 @@ class ImageFile(GlanceView):
             start, length = _parse_range(header, size)
             code = 206
         try:
-            body = store.get(key, start, length)
+            if location.store == integrity.HTTP_STORE:
+                # A remote server can change what its URL serves: every byte is hashed on the way,
+                # a range included (it is cut out of the whole data), and a mismatch cuts the stream.
+                body = integrity.verified(image, store.get(key), start, length)
+            else:
+                body = store.get(key, start, length)
         except StoreError as exc:
             raise StratusError("The image data is not available right now.", status=503) from exc
         response = StreamingHttpResponse(body, status=code, content_type="application/octet-stream")

@@ -12,11 +12,12 @@ from images.pipeline.errors import ImageRejected
 
 # Declared formats whose bytes are plain disk contents (the inspector reports them as raw).
 RAW_LIKE = {"raw", "ami", "ploop"}
-# Formats the inspector knows; for the others (and for docker/compressed containers) content is opaque.
-# That includes a kernel (aki) and a ramdisk (ari): QEMU loads them as files, never as disks, and a
-# bzImage looks to the inspector like an MBR disk with invalid partition entries.
+# Formats the inspector knows; for the others content is opaque. That is a kernel (aki) and a
+# ramdisk (ari): QEMU loads them as files, never as disks, and a bzImage looks to the inspector like
+# an MBR disk with invalid partition entries.
+# The container format never makes content opaque: a container name is only a label the uploader
+# chose, so a "compressed" or "docker" image gets the same checks as a bare one.
 INSPECTED = RAW_LIKE | {"qcow2", "vmdk", "vhd", "vhdx", "vdi", "iso"}
-OPAQUE_CONTAINERS = {"docker", "compressed"}
 # Glance's disk_format (and the inspectors' name) → the name of QEMU's block driver for it.
 QEMU_DRIVER = {"iso": "raw", "vhd": "vpc", "gpt": "raw"}
 
@@ -42,8 +43,9 @@ def check_content(
     inspectors: list, disk_format: str, container_format: str | None, size: int = 0
 ) -> tuple[str, int]:
     """Match, safety check and virtual size. Returns (QEMU's driver name, virtual size).
-    ``size`` is the byte count: the virtual size of raw content (the inspectors only saw its head)."""
-    if container_format in OPAQUE_CONTAINERS or disk_format not in INSPECTED:
+    ``size`` is the byte count: the virtual size of raw content (the inspectors only saw its head).
+    ``container_format`` changes nothing here, on purpose (see INSPECTED)."""
+    if disk_format not in INSPECTED:
         return "raw", 0
     inspector = detected_format(inspectors, disk_format)
     found = str(inspector)

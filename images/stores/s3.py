@@ -79,7 +79,16 @@ class S3Store(ImageStore):
             body = self.client.get_object(**kwargs)["Body"]
         except (BotoCoreError, ClientError) as exc:
             raise StoreError(f"S3 store {self.name!r} could not read the image.") from exc
-        return body.iter_chunks(chunk_size=PART_SIZE // 4)
+        return self._stream(body)
+
+    def _stream(self, body) -> Iterator[bytes]:
+        # A connection that breaks half way is the store's error, like one that never opened.
+        try:
+            yield from body.iter_chunks(chunk_size=PART_SIZE // 4)
+        except (BotoCoreError, ClientError) as exc:
+            raise StoreError(f"S3 store {self.name!r} failed while reading the image.") from exc
+        finally:
+            body.close()
 
     def delete(self, key: str) -> None:
         try:
@@ -90,8 +99,13 @@ class S3Store(ImageStore):
     def exists(self, key: str) -> bool:
         try:
             self.client.head_object(Bucket=self.bucket, Key=self._key(key))
-        except ClientError:
-            return False
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            # Denied, throttled …: that says nothing about whether the object is there.
+            raise StoreError(f"S3 store {self.name!r} could not tell whether the image is there.") from exc
+        except BotoCoreError as exc:
+            raise StoreError(f"S3 store {self.name!r} could not be reached.") from exc
         return True
 
     def keys(self) -> Iterator[str]:

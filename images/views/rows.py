@@ -70,7 +70,12 @@ def actions_for(ctx, image: Image, policy_target: dict) -> dict[str, bool]:
         "members": own and image.visibility == Visibility.SHARED and can(ctx, "add_member", policy_target),
         # Launching is the compute service's decision: an active image and the right to create servers.
         "launch": status == ImageStatus.ACTIVE
+        and not image.is_corrupt
         and can(ctx, "os_compute_api:servers:create", {"project_id": ctx.project_id}),
+        # The link goes to the image API's GET /file, which refuses a corrupt image all the same.
+        "download": (status == ImageStatus.ACTIVE or (status == ImageStatus.DEACTIVATED and ctx.is_admin))
+        and not image.is_corrupt
+        and can(ctx, "download_image", policy_target),
         "respond": (
             not own
             and image.visibility == Visibility.SHARED

@@ -245,4 +245,5 @@ def sweep_stuck() -> dict[str, int]:
 
 
 def state_dir_for(host_name: str, given: str | None) -> Path:
-    return Path(given) if given else Path(settings.COMPUTE_STATE_DIR) / host_name
+    # Absolute: the disks under it are handed to qemu-img, which takes absolute file names only.
+    return Path(given).resolve() if given else Path(settings.COMPUTE_STATE_DIR).resolve() / host_name

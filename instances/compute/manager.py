@@ -245,6 +245,8 @@ class ComputeManager(VolumeAgentMixin, DiskOpsMixin):
         image = Image.objects.filter(pk=image_id).prefetch_related("locations").first()
         if image is None or image.status != ImageStatus.ACTIVE:
             raise BuildAbort(f"Image {image_id} is not active.")
+        if image.is_corrupt:  # marked after the launch was accepted
+            raise BuildAbort(image.corrupt_reason)
         location = next(iter(image.locations.all()), None)
         if location is None:
             raise BuildAbort(f"Image {image_id} has no data.")

@@ -104,7 +104,7 @@ class FileVolumeBackend:
     def _resize(path: Path, fmt: str, size_gb: int) -> None:
         current = disks.info(path, fmt).virtual_size
         if current < size_gb * GiB:
-            disks.run_qemu_img(["resize", "-q", "-f", fmt, "--", str(path), str(size_gb * GiB)])
+            disks.resize(path, fmt, size_gb * GiB)
 
     def extend(self, path: Path, fmt: str, size_gb: int) -> None:
         """Grow a detached volume; running it again with the same size changes nothing."""

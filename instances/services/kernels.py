@@ -35,6 +35,8 @@ def check_boot_files(ctx, properties: dict) -> None:
             raise BadRequest(f"Image {prop} {image_id} could not be found.")
         if image.status != ImageStatus.ACTIVE or not image.os_hash_value:
             raise BadRequest(f"Image {prop} {image_id} is not active.")
+        if image.is_corrupt:
+            raise BadRequest(f"Image {prop} {image_id} is unacceptable: {image.corrupt_reason}")
         if image.disk_format != disk_format:
             raise BadRequest(f"Image {prop} {image_id} is not {kind} (disk_format {disk_format}).")
 

@@ -108,6 +108,8 @@ def check_image_and_flavor(image, flavor: Flavor, ctx=None) -> int:
 
     if image.status != ImageStatus.ACTIVE:
         raise BadRequest(f"Image {image.pk} is not active.")
+    if image.is_corrupt:  # Nova's ImageUnacceptable: 400
+        raise BadRequest(f"Image {image.pk} is unacceptable: {image.corrupt_reason}")
     if image.disk_format not in SUPPORTED_DISK_FORMATS or not image.os_hash_value:
         raise BadRequest(
             f"Image {image.pk} is unacceptable: disk format {image.disk_format} is not supported "

@@ -131,6 +131,8 @@ def check_image(image) -> None:
         raise BadRequest(
             f"Invalid image identifier or unable to access requested image: {image.pk} is not active."
         )
+    if image.is_corrupt:
+        raise BadRequest(f"Image {image.pk} is unacceptable: {image.corrupt_reason}")
     if image.disk_format not in ("raw", "qcow2") or not image.os_hash_value:
         raise BadRequest(
             f"Image {image.pk} has disk format {image.disk_format}; volumes are made from raw or qcow2."

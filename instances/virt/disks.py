@@ -1,6 +1,7 @@
 """Disk files for guests: root overlays, blank ephemeral/swap disks, inspection, conversion.
 
-Every qemu-img call goes through ``dashboard.qemu_img``: an explicit ``-f`` and resource limits.
+Every qemu-img call goes through ``dashboard.qemu_img``: an explicit ``-f``, resource limits, and
+absolute file names only (never a json: specification or a protocol such as nbd: or http:).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = [
     "convert",
     "grow",
     "rebase_onto",
+    "resize",
     "remove",
 ]
 
@@ -52,6 +54,14 @@ def run_qemu_img(args: list[str], limits: Limits | None = None) -> str:
         raise VirtError(str(exc)) from exc
 
 
+def _path(path: str | Path) -> str:
+    """The file name qemu-img gets: absolute, local, no json: or protocol prefix."""
+    try:
+        return qemu_img.checked_path(path)
+    except qemu_img.UnsafePath as exc:
+        raise VirtError(str(exc)) from exc
+
+
 def _check_format(fmt: str, *, source: bool = False) -> None:
     """``fmt`` is a QEMU driver name: raw or qcow2, or with ``source`` one the cache converts from."""
     allowed = (*DISK_FORMATS, *SOURCE_FORMATS.values()) if source else DISK_FORMATS
@@ -66,7 +76,7 @@ def info(path: str | Path, fmt: str, *, in_use: bool = False, limits: Limits | N
     args = ["info", "-f", fmt, "--output=json"]
     if in_use:
         args.append("-U")  # a running guest holds the write lock; reading metadata is still safe
-    data = json.loads(run_qemu_img([*args, "--", str(path)], limits))
+    data = json.loads(run_qemu_img([*args, "--", _path(path)], limits))
     return DiskInfo(
         format=data["format"],
         virtual_size=int(data["virtual-size"]),
@@ -82,8 +92,9 @@ def inspect(path: str | Path, expected_format: str, *, limits: Limits | None = N
     ever reads it. ``expected_format`` is Glance's name (raw, qcow2, or one of SOURCE_FORMATS)."""
     if expected_format not in DISK_FORMATS and expected_format not in SOURCE_FORMATS:
         raise VirtError(f"disk format {expected_format!r} cannot be used for a disk")
+    name = _path(path)
     try:
-        detected = format_inspector.detect_file_format(str(path))
+        detected = format_inspector.detect_file_format(name)
         if detected is None:
             raise VirtError(f"could not determine the format of {path}")
         detected.safety_check()
@@ -131,30 +142,19 @@ def create_overlay(
     """A qcow2 root disk backed by a cached base image, grown to the flavor's root size.
     A size of 0 keeps the image's own size (Nova's root_gb=0). Never shrinks: that would cut
     the guest's file system, so it is an error."""
-    base = info(base_path, base_format, limits=limits)
+    target = _path(path)
+    backing = str(Path(_path(base_path)).resolve())
+    base = info(backing, base_format, limits=limits)
     size = size_gb * GiB if size_gb else base.virtual_size
     if size < base.virtual_size:
         raise VirtError(
             f"root disk of {size_gb} GiB is smaller than the image's virtual size "
             f"of {base.virtual_size} bytes"
         )
-    path = Path(path)
+    path = Path(target)
     path.parent.mkdir(parents=True, exist_ok=True)
     run_qemu_img(
-        [
-            "create",
-            "-q",
-            "-f",
-            "qcow2",
-            "-b",
-            str(Path(base_path).resolve()),
-            "-F",
-            base_format,
-            "--",
-            str(path),
-            str(size),
-        ],
-        limits,
+        ["create", "-q", "-f", "qcow2", "-b", backing, "-F", base_format, "--", target, str(size)], limits
     )
     return path
 
@@ -174,7 +174,7 @@ def create_blank(
     size = size_gb * GiB if size_gb is not None else size_mb * MiB
     if size <= 0:
         raise VirtError("a blank disk needs a positive size")
-    path = Path(path)
+    path = Path(_path(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     run_qemu_img(["create", "-q", "-f", fmt, "--", str(path), str(size)], limits)
     return path
@@ -193,13 +193,14 @@ def convert(
     and renamed, so a failed conversion never leaves a plausible-looking target behind."""
     _check_format(source_format, source=True)
     _check_format(target_format)
-    target = Path(target)
+    source = _path(source)
+    target = Path(_path(target))
     tmp = target.with_name(f".{target.name}.part")
     args = ["convert", "-q", "-f", source_format, "-O", target_format]
     if in_use:
         args.append("-U")
     try:
-        run_qemu_img([*args, "--", str(source), str(tmp)], limits)
+        run_qemu_img([*args, "--", source, str(tmp)], limits)
         os.replace(tmp, target)
     finally:
         if tmp.exists():
@@ -216,7 +217,7 @@ def grow(path: str | Path, fmt: str, size_gb: int, *, limits: Limits | None = No
     if size < current:
         raise VirtError(f"disk {path} of {current} bytes cannot shrink to {size_gb} GiB")
     if size > current:
-        run_qemu_img(["resize", "-q", "-f", fmt, "--", str(path), str(size)], limits)
+        run_qemu_img(["resize", "-q", "-f", fmt, "--", _path(path), str(size)], limits)
 
 
 def rebase_onto(
@@ -225,22 +226,16 @@ def rebase_onto(
     """Point a qcow2 overlay at another copy of the same base image (the image cache of the host
     the overlay was copied to): only the header changes, the data is the same (``rebase -u``)."""
     _check_format(base_format, source=True)
+    base = _path(Path(base_path).resolve())
     run_qemu_img(
-        [
-            "rebase",
-            "-q",
-            "-u",
-            "-f",
-            "qcow2",
-            "-b",
-            str(Path(base_path).resolve()),
-            "-F",
-            base_format,
-            "--",
-            str(path),
-        ],
-        limits,
+        ["rebase", "-q", "-u", "-f", "qcow2", "-b", base, "-F", base_format, "--", _path(path)], limits
     )
+
+
+def resize(path: str | Path, fmt: str, size: int, *, limits: Limits | None = None) -> None:
+    """Set the virtual size of a disk (in bytes); qemu-img refuses to shrink without --shrink."""
+    _check_format(fmt)
+    run_qemu_img(["resize", "-q", "-f", fmt, "--", _path(path), str(size)], limits)
 
 
 def remove(*paths: str | Path) -> None:

@@ -34,6 +34,9 @@ def load_settings(tmp_path, **env) -> subprocess.CompletedProcess:
         ("REDIS_URL", "http://nope"),
         ("SECRET_KEY", "short"),
         ("STRATUS_TOKEN_EXPIRATION", "soon"),
+        ("STRATUS_IMAGE_SCRUB_INTERVAL", "hourly"),
+        ("STRATUS_IMAGE_SCRUB_BYTES_PER_SECOND", "-1"),
+        ("STRATUS_IMAGE_SCRUB_IMAGES_PER_RUN", "0"),
     ],
 )
 def test_a_bad_value_stops_start_up_with_a_message_naming_the_variable(tmp_path, name, value):

@@ -4,10 +4,15 @@ of it (or of the host file it points at) stays in the store."""
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 
 import pytest
 
+from images import tasks
 from images.models import Image
+from images.pipeline import qemu as pipeline_qemu
+from images.pipeline.errors import ImageRejected
+from images.staging import staging_path
 from tests.images.conftest import qemu_img
 
 pytestmark = pytest.mark.django_db
@@ -165,3 +170,106 @@ def test_qemu_img_runs_under_a_memory_limit(member, stores_dir, qcow2, settings)
     # proof that the limit applies (a resource bomb meets the same fate).
     settings.QEMU_IMG_ADDRESS_SPACE_MB = 4
     refused(member, stores_dir, qcow2, "qcow2", "qemu-img info failed")
+
+
+# --- the container format never switches the content checks off -----------------------------------
+
+
+@pytest.mark.parametrize("container_format", ["compressed", "docker"])
+def test_a_qcow2_with_a_backing_file_is_refused_whatever_the_container_format(
+    member, stores_dir, tmp_path, canary, container_format
+):
+    path = tmp_path / "x.qcow2"
+    qemu_img("create", "-f", "qcow2", "-b", str(canary), "-F", "raw", str(path), "16M")
+    refused(member, stores_dir, path.read_bytes(), "qcow2", "backing_file", container_format=container_format)
+
+
+@pytest.mark.parametrize("container_format", ["compressed", "docker"])
+def test_a_qcow2_with_an_external_data_file_is_refused_whatever_the_container_format(
+    member, stores_dir, tmp_path, canary, container_format
+):
+    path = tmp_path / "x.qcow2"
+    qemu_img("create", "-f", "qcow2", "-o", f"data_file={canary},data_file_raw=on", str(path), "16M")
+    refused(member, stores_dir, path.read_bytes(), "qcow2", "data_file", container_format=container_format)
+
+
+@pytest.mark.parametrize("container_format", ["compressed", "docker"])
+def test_a_backing_file_qcow2_declared_raw_in_an_opaque_container_is_refused(
+    member, stores_dir, tmp_path, canary, container_format
+):
+    path = tmp_path / "x.qcow2"
+    qemu_img("create", "-f", "qcow2", "-b", str(canary), "-F", "raw", str(path), "16M")
+    refused(
+        member, stores_dir, path.read_bytes(), "raw", "Image content is qcow2 but disk_format is raw",
+        container_format=container_format,
+    )  # fmt: skip
+
+
+def test_a_flat_vmdk_in_a_compressed_container_is_refused(member, stores_dir, tmp_path, canary):
+    path = tmp_path / "x.vmdk"
+    qemu_img("create", "-f", "vmdk", "-o", "subformat=monolithicFlat", str(path), "1M")
+    descriptor = path.read_bytes().replace(b'"x-flat.vmdk"', f'"{canary}"'.encode())
+    refused(
+        member, stores_dir, descriptor, "vmdk", "safety checks: descriptor", container_format="compressed"
+    )
+
+
+def test_a_polyglot_in_a_docker_container_is_refused(member, stores_dir, qcow2):
+    data = bytearray(qcow2)
+    data[0x8000:0x8006] = b"\x01CD001"
+    refused(member, stores_dir, bytes(data), "qcow2", "several formats", container_format="docker")
+
+
+def test_an_mbr_with_bad_partitions_in_a_compressed_container_is_refused(member, stores_dir):
+    # A boot sector signature with a partition entry whose boot flag is neither 0x00 nor 0x80.
+    data = bytearray(1 << 20)
+    data[446] = 0x42
+    data[510:512] = b"\x55\xaa"
+    refused(member, stores_dir, bytes(data), "raw", "safety checks", container_format="compressed")
+
+
+def test_a_clean_qcow2_in_a_compressed_container_is_checked_and_stored(member, stores_dir, qcow2):
+    image = member.create(disk_format="qcow2", container_format="compressed")
+    assert member.upload(image["id"], qcow2).status_code == 204
+    row = Image.objects.get(pk=image["id"])
+    assert row.status == "active" and row.virtual_size == 16 << 20
+
+
+def test_an_archive_declared_raw_in_a_compressed_container_is_stored_as_raw(member, stores_dir):
+    archive = b"\x1f\x8b\x08\x00" + bytes(range(256)) * 64  # a gzip header and bytes no format claims
+    image = member.create(disk_format="raw", container_format="compressed")
+    assert member.upload(image["id"], archive).status_code == 204
+    assert Image.objects.get(pk=image["id"]).status == "active"
+
+
+def test_a_glance_direct_import_in_a_docker_container_gets_the_content_checks(
+    member, stores_dir, tmp_path, canary
+):
+    path = tmp_path / "x.qcow2"
+    qemu_img("create", "-f", "qcow2", "-b", str(canary), "-F", "raw", str(path), "16M")
+    image = member.create(disk_format="qcow2", container_format="docker")
+    assert member.put(f"/v2/images/{image['id']}/stage", path.read_bytes()).status_code == 204
+    response = member.post(f"/v2/images/{image['id']}/import", {"method": {"name": "glance-direct"}})
+    assert response.status_code == 202
+    tasks.import_image(image["id"])
+    row = Image.objects.get(pk=image["id"])
+    assert row.status == "queued" and "backing_file" in row.reason
+    assert not staging_path(row.pk).exists()
+    assert list((stores_dir / "store").iterdir()) == []
+
+
+def test_the_pipeline_never_hands_qemu_img_a_relative_or_protocol_path(tmp_path, monkeypatch, qcow2):
+    # Real files behind every name: qemu-img would read and write them if it were asked to.
+    monkeypatch.chdir(tmp_path)
+    staged = tmp_path / "staged.qcow2"
+    staged.write_bytes(qcow2)
+    raw = tmp_path / "in.raw"
+    raw.write_bytes(bytes(65536))
+    json_spec = f'json:{{"file.driver": "file", "file.filename": "{staged}"}}'
+    for source in (Path("staged.qcow2"), f"file:{staged}", json_spec):
+        with pytest.raises(ImageRejected, match="could not be processed"):
+            pipeline_qemu.info(source, "qcow2")
+    for target in (Path("out.qcow2"), f"file:{tmp_path / 'out2.qcow2'}"):
+        with pytest.raises(ImageRejected, match="could not be processed"):
+            pipeline_qemu.convert(raw, "raw", target, "qcow2")
+    assert not (tmp_path / "out.qcow2").exists() and not (tmp_path / "out2.qcow2").exists()

@@ -10,6 +10,7 @@ import signal
 import subprocess
 
 import pytest
+import requests
 
 from tests.images.live_support import RemoteFiles, glance_env, start_import_stack, token, wait_until_settled
 from tests.support.processes import BIN, DEMO_PASSWORD, require
@@ -128,3 +129,30 @@ def test_a_worker_killed_mid_import_leaves_no_stuck_image_and_no_staging_file(
     staging = stack.data_dir / "staging"
     assert not [p for p in staging.iterdir() if p.name.startswith(image_id)]
     assert "images.import_image" in stack.log("worker2")
+
+
+def test_a_changed_http_location_reaches_the_client_as_a_broken_transfer(stack, remote, demo_token):
+    data = os.urandom(10 << 20)  # several chunks of the pipeline (4 MiB)
+    (remote.root / "kept-remote.raw").write_bytes(data)
+    headers = {"X-Auth-Token": demo_token}
+    images = f"{stack.url}/image/v2/images"
+    body = {"name": "remote", "disk_format": "raw", "container_format": "bare"}
+    image_id = requests.post(images, json=body, headers=headers, timeout=30).json()["id"]
+    location = {
+        "url": remote.url("kept-remote.raw"),
+        "validation_data": {"os_hash_algo": "sha512", "os_hash_value": hashlib.sha512(data).hexdigest()},
+    }
+    response = requests.post(f"{images}/{image_id}/locations", json=location, headers=headers, timeout=30)
+    assert response.status_code == 202, response.text
+    assert wait_until_settled(stack, demo_token, image_id)["status"] == "active"
+    # The remote server now serves something else under the same URL, of the same length.
+    (remote.root / "kept-remote.raw").write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    received = bytearray()
+    with requests.get(f"{images}/{image_id}/file", headers=headers, stream=True, timeout=60) as download:
+        assert download.status_code == 200 and download.headers["Content-Length"] == str(len(data))
+        with pytest.raises(requests.exceptions.ChunkedEncodingError):
+            for chunk in download.iter_content(65536):
+                received += chunk
+    assert 0 < len(received) < len(data)  # data flowed, but the client never got a complete file
+    again = requests.get(f"{images}/{image_id}/file", headers=headers, timeout=30)
+    assert again.status_code == 409 and "failed an integrity check" in again.json()["message"]

@@ -148,3 +148,36 @@ def test_a_broken_s3_endpoint_shows_no_credentials_anywhere(member, settings, tm
     )
     for secret in (ACCESS_KEY, SECRET_KEY, "Signature=", "X-Amz-Credential", "aws_secret"):
         assert secret not in everything
+
+
+def test_the_scrubber_finds_an_object_changed_or_removed_in_the_bucket(
+    member, settings, tmp_path, s3_endpoint, bucket, qcow2
+):
+    client, name = bucket
+    use_stores(settings, tmp_path, s3_endpoint, name, default="s3")
+    settings.IMAGE_SCRUB_BYTES_PER_SECOND = 0
+    changed, removed, intact = (member.create()["id"] for _ in range(3))
+    for image_id in (changed, removed, intact):
+        assert member.upload(image_id, qcow2).status_code == 204
+    client.put_object(Bucket=name, Key=f"images/{changed}", Body=qcow2[:-1] + b"\x01")
+    client.delete_object(Bucket=name, Key=f"images/{removed}")
+    report = tasks.scrub()
+    assert report["checked"] == 3 and sorted(report["corrupt"]) == sorted([changed, removed])
+    assert "does not match" in Image.objects.get(pk=changed).scrub_error
+    assert Image.objects.get(pk=removed).scrub_error == "The data is missing from store 's3'."
+    assert not Image.objects.get(pk=intact).is_corrupt
+    assert member.get(f"/v2/images/{changed}/file").status_code == 409
+
+
+def test_an_unreachable_bucket_is_no_finding_about_the_data(
+    member, settings, tmp_path, s3_endpoint, bucket, qcow2
+):
+    client, name = bucket
+    use_stores(settings, tmp_path, s3_endpoint, name, default="s3")
+    settings.IMAGE_SCRUB_BYTES_PER_SECOND = 0
+    image_id = member.create()["id"]
+    assert member.upload(image_id, qcow2).status_code == 204
+    use_stores(settings, tmp_path, f"http://127.0.0.1:{free_port()}", name, default="s3")  # nobody listens
+    report = tasks.scrub()
+    assert report["unreadable_store"] == [image_id] and report["corrupt"] == []
+    assert not Image.objects.get(pk=image_id).is_corrupt

@@ -42,3 +42,37 @@ def test_qemu_img_runs_under_the_address_space_limit(tmp_path):
     tight = disks.Limits(address_space_mb=1, cpu_seconds=1, timeout=30)
     with pytest.raises(VirtError, match="qemu-img create failed"):
         disks.create_blank(tmp_path / "eph", size_mb=1, limits=tight)
+
+
+UNSAFE_PATHS = [
+    "disk.qcow2",
+    'json:{"file.driver": "file", "file.filename": "/etc/shadow"}',
+    "file:/etc/passwd",
+    "nbd://127.0.0.1:10809/export",
+    "http://169.254.169.254/disk",
+]
+
+
+@pytest.mark.parametrize("path", UNSAFE_PATHS)
+def test_every_disk_operation_refuses_a_relative_or_protocol_path(path, marker_image, tmp_path, limits):
+    good = marker_image[0]
+    calls = [
+        lambda: disks.info(path, "qcow2", limits=limits),
+        lambda: disks.inspect(path, "raw", limits=limits),
+        lambda: disks.create_blank(path, size_mb=1, limits=limits),
+        lambda: disks.create_overlay(path, "raw", tmp_path / "overlay", 1, limits=limits),
+        lambda: disks.create_overlay(good, "raw", path, 1, limits=limits),
+        lambda: disks.convert(path, "raw", tmp_path / "out.qcow2", limits=limits),
+        lambda: disks.convert(good, "raw", path, limits=limits),
+        lambda: disks.resize(path, "qcow2", disks.GiB, limits=limits),
+    ]
+    for call in calls:
+        with pytest.raises(VirtError, match="absolute file name"):
+            call()
+    assert not (tmp_path / "overlay").exists() and not (tmp_path / "out.qcow2").exists()
+
+
+def test_resize_grows_a_disk(tmp_path, limits):
+    disk = disks.create_blank(tmp_path / "grow.qcow2", size_mb=1, limits=limits)
+    disks.resize(disk, "qcow2", 2 * disks.MiB, limits=limits)
+    assert disks.info(disk, "qcow2", limits=limits).virtual_size == 2 * disks.MiB
