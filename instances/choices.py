@@ -13,6 +13,8 @@ class VmState(models.TextChoices):
     SUSPENDED = "suspended", "Suspended"
     ERROR = "error", "Error"
     DELETED = "deleted", "Deleted"
+    SHELVED = "shelved", "Shelved"
+    SHELVED_OFFLOADED = "shelved_offloaded", "Shelved Offloaded"
 
 
 class TaskState(models.TextChoices):
@@ -29,6 +31,9 @@ class TaskState(models.TextChoices):
     RESUMING = "resuming", "Resuming"
     IMAGE_SNAPSHOT = "image_snapshot", "Snapshotting"
     DELETING = "deleting", "Deleting"
+    SHELVING = "shelving", "Shelving"
+    SHELVING_OFFLOADING = "shelving_offloading", "Shelving Offloading"
+    UNSHELVING = "unshelving", "Unshelving"
 
 
 class PowerState(models.IntegerChoices):
@@ -67,6 +72,8 @@ def api_status(vm_state: str, task_state: str) -> str:
         VmState.SUSPENDED: "SUSPENDED",
         VmState.ERROR: "ERROR",
         VmState.DELETED: "DELETED",
+        VmState.SHELVED: "SHELVED",
+        VmState.SHELVED_OFFLOADED: "SHELVED_OFFLOADED",
     }.get(vm_state, "UNKNOWN")
 
 
@@ -82,7 +89,18 @@ STATUS_FILTERS: dict[str, tuple[str, str | None]] = {
     "SUSPENDED": (VmState.SUSPENDED, None),
     "ERROR": (VmState.ERROR, None),
     "DELETED": (VmState.DELETED, None),
+    "SHELVED": (VmState.SHELVED, None),
+    "SHELVED_OFFLOADED": (VmState.SHELVED_OFFLOADED, None),
 }
+
+
+class ServerGroupPolicy(models.TextChoices):
+    """Nova's server group policies; the soft ones (2.15) weigh hosts instead of filtering them."""
+
+    AFFINITY = "affinity", "Affinity"
+    ANTI_AFFINITY = "anti-affinity", "Anti-affinity"
+    SOFT_AFFINITY = "soft-affinity", "Soft affinity"
+    SOFT_ANTI_AFFINITY = "soft-anti-affinity", "Soft anti-affinity"
 
 
 class VolumeStatus(models.TextChoices):

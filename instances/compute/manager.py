@@ -30,6 +30,7 @@ from images.stores.filesystem import FilesystemStore
 from instances.choices import PowerState, TaskState, VmState
 from instances.compute.errors import BuildAbort
 from instances.compute.networking import InstanceNetworks, Mode
+from instances.compute.shelve import ShelveMixin
 from instances.compute.volume_agent import VolumeAgentMixin
 from instances.models import Instance
 from instances.services import guest_metadata, kernels, servers
@@ -55,7 +56,7 @@ POWER_TO_DB = {
 }
 
 
-class ComputeManager(VolumeAgentMixin):
+class ComputeManager(ShelveMixin, VolumeAgentMixin):
     def __init__(
         self,
         host_name: str,
@@ -210,13 +211,21 @@ class ComputeManager(VolumeAgentMixin):
         servers.set_error(instance.pk, message, expected_task=TaskState.SPAWNING)
         servers.finish_action(instance.pk, "create", "Error", message)
 
-    def _create_disks(self, instance: Instance) -> None:
+    def _create_disks(self, instance: Instance, root_copy_of: str = "") -> None:
+        """``root_copy_of``: an image whose standalone copy is the root disk (unshelve), instead of
+        an overlay on the instance's image."""
         paths = self.disk_paths(str(instance.pk))
         # A previous attempt may have died half way; the guest never ran on these files.
         disks.remove(*paths.values())
-        if not self.prepare_boot_volume(instance):
-            base, fmt = self._cached_image(str(instance.image_id))
-            disks.create_overlay(base, fmt, paths["vda"], instance.root_gb)
+        if self.prepare_boot_volume(instance):
+            root = None  # the boot volume is the root disk
+        else:
+            root = self._cached_image(root_copy_of or str(instance.image_id))
+        if root is not None and root_copy_of:
+            paths["vda"].parent.mkdir(parents=True, exist_ok=True)
+            disks.convert(*root, paths["vda"], "qcow2")
+        elif root is not None:
+            disks.create_overlay(*root, paths["vda"], instance.root_gb)
         for image_id in kernels.boot_file_ids(instance.image_properties).values():
             self._cached_image(image_id)
         if instance.ephemeral_gb:

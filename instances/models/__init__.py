@@ -2,6 +2,7 @@
 
 from instances.models.hosts import ComputeHost
 from instances.models.keypairs import KeyPair, KeyPairType
+from instances.models.server_groups import ServerGroup, ServerGroupMember
 from instances.models.servers import ComputeQuota, Instance, InstanceAction, PortForward, ProjectNetwork
 from instances.models.volumes import Volume, VolumeAttachment, VolumeQuerySet, VolumeQuota
 
@@ -14,6 +15,8 @@ __all__ = [
     "KeyPairType",
     "PortForward",
     "ProjectNetwork",
+    "ServerGroup",
+    "ServerGroupMember",
     "Volume",
     "VolumeAttachment",
     "VolumeQuerySet",
