@@ -430,6 +430,14 @@ COMPUTE_QUOTA_CORES = _read("int", "STRATUS_QUOTA_CORES", 20)
 COMPUTE_QUOTA_RAM = _read("int", "STRATUS_QUOTA_RAM", 51200)
 # Key pairs per user (Nova's default quota).
 COMPUTE_QUOTA_KEY_PAIRS = _read("int", "STRATUS_QUOTA_KEY_PAIRS", 100)
+# Server groups per project, and instances per server group (Nova's defaults).
+COMPUTE_QUOTA_SERVER_GROUPS = _read("int", "STRATUS_QUOTA_SERVER_GROUPS", 10)
+COMPUTE_QUOTA_SERVER_GROUP_MEMBERS = _read("int", "STRATUS_QUOTA_SERVER_GROUP_MEMBERS", 10)
+# Seconds a shelved instance keeps its host before it is offloaded (Nova's shelved_offload_time):
+# 0 offloads at once, -1 never (only the shelveOffload action does).
+COMPUTE_SHELVED_OFFLOAD_TIME = _read("int", "STRATUS_SHELVED_OFFLOAD_TIME", 0)
+if COMPUTE_SHELVED_OFFLOAD_TIME < -1:
+    raise ImproperlyConfigured("STRATUS_SHELVED_OFFLOAD_TIME must be -1, 0 or a number of seconds.")
 # The largest user data a server may carry, base64-encoded (Nova's limit).
 COMPUTE_USER_DATA_MAX_BYTES = 65535
 # Give every instance a config drive, whether its user asks or not (Nova's force_config_drive).

@@ -20,6 +20,14 @@ class InstancesConfig(AppConfig):
             nav.Panel("project", "Volumes", "project-volumes", "hdd-stack", policies.VOLUME_GET_ALL, 35),
             nav.Panel("project", "Key Pairs", "project-keypairs", "key", policies.KEYPAIRS_INDEX, 37, own),
             nav.Panel(
+                "project",
+                "Server Groups",
+                "project-server-groups",
+                "diagram-3",
+                policies.SERVER_GROUPS_INDEX,
+                38,
+            ),
+            nav.Panel(
                 "admin", "Hypervisors", "admin-hypervisors", "hdd-rack", policies.HYPERVISORS_DETAIL, 40
             ),
             nav.Panel(

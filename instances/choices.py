@@ -16,6 +16,8 @@ class VmState(models.TextChoices):
     # Resize, rebuild and rescue (Nova's vm_states.RESIZED and RESCUED)
     RESIZED = "resized", "Verify Resize"
     RESCUED = "rescued", "Rescued"
+    SHELVED = "shelved", "Shelved"
+    SHELVED_OFFLOADED = "shelved_offloaded", "Shelved Offloaded"
 
 
 class TaskState(models.TextChoices):
@@ -39,6 +41,9 @@ class TaskState(models.TextChoices):
     REBUILDING = "rebuilding", "Rebuilding"
     RESCUING = "rescuing", "Rescuing"
     UNRESCUING = "unrescuing", "Unrescuing"
+    SHELVING = "shelving", "Shelving"
+    SHELVING_OFFLOADING = "shelving_offloading", "Shelving Offloading"
+    UNSHELVING = "unshelving", "Unshelving"
 
 
 class PowerState(models.IntegerChoices):
@@ -96,6 +101,8 @@ def api_status(vm_state: str, task_state: str) -> str:
         VmState.ERROR: "ERROR",
         VmState.DELETED: "DELETED",
         VmState.RESCUED: "RESCUE",
+        VmState.SHELVED: "SHELVED",
+        VmState.SHELVED_OFFLOADED: "SHELVED_OFFLOADED",
     }.get(vm_state, "UNKNOWN")
 
 
@@ -113,7 +120,18 @@ STATUS_FILTERS: dict[str, tuple[str, str | None]] = {
     "DELETED": (VmState.DELETED, None),
     "VERIFY_RESIZE": (VmState.RESIZED, None),
     "RESCUE": (VmState.RESCUED, None),
+    "SHELVED": (VmState.SHELVED, None),
+    "SHELVED_OFFLOADED": (VmState.SHELVED_OFFLOADED, None),
 }
+
+
+class ServerGroupPolicy(models.TextChoices):
+    """Nova's server group policies; the soft ones (2.15) weigh hosts instead of filtering them."""
+
+    AFFINITY = "affinity", "Affinity"
+    ANTI_AFFINITY = "anti-affinity", "Anti-affinity"
+    SOFT_AFFINITY = "soft-affinity", "Soft affinity"
+    SOFT_ANTI_AFFINITY = "soft-anti-affinity", "Soft anti-affinity"
 
 
 class VolumeStatus(models.TextChoices):

@@ -150,3 +150,24 @@ RULES += [
     RuleDefault(RESCUE, ADMIN_OR_MEMBER, f"Boot a server from a rescue image. {_ACT}"),
     RuleDefault(UNRESCUE, ADMIN_OR_MEMBER, f"Return a rescued server to its own disk. {_ACT}"),
 ]
+
+# --- shelve and server groups (Nova's names and defaults) ---
+SHELVE = "os_compute_api:os-shelve:shelve"
+SHELVE_OFFLOAD = "os_compute_api:os-shelve:shelve_offload"
+UNSHELVE = "os_compute_api:os-shelve:unshelve"
+SERVER_GROUPS_CREATE = "os_compute_api:os-server-groups:create"
+SERVER_GROUPS_DELETE = "os_compute_api:os-server-groups:delete"
+SERVER_GROUPS_INDEX = "os_compute_api:os-server-groups:index"
+SERVER_GROUPS_ALL_PROJECTS = "os_compute_api:os-server-groups:index:all_projects"
+SERVER_GROUPS_SHOW = "os_compute_api:os-server-groups:show"
+
+RULES += [
+    RuleDefault(SHELVE, ADMIN_OR_MEMBER, f"Shelve a server. {_ACT}"),
+    RuleDefault(SHELVE_OFFLOAD, ADMIN, "Offload a shelved server from its host at once."),
+    RuleDefault(UNSHELVE, ADMIN_OR_MEMBER, f"Unshelve a server. {_ACT}"),
+    RuleDefault(SERVER_GROUPS_CREATE, ADMIN_OR_MEMBER, "Create a server group in the project."),
+    RuleDefault(SERVER_GROUPS_DELETE, ADMIN_OR_MEMBER, "Delete a server group of the project."),
+    RuleDefault(SERVER_GROUPS_INDEX, ADMIN_OR_READER, "List the project's server groups."),
+    RuleDefault(SERVER_GROUPS_ALL_PROJECTS, ADMIN, "List the server groups of every project."),
+    RuleDefault(SERVER_GROUPS_SHOW, ADMIN_OR_READER, "Show a server group of the project."),
+]

@@ -84,6 +84,21 @@ def snapshot(instance_id: str, image_id: str) -> None:
     agent.current().snapshot(instance_id, image_id)
 
 
+@_action("shelve", "Shelve")
+def shelve(instance_id: str, image_id: str = "") -> None:
+    agent.current().shelve(instance_id, image_id)
+
+
+@_action("shelve_offload", "Shelve offload")
+def shelve_offload(instance_id: str) -> None:
+    agent.current().shelve_offload(instance_id)
+
+
+@_action("unshelve", "Unshelve")
+def unshelve(instance_id: str) -> None:
+    agent.current().unshelve(instance_id)
+
+
 @_action("delete", "Delete")
 def delete(instance_id: str) -> None:
     agent.current().delete(instance_id)
@@ -170,8 +185,9 @@ def sync_hosts() -> dict:
 def sync_host() -> dict:
     manager = agent.current()
     changed = agent.sync_power_states(manager)
+    offloaded = manager.offload_shelved()
     pruned = agent.prune_cache(manager)
-    return {"power_state_changes": changed, "pruned": pruned}
+    return {"power_state_changes": changed, "offloaded": offloaded, "pruned": pruned}
 
 
 # --- volumes: on the host's queue (plugging into guests) and the default queue (files) ---------

@@ -11,6 +11,7 @@ from instances.views import (
     keypairs,
     launch,
     operations,
+    server_groups,
     volumes,
 )
 
@@ -63,6 +64,13 @@ urlpatterns = [
     ),
     path("volumes/<str:volume_id>/upload/", volumes.volume_upload, name="project-volume-upload"),
     path("volumes/<str:volume_id>/delete/", volumes.volume_delete, name="project-volume-delete"),
+    path("server-groups/", server_groups.server_group_list, name="project-server-groups"),
+    path("server-groups/create/", server_groups.server_group_create, name="project-server-group-create"),
+    path(
+        "server-groups/<uuid:group_id>/delete/",
+        server_groups.server_group_delete,
+        name="project-server-group-delete",
+    ),
     path("keypairs/", keypairs.keypair_list, name="project-keypairs"),
     path("keypairs/create/", keypairs.keypair_create, name="project-keypair-create"),
     path("keypairs/import/", keypairs.keypair_import, name="project-keypair-import"),

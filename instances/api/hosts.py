@@ -14,7 +14,7 @@ from dashboard.exceptions import BadRequest, NotFound
 from dashboard.models import Project
 from dashboard.policy import authorize
 from instances import policies
-from instances.models import ComputeHost
+from instances.models import ComputeHost, ServerGroup
 from instances.services import hosts as host_services
 from instances.services import keypairs, quotas
 
@@ -186,14 +186,12 @@ class ServiceView(ComputeView):
 
 # -- quotas and limits ---------------------------------------------------------------------------
 
-# Nova reports these fixed limits too; Stratus has no server groups to count yet.
+# Nova reports these fixed limits too.
 FIXED = {
     "metadata_items": 128,
     "injected_files": 5,
     "injected_file_content_bytes": 10240,
     "injected_file_path_bytes": 255,
-    "server_groups": 10,
-    "server_group_members": 10,
 }
 
 
@@ -209,6 +207,13 @@ def quota_set(request, project_id: str, with_usage: bool) -> dict:
         )
     for name, value in FIXED.items():
         out[name] = {"limit": value, "in_use": 0, "reserved": 0} if with_usage else value
+    # Members are counted per group; Nova reports 0 in use for them here.
+    groups_used = {"server_groups": ServerGroup.objects.for_project(project_id).count() if with_usage else 0}
+    for name in quotas.GROUP_RESOURCES:
+        value = limits[name]
+        out[name] = (
+            {"limit": value, "in_use": groups_used.get(name, 0), "reserved": 0} if with_usage else value
+        )
     # Key pairs are counted per user, as Nova does: the caller's own.
     limit = settings.COMPUTE_QUOTA_KEY_PAIRS
     in_use = keypairs.key_pairs_in_use(request.auth.user.pk) if with_usage else 0
@@ -237,7 +242,7 @@ class QuotaSetView(ComputeView):
                 "Invalid input for field/attribute quota_set. 'quota_set' is a required property"
             )
         values = {}
-        for name in quotas.RESOURCES:
+        for name in (*quotas.RESOURCES, *quotas.GROUP_RESOURCES):
             if name in body:
                 try:
                     value = int(body[name])
@@ -283,7 +288,8 @@ class LimitsView(ComputeView):
             "maxPersonality": FIXED["injected_files"],
             "maxPersonalitySize": FIXED["injected_file_content_bytes"],
             "maxTotalKeypairs": settings.COMPUTE_QUOTA_KEY_PAIRS,
-            "maxServerGroups": FIXED["server_groups"],
-            "maxServerGroupMembers": FIXED["server_group_members"],
+            "maxServerGroups": limits["server_groups"],
+            "maxServerGroupMembers": limits["server_group_members"],
+            "totalServerGroupsUsed": ServerGroup.objects.for_project(project_id).count(),
         }
         return Response({"limits": {"rate": [], "absolute": absolute}})

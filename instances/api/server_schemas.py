@@ -30,6 +30,7 @@ class CreateRequest:
     key_name: str = ""
     user_data: str = ""  # base64, as sent
     config_drive: bool = False
+    server_group: str | None = None  # os:scheduler_hints group
 
 
 def _last_segment(ref: Any, field_name: str) -> str:
@@ -171,7 +172,30 @@ def server_create(body: Any, version: APIVersion) -> CreateRequest:
         key_name=key_name,
         user_data=_user_data(server.get("user_data")),
         config_drive=_config_drive(server.get("config_drive")),
+        server_group=_group_hint(body),
     )
+
+
+def _group_hint(body: dict) -> str | None:
+    """``os:scheduler_hints`` (beside ``server``): Stratus's scheduler honours ``group`` only, so
+    any other hint is refused rather than silently ignored."""
+    hints = body.get("os:scheduler_hints", body.get("OS-SCH-HNT:scheduler_hints"))
+    if hints in (None, {}):
+        return None
+    if not isinstance(hints, dict):
+        raise invalid("os:scheduler_hints", hints, "It must be an object.")
+    unknown = set(hints) - {"group"}
+    if unknown:
+        raise BadRequest(
+            f"Invalid input for field/attribute os:scheduler_hints. Unsupported scheduler hints: "
+            f"{', '.join(sorted(unknown))} (only group is supported)."
+        )
+    group = hints["group"]
+    if isinstance(group, list) and len(group) == 1:
+        group = group[0]
+    if not isinstance(group, str) or not group:
+        raise invalid("group", group, "It must be the id of a server group.")
+    return group
 
 
 def _user_data(value: Any) -> str:
@@ -257,3 +281,29 @@ def vnc_console_type(body: Any) -> str:
     if console_type not in consoles.PROTOCOL_TYPES["vnc"]:
         raise invalid("type", console_type, "It must be novnc or xvpvnc.")
     return console_type
+
+
+def no_arguments(body: Any, action: str) -> None:
+    """shelve and shelveOffload take null (Nova's schema); an empty object is tolerated."""
+    value = body.get(action)
+    if value not in (None, {}):
+        raise invalid(action, value, "It must be null.")
+
+
+def unshelve(body: Any, version: APIVersion) -> str | None:
+    """The availability zone to unshelve into (2.77+), or None. Before 2.77 the body is null."""
+    value = body.get("unshelve")
+    if value is None:
+        return None
+    if version < "2.77" or not isinstance(value, dict):
+        raise invalid("unshelve", value, "It must be null (an availability zone needs 2.77).")
+    unknown = set(value) - {"availability_zone"}
+    if unknown:
+        raise BadRequest(
+            f"Invalid input for field/attribute unshelve. Additional properties are not allowed "
+            f"({', '.join(sorted(unknown))} unexpected)"
+        )
+    zone = value.get("availability_zone")
+    if zone is not None and (not isinstance(zone, str) or not 0 < len(zone) <= 255):
+        raise invalid("availability_zone", zone, "It must be a string of 1 to 255 characters.")
+    return zone

@@ -21,8 +21,8 @@ from instances.api import server_json, server_ops, server_schemas
 from instances.api.volumes import get_volume
 from instances.compute import rpc
 from instances.filters import ServerListFilter
-from instances.models import ComputeHost, Instance
-from instances.services import consoles, servers
+from instances.models import ComputeHost, Instance, ServerGroupMember
+from instances.services import consoles, server_groups, servers, shelve
 from instances.services.attachments import BootVolume
 
 _FALSE = ("false", "0", "no", "off", "f", "n")
@@ -127,6 +127,7 @@ class ServerListView(ComputeView):
         )
         if flavor is None:
             raise BadRequest(f"Flavor {data.flavor_ref} could not be found.")
+        group = server_groups.group_for_launch(ctx, data.server_group) if data.server_group else None
         created = servers.launch(
             ctx,
             image=image,
@@ -143,6 +144,7 @@ class ServerListView(ComputeView):
             key_name=data.key_name,
             user_data=data.user_data,
             config_drive=data.config_drive,
+            server_group=group,
         )
         if data.return_reservation_id:
             return Response({"reservation_id": created[0].reservation_id}, status=202)
@@ -203,9 +205,13 @@ class ServerView(ComputeView):
         instance = get_server(ctx, server_id)
         authorize(ctx, policies.SERVERS_SHOW, {"project_id": instance.project_id})
         attrs = can(ctx, policies.EXTENDED_SERVER_ATTRIBUTES, {"project_id": instance.project_id})
-        return Response(
-            {"server": server_json.server_detail(request, instance, admin_attrs=attrs, admin=ctx.is_admin)}
-        )
+        body = server_json.server_detail(request, instance, admin_attrs=attrs, admin=ctx.is_admin)
+        if request.api_version >= "2.71":  # Nova shows the groups on a single server only
+            membership = ServerGroupMember.objects.filter(instance=instance).values_list(
+                "group_id", flat=True
+            )
+            body["server_groups"] = [str(pk) for pk in membership]
+        return Response({"server": body})
 
     def delete(self, request, server_id: str):
         ctx: RequestContext = request.auth
@@ -250,6 +256,9 @@ class ServerActionView(server_ops.DiskOpsActions, ComputeView):
         "os-getConsoleOutput": "_console_output",
         "os-getVNCConsole": "_vnc_console",
         **server_ops.HANDLERS,
+        "shelve": "_shelve",
+        "shelveOffload": "_shelve_offload",
+        "unshelve": "_unshelve",
     }
 
     def _power(self, request, ctx: RequestContext, instance: Instance, name: str, body: dict):
@@ -291,3 +300,23 @@ class ServerActionView(server_ops.DiskOpsActions, ComputeView):
         consoles.check_type("vnc", console_type)
         token = consoles.issue(ctx.user, instance, console_type)
         return Response({"console": {"type": console_type, "url": consoles.page_url(request, token)}})
+
+    def _shelve(self, request, ctx: RequestContext, instance: Instance, name: str, body: dict):
+        authorize(ctx, policies.SHELVE, {"project_id": instance.project_id, "user_id": instance.user_id})
+        server_schemas.no_arguments(body, name)
+        shelve.begin_shelve(ctx, instance, request_id(request))
+        return self.empty(202)
+
+    def _shelve_offload(self, request, ctx: RequestContext, instance: Instance, name: str, body: dict):
+        authorize(ctx, policies.SHELVE_OFFLOAD, {"project_id": instance.project_id})
+        server_schemas.no_arguments(body, name)
+        shelve.begin_offload(ctx, instance, request_id(request))
+        return self.empty(202)
+
+    def _unshelve(self, request, ctx: RequestContext, instance: Instance, name: str, body: dict):
+        authorize(ctx, policies.UNSHELVE, {"project_id": instance.project_id})
+        zone = server_schemas.unshelve(body, request.api_version)
+        if zone and not ComputeHost.objects.filter(availability_zone=zone).exists():
+            raise BadRequest(f"The requested availability zone is not available: {zone}")
+        shelve.begin_unshelve(ctx, instance, zone, request_id(request))
+        return self.empty(202)

@@ -2,7 +2,15 @@
 
 from django.urls import path
 
-from instances.api import hosts, keypairs, port_forwards, remote_consoles, servers, volume_attachments
+from instances.api import (
+    hosts,
+    keypairs,
+    port_forwards,
+    remote_consoles,
+    server_groups,
+    servers,
+    volume_attachments,
+)
 
 urlpatterns = [
     path("servers", servers.ServerListView.as_view()),
@@ -30,6 +38,8 @@ urlpatterns = [
     path("os-quota-sets/<str:project_id>/detail", hosts.QuotaSetDetailView.as_view()),
     path("os-quota-sets/<str:project_id>/defaults", hosts.QuotaDefaultsView.as_view()),
     path("limits", hosts.LimitsView.as_view()),
+    path("os-server-groups", server_groups.ServerGroupListView.as_view()),
+    path("os-server-groups/<str:group_id>", server_groups.ServerGroupView.as_view()),
     path("os-keypairs", keypairs.KeyPairListView.as_view()),
     path("os-keypairs/<str:name>", keypairs.KeyPairView.as_view()),
 ]

@@ -19,7 +19,7 @@ from django.utils import timezone
 from instances.choices import BUILD_TASKS, DISK_TASKS, PowerState, TaskState, VmState
 from instances.compute.manager import POWER_TO_DB, ComputeManager
 from instances.models import ComputeHost, Instance
-from instances.services import claims, consoles, servers
+from instances.services import claims, consoles, servers, shelve
 from instances.virt import VirtError
 
 log = logging.getLogger(__name__)
@@ -103,8 +103,9 @@ class Heartbeat(threading.Thread):
 
 def heal(manager: ComputeManager) -> dict[str, int]:
     """Make the database and the host agree after the agent was down (Nova's _init_instance):
-    interrupted builds → ERROR; interrupted deletes finished; other interrupted actions settled
-    on the guest's real power state; guests of deleted or unknown instances destroyed."""
+    interrupted builds and unshelves → ERROR; interrupted deletes and offloads finished; other
+    interrupted actions settled on the guest's real power state; guests of deleted or unknown
+    instances destroyed."""
     counts = {"errored": 0, "deleted": 0, "settled": 0, "orphans": 0}
     mine = Instance.objects.alive().filter(host__name=manager.host_name)
     for instance in mine:
@@ -120,6 +121,14 @@ def heal(manager: ComputeManager) -> dict[str, int]:
         elif instance.task_state == TaskState.DELETING:
             manager.delete(str(instance.pk))
             counts["deleted"] += 1
+        elif instance.task_state == TaskState.SHELVING_OFFLOADING:
+            manager.shelve_offload(str(instance.pk))  # idempotent: finish what was begun
+            counts["settled"] += 1
+        elif instance.task_state == TaskState.UNSHELVING:
+            message = "The compute agent stopped while the instance was being unshelved."
+            if servers.set_error(instance.pk, message, expected_task=instance.task_state):
+                servers.finish_action(instance.pk, "unshelve", "Error", message)
+                counts["errored"] += 1
         elif instance.task_state:
             vm_state, power = POWER_TO_DB[manager.driver.power_state(str(instance.pk))]
             if servers.finish_task(instance.pk, instance.task_state, vm_state=vm_state, power_state=power):
@@ -213,9 +222,9 @@ def prune_cache(manager: ComputeManager, force: bool = False) -> list[str]:
 def sweep_stuck() -> dict[str, int]:
     """Nothing stays in a transitional state forever (runs centrally, not on a host): builds past
     the build timeout and any other task past the task timeout go to ERROR with a fault; a
-    delete stuck on a host that is down is finished in the database."""
+    delete or a shelve-offload stuck on a host that is down is finished in the database."""
     now = timezone.now()
-    counts = {"build_timeout": 0, "stuck": 0, "deleted": 0}
+    counts = {"build_timeout": 0, "stuck": 0, "deleted": 0, "offloaded": 0}
     if settings.COMPUTE_BUILD_TIMEOUT > 0:
         cutoff = now - timedelta(seconds=settings.COMPUTE_BUILD_TIMEOUT)
         late = Instance.objects.alive().filter(vm_state=VmState.BUILDING, created_at__lt=cutoff)
@@ -235,6 +244,13 @@ def sweep_stuck() -> dict[str, int]:
     for instance in stuck:
         if instance.task_state == TaskState.DELETING and (instance.host is None or not instance.host.is_up):
             counts["deleted"] += servers.finish_delete(instance.pk)
+            continue
+        if instance.task_state == TaskState.SHELVING_OFFLOADING and (
+            instance.host is None or not instance.host.is_up
+        ):
+            # Nothing of it will run there again: let go of the host in the database (its agent
+            # destroys the leftover guest as an orphan when it comes back).
+            counts["offloaded"] += shelve.finish_offload(instance.pk)
             continue
         message = (
             f"Instance {instance.pk} was stuck in task state {instance.task_state} "

@@ -32,6 +32,7 @@ from instances.choices import PowerState, TaskState, VmState
 from instances.compute.disk_ops import SWAP_TARGET, DiskOpsMixin
 from instances.compute.errors import BuildAbort
 from instances.compute.networking import InstanceNetworks, Mode
+from instances.compute.shelve import ShelveMixin
 from instances.compute.volume_agent import VolumeAgentMixin
 from instances.models import Instance
 from instances.services import guest_metadata, hardware, kernels, servers
@@ -56,7 +57,7 @@ POWER_TO_DB = {
 }
 
 
-class ComputeManager(VolumeAgentMixin, DiskOpsMixin):
+class ComputeManager(ShelveMixin, VolumeAgentMixin, DiskOpsMixin):
     def __init__(
         self,
         host_name: str,
@@ -219,11 +220,20 @@ class ComputeManager(VolumeAgentMixin, DiskOpsMixin):
         servers.set_error(instance.pk, message, expected_task=TaskState.SPAWNING)
         servers.finish_action(instance.pk, "create", "Error", message)
 
-    def _create_disks(self, instance: Instance) -> None:
+    def _create_disks(self, instance: Instance, root_copy_of: str = "") -> None:
+        """``root_copy_of``: an image whose standalone copy is the root disk (unshelve), instead of
+        an overlay on the instance's image."""
         paths = self.disk_paths(str(instance.pk))
         # A previous attempt may have died half way; the guest never ran on these files.
         disks.remove(*paths.values())
-        if instance.boots_from_iso:
+        if root_copy_of:
+            # Unshelve: a standalone copy of the shelved snapshot (an ISO boot keeps its CD-ROM).
+            if instance.boots_from_iso:
+                self._cached_image(str(instance.image_id))
+            root = self._cached_image(root_copy_of)
+            paths["vda"].parent.mkdir(parents=True, exist_ok=True)
+            disks.convert(*root, paths["vda"], "qcow2")
+        elif instance.boots_from_iso:
             # As Nova boots an ISO: the image is a CD-ROM, the root disk a blank one of the flavor's size.
             self._cached_image(str(instance.image_id))
             disks.create_blank(paths["vda"], instance.root_gb)

@@ -65,8 +65,11 @@ class LaunchForm(BootstrapMixin, forms.Form):
     )
     user_data_file = forms.FileField(label="Or load it from a file", required=False)
     config_drive = forms.BooleanField(label="Configuration Drive", required=False)
+    server_group = forms.ChoiceField(label="Server Group", required=False)
 
-    def __init__(self, *args, zones=(), images=(), volumes=(), flavors=(), keypairs=(), **kwargs):
+    def __init__(
+        self, *args, zones=(), images=(), volumes=(), flavors=(), keypairs=(), server_groups=(), **kwargs
+    ):
         super().__init__(*args, **kwargs)
         self.images = {str(i.pk): i for i in images}
         self.fields["availability_zone"].choices = [("", "Any Availability Zone"), *((z, z) for z in zones)]
@@ -75,6 +78,10 @@ class LaunchForm(BootstrapMixin, forms.Form):
         self.fields["flavor"].choices = [(f.pk, f.name) for f in flavors]
         self.fields["flavor"].error_messages["required"] = "Choose a flavor."
         self.fields["key_name"].choices = [("", "No key pair"), *((k.name, k.name) for k in keypairs)]
+        self.fields["server_group"].choices = [
+            ("", "No server group"),
+            *((str(g.pk), f"{g.name} ({g.get_policy_display()})") for g in server_groups),
+        ]
 
     def clean_user_data(self) -> str:
         """The script as the compute service takes it: base64 of the text typed or the file

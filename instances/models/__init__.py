@@ -3,6 +3,7 @@
 from instances.models.consoles import ConsoleToken
 from instances.models.hosts import ComputeHost
 from instances.models.keypairs import KeyPair, KeyPairType
+from instances.models.server_groups import ServerGroup, ServerGroupMember
 from instances.models.servers import ComputeQuota, Instance, InstanceAction, PortForward, ProjectNetwork
 from instances.models.volumes import Volume, VolumeAttachment, VolumeQuerySet, VolumeQuota
 
@@ -16,6 +17,8 @@ __all__ = [
     "KeyPairType",
     "PortForward",
     "ProjectNetwork",
+    "ServerGroup",
+    "ServerGroupMember",
     "Volume",
     "VolumeAttachment",
     "VolumeQuerySet",

@@ -37,6 +37,8 @@ class ComputeQuota(models.Model):
     instances = models.IntegerField(null=True, blank=True)
     cores = models.IntegerField(null=True, blank=True)
     ram = models.IntegerField(null=True, blank=True)
+    server_groups = models.IntegerField(null=True, blank=True)
+    server_group_members = models.IntegerField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"quota of {self.project_id}"
@@ -79,7 +81,7 @@ class Instance(models.Model):
         ComputeHost, null=True, blank=True, on_delete=models.SET_NULL, related_name="instances"
     )
     availability_zone = models.CharField(max_length=255, blank=True, default="")
-    vm_state = models.CharField(max_length=16, choices=VmState.choices, default=VmState.BUILDING)
+    vm_state = models.CharField(max_length=32, choices=VmState.choices, default=VmState.BUILDING)
     task_state = models.CharField(
         max_length=32, choices=TaskState.choices, blank=True, default=TaskState.SCHEDULING
     )
@@ -102,6 +104,10 @@ class Instance(models.Model):
     key_data = models.TextField(blank=True, default="")
     user_data = models.TextField(blank=True, default="")
     config_drive = models.BooleanField(default=False)
+    # Nova's system metadata of a shelved instance: the snapshot unshelve boots from, and when it
+    # was shelved (offloading waits COMPUTE_SHELVED_OFFLOAD_TIME from here).
+    shelved_image_id = models.CharField(max_length=64, blank=True, default="")
+    shelved_at = models.DateTimeField(null=True, blank=True)
     reservation_id = models.CharField(max_length=32, blank=True, default="")
     launch_index = models.PositiveIntegerField(default=0)
     # A resize in progress or waiting for confirmation: the sizes (Flavor.sizes() and root_gb) and

@@ -15,6 +15,8 @@ from dashboard.models import Project
 from instances.models import ComputeQuota, Instance
 
 RESOURCES = ("instances", "cores", "ram")
+# Counted apart: groups per project, members per group (Nova reports 0 in use for the latter).
+GROUP_RESOURCES = ("server_groups", "server_group_members")
 
 
 class OverQuota(Forbidden):
@@ -33,6 +35,8 @@ def defaults() -> dict[str, int]:
         "instances": settings.COMPUTE_QUOTA_INSTANCES,
         "cores": settings.COMPUTE_QUOTA_CORES,
         "ram": settings.COMPUTE_QUOTA_RAM,
+        "server_groups": settings.COMPUTE_QUOTA_SERVER_GROUPS,
+        "server_group_members": settings.COMPUTE_QUOTA_SERVER_GROUP_MEMBERS,
     }
 
 
@@ -40,7 +44,7 @@ def limits_for(project_id: str) -> dict[str, int]:
     limits = defaults()
     override = ComputeQuota.objects.filter(project_id=project_id).first()
     if override is not None:
-        for name in RESOURCES:
+        for name in (*RESOURCES, *GROUP_RESOURCES):
             value = getattr(override, name)
             if value is not None:
                 limits[name] = value

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import math
 import secrets
 from dataclasses import dataclass
@@ -20,17 +21,28 @@ from django.db import transaction
 from django.utils import timezone
 
 from dashboard.celery import enqueue
-from dashboard.exceptions import BadRequest, Conflict, Forbidden, NotFound
+from dashboard.exceptions import BadRequest, Conflict, Forbidden, NotFound, StratusError
 from dashboard.models import Project
 from dashboard.policy import can
 from flavors.models import Flavor
 from images import services as image_services
 from images.choices import ContainerFormat, DiskFormat, ImageStatus, Visibility
+from images.models import Image
 from instances.choices import PowerState, TaskState, VmState
 from instances.compute import scheduler
 from instances.models import ComputeHost, Instance, InstanceAction
 from instances.policies import SERVERS_ZERO_DISK_FLAVOR
-from instances.services import claims, consoles, forwards, hardware, kernels, keypairs, network, quotas
+from instances.services import (
+    claims,
+    consoles,
+    forwards,
+    hardware,
+    kernels,
+    keypairs,
+    network,
+    quotas,
+    server_groups,
+)
 from instances.services.attachments import release_for_instance
 from instances.virt.base import SOURCE_FORMATS
 
@@ -70,6 +82,14 @@ ACTIONS: dict[str, Action] = {
         TaskState.IMAGE_SNAPSHOT,
         "instances.snapshot",
     ),
+    # Shelving (services.shelve): the snapshot and the offload happen on the instance's host.
+    "shelve": Action(
+        (VmState.ACTIVE, VmState.STOPPED, VmState.PAUSED, VmState.SUSPENDED),
+        TaskState.SHELVING,
+        "instances.shelve",
+    ),
+    "shelveOffload": Action((VmState.SHELVED,), TaskState.SHELVING_OFFLOADING, "instances.shelve_offload"),
+    "unshelve": Action((VmState.SHELVED,), TaskState.UNSHELVING, "instances.unshelve"),
 }
 
 
@@ -166,10 +186,12 @@ def launch(
     key_name: str = "",
     user_data: str = "",
     config_drive: bool = False,
+    server_group=None,
 ) -> list[Instance]:
     """Create, schedule and claim ``min_count``…``max_count`` instances in one transaction;
     the builds go to the chosen hosts' queues after it commits. An instance no host can take is
-    created in ERROR with the scheduler's reason, as Nova does."""
+    created in ERROR with the scheduler's reason, as Nova does. With a ``server_group`` each
+    instance joins it in the transaction that places it, so the next placement sees it."""
     if boot_volume is not None:  # services.attachments.BootVolume: the root disk is a volume
         if min_count != 1 or max_count != 1:
             raise BadRequest("Only one instance can boot from a volume per request.")
@@ -188,6 +210,7 @@ def launch(
         image_properties=image_properties,
         availability_zone=availability_zone,
         force_host=force_host,
+        server_group_id=str(server_group.pk) if server_group is not None else None,
     )
     if user_data:
         check_user_data(user_data)
@@ -217,12 +240,17 @@ def launch(
     with transaction.atomic():
         Project.objects.lock(ctx.project_id)
         count = quotas.allowed_count(ctx.project_id, flavor.vcpus, flavor.ram, min_count, max_count)
+        if server_group is not None:
+            scheduler.lock_group(server_group.pk)
+            server_groups.check_member_quota(server_group, count)
         net = network.network_for(ctx.project_id)
         for index in range(count):
             instance = new_instance(flavor, net, name=f"{name}-{index + 1}" if count > 1 else name,
                                     launch_index=index, **template)  # fmt: skip
             host = _place(instance, request)
             instance.save(force_insert=True)
+            if server_group is not None:
+                server_groups.add_member(server_group, instance)
             record_action(instance.pk, "create", ctx, request_id)
             if host is not None:
                 if boot_volume is not None:
@@ -304,7 +332,14 @@ def begin_action(ctx, instance: Instance, action: str, *task_args, request_id: s
 def create_snapshot(ctx, instance: Instance, name: str, metadata: dict | None = None, request_id: str = ""):
     """Record the new image (owned by the instance's project, queued) and start the snapshot;
     the agent uploads the disk through the image service's upload pipeline."""
+    with transaction.atomic():
+        image = snapshot_image(ctx, instance, name, metadata)
+        begin_action(ctx, instance, "createImage", str(image.pk), request_id=request_id)
+    return image
 
+
+def snapshot_image(ctx, instance: Instance, name: str, metadata: dict | None = None):
+    """The queued image a snapshot of the instance's root disk goes into (createImage, shelve)."""
     # Like Nova, the snapshot keeps the properties that say how to boot it.
     inherited = {
         k: v
@@ -320,22 +355,19 @@ def create_snapshot(ctx, instance: Instance, name: str, metadata: dict | None = 
         "owner_project_name": instance.project.name,
         "user_id": ctx.user.pk,
     }
-    with transaction.atomic():
-        image = image_services.create_image(
-            instance.project_id,
-            {
-                "name": name,
-                "disk_format": DiskFormat.QCOW2,
-                "container_format": ContainerFormat.BARE,
-                "visibility": Visibility.PRIVATE,
-                "min_disk": instance.root_gb,
-                "min_ram": 0,
-            },
-            {k: str(v) for k, v in properties.items()},
-            [],
-        )
-        begin_action(ctx, instance, "createImage", str(image.pk), request_id=request_id)
-    return image
+    return image_services.create_image(
+        instance.project_id,
+        {
+            "name": name,
+            "disk_format": DiskFormat.QCOW2,
+            "container_format": ContainerFormat.BARE,
+            "visibility": Visibility.PRIVATE,
+            "min_disk": instance.root_gb,
+            "min_ram": 0,
+        },
+        {k: str(v) for k, v in properties.items()},
+        [],
+    )
 
 
 def finish_task(instance_id, expected_task: str, **fields) -> bool:
@@ -414,6 +446,7 @@ def finish_delete(instance_id) -> bool:
                 "old_flavor",
                 "resize_source_id",
                 "resize_target_id",
+                "shelved_image_id",
             )
             .first()
         )
@@ -435,4 +468,15 @@ def finish_delete(instance_id) -> bool:
             forwards.release_for_instance(instance_id)
         if updated:
             claims.release_claims(row)
+        if updated and row["shelved_image_id"]:  # Nova deletes a shelved instance's snapshot too
+            shelved = (
+                Image.objects.filter(pk=row["shelved_image_id"]).exclude(status=ImageStatus.DELETED).first()
+            )
+            if shelved is not None and not shelved.protected:
+                transaction.on_commit(lambda: _forget_image(shelved))
         return bool(updated)
+
+
+def _forget_image(image) -> None:
+    with contextlib.suppress(StratusError):  # deleted by its owner meanwhile
+        image_services.delete_image(image)

@@ -19,7 +19,7 @@ from instances import policies
 from instances.filters import InstanceFilter
 from instances.forms.instances import SnapshotForm
 from instances.models import Instance
-from instances.services import servers
+from instances.services import servers, shelve
 from instances.views import rows
 from instances.views.common import back_url, visible_instance
 
@@ -98,6 +98,11 @@ def instance_row(request: HttpRequest, instance_id: uuid.UUID) -> HttpResponse:
     return _row_response(request, instance, poll)
 
 
+# Row actions with more to do than a task state: shelve makes its snapshot image, unshelve of an
+# offloaded instance schedules it.
+SPECIAL_BEGINS = {"shelve": shelve.begin_shelve, "unshelve": shelve.begin_unshelve}
+
+
 @require_POST
 @policy_required(policies.SERVERS_SHOW)
 def instance_action(request: HttpRequest, instance_id: uuid.UUID, action: str) -> HttpResponse:
@@ -107,8 +112,12 @@ def instance_action(request: HttpRequest, instance_id: uuid.UUID, action: str) -
     if spec is None or not can(request.ctx, spec.rule, {"project_id": instance.project_id}):
         raise PermissionDenied(f"You may not {action} this instance.")
     error = ""
+    begin = SPECIAL_BEGINS.get(action)
     try:
-        servers.begin_action(request.ctx, instance, action)
+        if begin is not None:
+            begin(request.ctx, instance)
+        else:
+            servers.begin_action(request.ctx, instance, action)
     except StratusError as exc:
         error = exc.message
     if not request.htmx:

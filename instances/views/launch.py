@@ -18,8 +18,8 @@ from flavors.models import Flavor
 from instances import policies
 from instances.choices import VmState
 from instances.forms.instances import LaunchForm
-from instances.models import KeyPair
-from instances.services import hardware, hosts, servers
+from instances.models import KeyPair, ServerGroup
+from instances.services import hardware, hosts, server_groups, servers
 from instances.services.attachments import BootVolume
 from instances.views import launch_options as launching
 
@@ -130,6 +130,7 @@ def instance_launch(request: HttpRequest) -> HttpResponse:
         "volumes": plan.boot_volumes,
         "flavors": [o.flavor for o in options],
         "keypairs": KeyPair.objects.filter(user=ctx.user).only("name").order_by("name"),
+        "server_groups": ServerGroup.objects.for_project(ctx.project_id).order_by("name"),
     }
     if request.method == "POST":
         form = LaunchForm(request.POST, request.FILES, **form_kwargs)
@@ -144,7 +145,11 @@ def instance_launch(request: HttpRequest) -> HttpResponse:
             "image": plan.image.pk if plan.image else "",
         }
         initial.update(
-            {k: data[k] for k in ("name", "description", "availability_zone", "key_name") if k in data}
+            {
+                k: data[k]
+                for k in ("name", "description", "availability_zone", "key_name", "server_group")
+                if k in data
+            }
         )
         form = LaunchForm(initial=initial, **form_kwargs)
         if plan.on_volume:
@@ -194,6 +199,7 @@ def _launch(request: HttpRequest, data: dict, plan: LaunchPlan) -> HttpResponse 
     )
     boot_volume = plan.boot_volume(data)
     try:
+        group = server_groups.group_for_launch(ctx, data["server_group"]) if data["server_group"] else None
         created = servers.launch(
             ctx,
             image=plan.image_by_id(data["image"]) if data["source_type"] != "volume" else None,
@@ -207,6 +213,7 @@ def _launch(request: HttpRequest, data: dict, plan: LaunchPlan) -> HttpResponse 
             key_name=data["key_name"],
             user_data=data["user_data"],
             config_drive=data["config_drive"],
+            server_group=group,
         )
     except StratusError as exc:
         messages.error(request, f"Could not launch {data['name']}: {exc.message}")

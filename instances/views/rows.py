@@ -45,6 +45,9 @@ POWER_ACTIONS = (
     RowAction("unpause", "Unpause", policies.UNPAUSE, "play"),
     RowAction("suspend", "Suspend", policies.SUSPEND, "moon"),
     RowAction("resume", "Resume", policies.RESUME, "sunrise"),
+    RowAction("shelve", "Shelve Instance", policies.SHELVE, "box-arrow-in-down"),
+    RowAction("shelveOffload", "Shelve Offload", policies.SHELVE_OFFLOAD, "box-arrow-down"),
+    RowAction("unshelve", "Unshelve Instance", policies.UNSHELVE, "box-arrow-up"),
 )
 POWER_BY_NAME = {a.name: a for a in POWER_ACTIONS}
 
@@ -123,6 +126,9 @@ def state_allows(instance: Instance, action: str) -> bool:
         if instance.host_id is None:
             return False
         return spec is None or (instance.vm_state in spec.allowed and instance.task_state == TaskState.NONE)
+    if action == "unshelve":  # an offloaded instance has no host: unshelve schedules one
+        shelved = (VmState.SHELVED, VmState.SHELVED_OFFLOADED)
+        return instance.task_state == TaskState.NONE and instance.vm_state in shelved
     spec = ACTIONS[action]
     return (
         instance.host_id is not None

@@ -84,6 +84,54 @@ def test_ten_parallel_launches_fill_both_hosts_and_never_overcommit(two_hosts, t
     assert [admin.hypervisor(n)["memory_mb_used"] for n in ("hostA", "hostB")] == [0, 0]
 
 
+def test_four_parallel_launches_into_an_anti_affinity_group_on_two_hosts_place_two_apart(two_hosts, tmp_path):
+    """The group's membership is read and written in the claim's transaction: of four launches
+    sent at once, exactly one lands on each host and the other two fail with No valid host."""
+    stack = two_hosts
+    demo = Cloud(stack, token(stack, "demo", DEMO_PASSWORD, "demo"))
+    admin = Cloud(stack, token(stack, "admin", ADMIN_PASSWORD, "admin"))
+    flavor = admin.ensure_flavor()
+    image = demo.upload_image("marker", build_boot_image(tmp_path / "g.raw", "group"))
+    response = demo.post(
+        "/os-server-groups", {"server_group": {"name": "apart", "policy": "anti-affinity"}}, "2.64"
+    )
+    assert response.status_code == 200, response.text
+    group = response.json()["server_group"]["id"]
+
+    def launch(i: int) -> str:
+        body = {
+            "server": {"name": f"g-{i}", "imageRef": image, "flavorRef": flavor, "networks": "none"},
+            "os:scheduler_hints": {"group": group},
+        }
+        answer = demo.post("/servers", body)
+        assert answer.status_code == 202, answer.text
+        return answer.json()["server"]["id"]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        ids = list(pool.map(launch, range(4)))
+    servers = [
+        wait_for(
+            lambda s=s: (v := admin.server(s))["status"] in ("ACTIVE", "ERROR") and v,
+            timeout=60,
+            what=f"server {s} to settle",
+        )
+        for s in ids
+    ]
+    active = [s for s in servers if s["status"] == "ACTIVE"]
+    errors = [s for s in servers if s["status"] == "ERROR"]
+    assert len(active) == 2 and len(errors) == 2
+    assert sorted(s["OS-EXT-SRV-ATTR:host"] for s in active) == ["hostA", "hostB"]
+    assert all(s["fault"]["message"].startswith("No valid host was found") for s in errors)
+    members = demo.get(f"/os-server-groups/{group}", "2.64").json()["server_group"]["members"]
+    assert sorted(members) == sorted(ids)
+
+    for server_id in ids:
+        assert demo.delete(f"/servers/{server_id}").status_code == 204
+    for server_id in ids:
+        demo.wait_deleted(server_id)
+    assert demo.delete(f"/os-server-groups/{group}").status_code == 204
+
+
 def test_an_agent_killed_during_a_build_leaves_no_build_forever_and_no_orphan(
     live_stack, credentials, marker_image
 ):
