@@ -79,6 +79,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "dashboard.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -406,6 +407,8 @@ COMPUTE_QUOTA_CORES = _read("int", "STRATUS_QUOTA_CORES", 20)
 COMPUTE_QUOTA_RAM = _read("int", "STRATUS_QUOTA_RAM", 51200)
 # Key pairs per user (Nova's default quota).
 COMPUTE_QUOTA_KEY_PAIRS = _read("int", "STRATUS_QUOTA_KEY_PAIRS", 100)
+# Metadata items per server (Nova's metadata_items quota, /limits maxServerMeta; -1 = unlimited).
+COMPUTE_QUOTA_METADATA_ITEMS = _read("int", "STRATUS_QUOTA_METADATA_ITEMS", 128)
 # The largest user data a server may carry, base64-encoded (Nova's limit).
 COMPUTE_USER_DATA_MAX_BYTES = 65535
 # Give every instance a config drive, whether its user asks or not (Nova's force_config_drive).

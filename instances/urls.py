@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from instances.views import detail, forwards, hypervisors, instances, keypairs, launch, volumes
+from instances.views import detail, edit, forwards, hypervisors, instances, keypairs, launch, volumes
 
 urlpatterns = [
     path("instances/", instances.instance_list, name="instances"),
@@ -12,6 +12,10 @@ urlpatterns = [
     path("instances/<uuid:instance_id>/row/", instances.instance_row, name="instance-row"),
     path("instances/<uuid:instance_id>/console/", detail.instance_console, name="instance-console"),
     path("instances/<uuid:instance_id>/snapshot/", instances.instance_snapshot, name="instance-snapshot"),
+    path("instances/<uuid:instance_id>/edit/", edit.instance_edit, name="instance-edit"),
+    path("instances/<uuid:instance_id>/metadata/", edit.instance_metadata, name="instance-metadata"),
+    path("instances/<uuid:instance_id>/lock/", edit.instance_lock, name="instance-lock"),
+    path("instances/<uuid:instance_id>/unlock/", edit.instance_unlock, name="instance-unlock"),
     path(
         "instances/<uuid:instance_id>/action/<str:action>/",
         instances.instance_action,

@@ -2,7 +2,15 @@
 
 from instances.models.hosts import ComputeHost
 from instances.models.keypairs import KeyPair, KeyPairType
-from instances.models.servers import ComputeQuota, Instance, InstanceAction, PortForward, ProjectNetwork
+from instances.models.servers import (
+    ComputeQuota,
+    Instance,
+    InstanceAction,
+    InstanceActionEvent,
+    InstanceTag,
+    PortForward,
+    ProjectNetwork,
+)
 from instances.models.volumes import Volume, VolumeAttachment, VolumeQuerySet, VolumeQuota
 
 __all__ = [
@@ -10,6 +18,8 @@ __all__ = [
     "ComputeQuota",
     "Instance",
     "InstanceAction",
+    "InstanceActionEvent",
+    "InstanceTag",
     "KeyPair",
     "KeyPairType",
     "PortForward",

@@ -198,6 +198,7 @@ def _launch(request: HttpRequest, data: dict, plan: LaunchPlan) -> HttpResponse 
             key_name=data["key_name"],
             user_data=data["user_data"],
             config_drive=data["config_drive"],
+            request_id=request.request_id,
         )
     except StratusError as exc:
         messages.error(request, f"Could not launch {data['name']}: {exc.message}")
