@@ -1,6 +1,9 @@
-"""Sets ``request.ctx``, the policy context of a logged-in browser user and their current project."""
+"""``request.ctx``, the policy context of a logged-in browser user and their current project; and
+the OpenStack request id of every request (``x-openstack-request-id`` on API responses)."""
 
 from __future__ import annotations
+
+import uuid
 
 from dashboard.context import RequestContext
 from dashboard.models import Project
@@ -33,3 +36,25 @@ class ProjectContextMiddleware:
         if user is not None and user.is_authenticated and user.is_active:
             request.ctx = RequestContext.for_user(user, current_project(request))
         return self.get_response(request)
+
+
+# The OpenStack APIs answer every request with the id it was logged under (oslo.middleware's
+# request_id); clients print it and Tempest checks it.
+API_PREFIXES = ("/compute", "/image", "/identity", "/volume")
+
+
+class RequestIdMiddleware:
+    """Give each request a fresh ``req-<uuid4>`` as ``request.request_id`` (the id its instance
+    actions are recorded under) and return it in the API responses' headers."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.request_id = f"req-{uuid.uuid4()}"
+        response = self.get_response(request)
+        if request.path.startswith(API_PREFIXES):
+            response["x-openstack-request-id"] = request.request_id
+            if request.path.startswith("/compute"):
+                response["x-compute-request-id"] = request.request_id
+        return response

@@ -79,6 +79,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "dashboard.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -438,6 +439,8 @@ COMPUTE_QUOTA_SERVER_GROUP_MEMBERS = _read("int", "STRATUS_QUOTA_SERVER_GROUP_ME
 COMPUTE_SHELVED_OFFLOAD_TIME = _read("int", "STRATUS_SHELVED_OFFLOAD_TIME", 0)
 if COMPUTE_SHELVED_OFFLOAD_TIME < -1:
     raise ImproperlyConfigured("STRATUS_SHELVED_OFFLOAD_TIME must be -1, 0 or a number of seconds.")
+# Metadata items per server (Nova's metadata_items quota, /limits maxServerMeta; -1 = unlimited).
+COMPUTE_QUOTA_METADATA_ITEMS = _read("int", "STRATUS_QUOTA_METADATA_ITEMS", 128)
 # The largest user data a server may carry, base64-encoded (Nova's limit).
 COMPUTE_USER_DATA_MAX_BYTES = 65535
 # Give every instance a config drive, whether its user asks or not (Nova's force_config_drive).

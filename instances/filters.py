@@ -7,9 +7,10 @@ import re
 
 import django_filters
 from django import forms
+from django.db.models import Exists, OuterRef, Q
 
 from instances.choices import STATUS_FILTERS
-from instances.models import Instance
+from instances.models import Instance, InstanceTag
 
 STATUS_CHOICES = [
     (status, status.replace("_", " ").title()) for status in STATUS_FILTERS if status != "DELETED"
@@ -83,6 +84,9 @@ class ServerListFilter(InstanceFilter):
         if not (ctx.is_admin and all_projects):
             del self.filters["project_id"], self.filters["tenant_id"]
 
+    def filter_queryset(self, queryset):
+        return _filter_tags(super().filter_queryset(queryset), self.data)
+
     def filter_name(self, queryset, name: str, value: str):
         try:
             re.compile(value)
@@ -92,3 +96,33 @@ class ServerListFilter(InstanceFilter):
 
     def filter_segment(self, queryset, name: str, value: str):
         return queryset.filter(**{name: _last_segment(value)})
+
+
+def _has_tags(tags: list[str], *, any_of: bool) -> Q:
+    def has(*names: str) -> Exists:
+        return Exists(InstanceTag.objects.filter(instance=OuterRef("pk"), tag__in=names))
+
+    if any_of:
+        return Q(has(*tags))
+    condition = Q()
+    for tag in tags:
+        condition &= Q(has(tag))
+    return condition
+
+
+def _filter_tags(queryset, params):
+    """Nova's tag filters (2.26), each a comma-separated list: ``tags`` (all of them),
+    ``tags-any`` (at least one), ``not-tags`` (not all of them), ``not-tags-any`` (none)."""
+    for param, any_of, negate in (
+        ("tags", False, False),
+        ("tags-any", True, False),
+        ("not-tags", False, True),
+        ("not-tags-any", True, True),
+    ):
+        value = params.get(param)
+        tags = [t for t in (value or "").split(",") if t]
+        if not tags:
+            continue
+        condition = _has_tags(tags, any_of=any_of)
+        queryset = queryset.exclude(condition) if negate else queryset.filter(condition)
+    return queryset

@@ -70,6 +70,51 @@ RULES = [
     RuleDefault(SERVICES_UPDATE, ADMIN, "Enable or disable a compute host."),
 ]
 
+# --- edit, lock, metadata, tags and the action log of servers (Nova's names and defaults) ---
+SERVERS_UPDATE = "os_compute_api:servers:update"
+LOCK = "os_compute_api:os-lock-server:lock"
+UNLOCK = "os_compute_api:os-lock-server:unlock"
+UNLOCK_OVERRIDE = "os_compute_api:os-lock-server:unlock:unlock_override"
+METADATA_INDEX = "os_compute_api:server-metadata:index"
+METADATA_SHOW = "os_compute_api:server-metadata:show"
+METADATA_CREATE = "os_compute_api:server-metadata:create"
+METADATA_UPDATE = "os_compute_api:server-metadata:update"
+METADATA_UPDATE_ALL = "os_compute_api:server-metadata:update_all"
+METADATA_DELETE = "os_compute_api:server-metadata:delete"
+TAGS_INDEX = "os_compute_api:os-server-tags:index"
+TAGS_SHOW = "os_compute_api:os-server-tags:show"
+TAGS_UPDATE = "os_compute_api:os-server-tags:update"
+TAGS_UPDATE_ALL = "os_compute_api:os-server-tags:update_all"
+TAGS_DELETE = "os_compute_api:os-server-tags:delete"
+TAGS_DELETE_ALL = "os_compute_api:os-server-tags:delete_all"
+ACTIONS_LIST = "os_compute_api:os-instance-actions:list"
+ACTIONS_SHOW = "os_compute_api:os-instance-actions:show"
+ACTIONS_EVENTS = "os_compute_api:os-instance-actions:events"
+ACTIONS_EVENTS_DETAILS = "os_compute_api:os-instance-actions:events:details"
+
+RULES += [
+    RuleDefault(SERVERS_UPDATE, ADMIN_OR_MEMBER, f"Change a server's name or description. {_ACT}"),
+    RuleDefault(LOCK, ADMIN_OR_MEMBER, "Lock a server: its actions are then refused to non-administrators."),
+    RuleDefault(UNLOCK, ADMIN_OR_MEMBER, "Unlock a server locked by its own project."),
+    RuleDefault(UNLOCK_OVERRIDE, ADMIN, "Unlock a server locked by an administrator."),
+    RuleDefault(METADATA_INDEX, ADMIN_OR_READER, "List a server's metadata."),
+    RuleDefault(METADATA_SHOW, ADMIN_OR_READER, "Show one metadata item of a server."),
+    RuleDefault(METADATA_CREATE, ADMIN_OR_MEMBER, "Add or change metadata items of a server."),
+    RuleDefault(METADATA_UPDATE, ADMIN_OR_MEMBER, "Set one metadata item of a server."),
+    RuleDefault(METADATA_UPDATE_ALL, ADMIN_OR_MEMBER, "Replace all the metadata of a server."),
+    RuleDefault(METADATA_DELETE, ADMIN_OR_MEMBER, "Delete a metadata item of a server."),
+    RuleDefault(TAGS_INDEX, ADMIN_OR_READER, "List a server's tags."),
+    RuleDefault(TAGS_SHOW, ADMIN_OR_READER, "Check whether a server has a tag."),
+    RuleDefault(TAGS_UPDATE, ADMIN_OR_MEMBER, "Add a tag to a server."),
+    RuleDefault(TAGS_UPDATE_ALL, ADMIN_OR_MEMBER, "Replace all the tags of a server."),
+    RuleDefault(TAGS_DELETE, ADMIN_OR_MEMBER, "Remove a tag from a server."),
+    RuleDefault(TAGS_DELETE_ALL, ADMIN_OR_MEMBER, "Remove all the tags of a server."),
+    RuleDefault(ACTIONS_LIST, ADMIN_OR_READER, "List the actions taken on a server."),
+    RuleDefault(ACTIONS_SHOW, ADMIN_OR_READER, "Show an action taken on a server."),
+    RuleDefault(ACTIONS_EVENTS, ADMIN, "See the events of an action with their tracebacks and hosts."),
+    RuleDefault(ACTIONS_EVENTS_DETAILS, ADMIN, "See the details of failed events (2.84)."),
+]
+
 # --- volumes (Cinder's names and defaults) and Nova's volume attachments ---
 VOLUME_CREATE = "volume:create"
 VOLUME_CREATE_FROM_IMAGE = "volume:create_from_image"

@@ -13,7 +13,7 @@ from django.conf import settings
 from dashboard.celery import enqueue
 from instances.compute import agent, rpc
 from instances.models import ComputeHost
-from instances.services import servers, volume_images, volume_sweeper, volumes
+from instances.services import action_log, servers, volume_images, volume_sweeper, volumes
 from instances.services.resize import confirm_expired
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,7 @@ class InstanceActionTask(Task):
         instance_id = args[0] if args else kwargs.get("instance_id")
         log.error("%s of instance %s failed: %s", self.action, instance_id, exc)
         servers.set_error(instance_id, f"{self.action} failed: {exc}")
+        action_log.fail_events(instance_id, str(einfo.traceback or exc))
 
 
 def _action(name: str, action: str):

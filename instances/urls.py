@@ -5,6 +5,7 @@ from django.urls import path
 from instances.views import (
     consoles,
     detail,
+    edit,
     forwards,
     hypervisors,
     instances,
@@ -32,6 +33,10 @@ urlpatterns = [
     ),
     path("console/", consoles.console_page, name="console-page"),
     path("instances/<uuid:instance_id>/snapshot/", instances.instance_snapshot, name="instance-snapshot"),
+    path("instances/<uuid:instance_id>/edit/", edit.instance_edit, name="instance-edit"),
+    path("instances/<uuid:instance_id>/metadata/", edit.instance_metadata, name="instance-metadata"),
+    path("instances/<uuid:instance_id>/lock/", edit.instance_lock, name="instance-lock"),
+    path("instances/<uuid:instance_id>/unlock/", edit.instance_unlock, name="instance-unlock"),
     path(
         "instances/<uuid:instance_id>/action/<str:action>/",
         instances.instance_action,

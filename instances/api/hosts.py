@@ -186,13 +186,17 @@ class ServiceView(ComputeView):
 
 # -- quotas and limits ---------------------------------------------------------------------------
 
-# Nova reports these fixed limits too.
+# Nova reports these fixed limits too; metadata_items is the configured
+# STRATUS_QUOTA_METADATA_ITEMS (see fixed_limits).
 FIXED = {
-    "metadata_items": 128,
     "injected_files": 5,
     "injected_file_content_bytes": 10240,
     "injected_file_path_bytes": 255,
 }
+
+
+def fixed_limits() -> dict:
+    return {**FIXED, "metadata_items": settings.COMPUTE_QUOTA_METADATA_ITEMS}
 
 
 def quota_set(request, project_id: str, with_usage: bool) -> dict:
@@ -205,7 +209,7 @@ def quota_set(request, project_id: str, with_usage: bool) -> dict:
             if with_usage
             else limits[name]
         )
-    for name, value in FIXED.items():
+    for name, value in fixed_limits().items():
         out[name] = {"limit": value, "in_use": 0, "reserved": 0} if with_usage else value
     # Members are counted per group; Nova reports 0 in use for them here.
     groups_used = {"server_groups": ServerGroup.objects.for_project(project_id).count() if with_usage else 0}
@@ -265,7 +269,7 @@ class QuotaSetDetailView(QuotaSetView):
 class QuotaDefaultsView(ComputeView):
     def get(self, request, project_id: str):
         authorize(request.auth, policies.QUOTA_DEFAULTS, {"project_id": project_id})
-        defaults = {**quotas.defaults(), **FIXED, "key_pairs": settings.COMPUTE_QUOTA_KEY_PAIRS}
+        defaults = {**quotas.defaults(), **fixed_limits(), "key_pairs": settings.COMPUTE_QUOTA_KEY_PAIRS}
         return Response({"quota_set": {"id": project_id, **defaults}})
 
 
@@ -283,8 +287,8 @@ class LimitsView(ComputeView):
             "totalInstancesUsed": used.instances,
             "totalCoresUsed": used.cores,
             "totalRAMUsed": used.ram,
-            "maxServerMeta": FIXED["metadata_items"],
-            "maxImageMeta": FIXED["metadata_items"],
+            "maxServerMeta": settings.COMPUTE_QUOTA_METADATA_ITEMS,
+            "maxImageMeta": 128,
             "maxPersonality": FIXED["injected_files"],
             "maxPersonalitySize": FIXED["injected_file_content_bytes"],
             "maxTotalKeypairs": settings.COMPUTE_QUOTA_KEY_PAIRS,

@@ -146,8 +146,9 @@ def server_detail(request, instance: Instance, *, admin_attrs: bool, admin: bool
         "OS-EXT-STS:vm_state": instance.vm_state,
         "OS-EXT-STS:power_state": instance.power_state,
         "os-extended-volumes:volumes_attached": volumes_attached(instance, version),
-        "security_groups": [{"name": "default"}],
     }
+    if instance.security_groups:  # Nova leaves the key out for a server in no group
+        out["security_groups"] = [{"name": name} for name in instance.security_groups]
     if building or instance.vm_state == VmState.ACTIVE:
         out["progress"] = 100 if instance.vm_state == VmState.ACTIVE else 0
     if admin_attrs:
@@ -167,15 +168,15 @@ def server_detail(request, instance: Instance, *, admin_attrs: bool, admin: bool
                 }
             )
     if version >= "2.9":
-        out["locked"] = False
+        out["locked"] = instance.locked
     if version >= "2.19":
         out["description"] = instance.description or None
     if version >= "2.26":
-        out["tags"] = []
+        out["tags"] = instance.tag_names
     if version >= "2.63":
         out["trusted_image_certificates"] = None
     if version >= "2.73":
-        out["locked_reason"] = None
+        out["locked_reason"] = instance.locked_reason or None
     if version >= "2.96":
         out["pinned_availability_zone"] = None
     problem = fault(instance, admin)

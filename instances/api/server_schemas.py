@@ -9,7 +9,7 @@ from typing import Any
 from dashboard.api.microversion import APIVersion
 from dashboard.api.schemas import boolean, integer, invalid, required_object, resource_name
 from dashboard.exceptions import BadRequest
-from instances.services import consoles, servers
+from instances.services import consoles, server_edit, servers
 
 
 @dataclass
@@ -31,6 +31,103 @@ class CreateRequest:
     user_data: str = ""  # base64, as sent
     config_drive: bool = False
     server_group: str | None = None  # os:scheduler_hints group
+    tags: list[str] = field(default_factory=list)
+
+
+# The create request's keys, by the microversion Nova added them in. A key Stratus cannot honour
+# is refused by name below (NOT_HONOURED); a key Nova does not know is refused as Nova's
+# schema refuses it (additionalProperties: false).
+_CREATE_KEYS = {
+    "2.1": (
+        "name",
+        "imageRef",
+        "flavorRef",
+        "adminPass",
+        "metadata",
+        "networks",
+        "OS-DCF:diskConfig",
+        "accessIPv4",
+        "accessIPv6",
+        "personality",
+        "key_name",
+        "availability_zone",
+        "block_device_mapping",
+        "block_device_mapping_v2",
+        "config_drive",
+        "min_count",
+        "max_count",
+        "return_reservation_id",
+        "security_groups",
+        "user_data",
+    ),
+    "2.19": ("description",),
+    "2.52": ("tags",),
+    "2.63": ("trusted_image_certificates",),
+    "2.74": ("host", "hypervisor_hostname"),
+    "2.90": ("hostname",),
+}
+NOT_HONOURED = {
+    "adminPass": "Setting the guest's admin password is not supported.",
+    "personality": "File injection (personality) is not supported; use user_data or a config drive.",
+    "accessIPv4": "Access addresses are not supported.",
+    "accessIPv6": "Access addresses are not supported.",
+    "block_device_mapping": "The legacy block_device_mapping is not supported; use block_device_mapping_v2.",
+    "host": "Requesting a host is not supported; use availability_zone AZ:HOST.",
+    "hypervisor_hostname": "Requesting a hypervisor is not supported; use availability_zone AZ:HOST.",
+    "hostname": "Setting the guest's hostname is not supported; it is the server's name.",
+}
+# Scheduler hints Stratus honours (os:scheduler_hints); any other hint is refused.
+SCHEDULER_HINTS: tuple[str, ...] = ("group",)
+
+
+def _unexpected(keys, field_name: str) -> BadRequest:
+    listed = ", ".join(repr(k) for k in sorted(keys))
+    verb = "were" if len(keys) > 1 else "was"
+    return BadRequest(
+        f"Invalid input for field/attribute {field_name}. Additional properties are not allowed "
+        f"({listed} {verb} unexpected)"
+    )
+
+
+def _check_create_keys(body: dict, server: dict, version: APIVersion) -> None:
+    top = set(body) - {"server", "os:scheduler_hints", "OS-SCH-HNT:scheduler_hints"}
+    if top:
+        raise _unexpected(top, "root")
+    known = {k for since, keys in _CREATE_KEYS.items() if version >= since for k in keys}
+    if version >= "2.57":
+        known.discard("personality")
+    unknown = set(server) - known
+    if unknown:
+        raise _unexpected(unknown, "server")
+    for key, reason in NOT_HONOURED.items():
+        if server.get(key) not in (None, "", [], {}):
+            raise invalid(key, server[key], reason)
+    disk_config = server.get("OS-DCF:diskConfig")
+    if disk_config not in (None, "MANUAL"):
+        raise invalid("OS-DCF:diskConfig", disk_config, "Only MANUAL is supported.")
+    if server.get("trusted_image_certificates") not in (None, []):
+        raise invalid("trusted_image_certificates", "...", "Trusted image certificates are not supported.")
+    for name in ("os:scheduler_hints", "OS-SCH-HNT:scheduler_hints"):
+        hints = body.get(name)
+        if hints is None:
+            continue
+        if not isinstance(hints, dict):
+            raise invalid(name, hints, f"{hints!r} is not of type 'object'")
+        refused = set(hints) - set(SCHEDULER_HINTS)
+        if refused:
+            raise invalid(name, hints, f"Scheduler hints {sorted(refused)} are not supported.")
+
+
+def _security_groups(value: Any) -> None:
+    """Every server is in its project's ``default`` group (see Instance.security_groups); there
+    are no other groups to ask for."""
+    if value in (None, []):
+        return
+    if not isinstance(value, list) or any(not isinstance(g, dict) or set(g) != {"name"} for g in value):
+        raise invalid("security_groups", value, "It must be a list of {'name': ...} objects.")
+    for group in value:
+        if group["name"] != "default":
+            raise BadRequest(f"Security group {group['name']} not found.")
 
 
 def _last_segment(ref: Any, field_name: str) -> str:
@@ -57,6 +154,40 @@ def _networks(server: dict, version: APIVersion) -> None:
     for net in value:
         if "port" in net and net["port"]:
             raise invalid("networks", value, "Ports are not supported; give a network uuid or 'auto'.")
+        unknown = set(net) - {"uuid", "port", "fixed_ip", "tag"}
+        if unknown:
+            raise _unexpected(unknown, "networks")
+        if net.get("fixed_ip") not in (None, ""):
+            raise invalid("networks", value, "fixed_ip is not supported: the network gives the next address.")
+        if net.get("tag") not in (None, ""):
+            raise invalid("networks", value, "Device tags are not supported.")
+
+
+# What a block device mapping may say; Nova's other fields are refused unless empty.
+BDM_FIELDS = ("source_type", "destination_type", "uuid", "boot_index", "volume_size", "delete_on_termination")
+
+
+def _check_bdm_fields(server: dict) -> None:
+    bdms = server.get("block_device_mapping_v2")
+    if not isinstance(bdms, list):
+        return
+    for bdm in bdms:
+        if not isinstance(bdm, dict):
+            continue
+        for key, value in bdm.items():
+            if key in BDM_FIELDS or value in (None, ""):
+                continue
+            if (
+                key == "device_name"
+                and value in ("vda", "/dev/vda")
+                and str(bdm.get("boot_index", "0")) == "0"
+            ):
+                continue
+            raise invalid(
+                "block_device_mapping_v2",
+                bdm,
+                f"{key} is not supported; a mapping says only {', '.join(BDM_FIELDS)}.",
+            )
 
 
 def _boot_volume(server: dict) -> dict | None:
@@ -134,6 +265,7 @@ def server_create(body: Any, version: APIVersion) -> CreateRequest:
     if not isinstance(body, dict) or not isinstance(body.get("server"), dict):
         raise BadRequest("Invalid input for field/attribute server. 'server' is a required property")
     server = body["server"]
+    _check_create_keys(body, server, version)
     name = resource_name(server)
     if "flavorRef" not in server:
         raise BadRequest("Invalid input for field/attribute flavorRef. 'flavorRef' is a required property")
@@ -141,19 +273,15 @@ def server_create(body: Any, version: APIVersion) -> CreateRequest:
     max_count = integer(server, "max_count", 1, default=min_count)
     if min_count > max_count:
         raise BadRequest("min_count must be <= max_count")
-    metadata = server.get("metadata") or {}
-    if not isinstance(metadata, dict) or any(
-        not isinstance(k, str) or not isinstance(v, str) or not 0 < len(k) <= 255 or len(v) > 255
-        for k, v in metadata.items()
-    ):
-        raise invalid("metadata", metadata, "Keys and values must be strings of at most 255 characters.")
+    metadata = server_edit.check_metadata(server.get("metadata") or {})
+    server_edit.check_metadata_quota(metadata)
     key_name = server.get("key_name") or ""
     if not isinstance(key_name, str) or len(key_name) > 255:
         raise invalid("key_name", key_name, "It must be the name of one of your key pairs.")
-    description = server.get("description")
-    if description is not None and (version < "2.19" or not isinstance(description, str)):
-        raise invalid("description", description, "Descriptions need microversion 2.19 and a string.")
+    description = _description(server)
     _networks(server, version)
+    _check_bdm_fields(server)
+    _security_groups(server.get("security_groups"))
     zone, host = _zone(server)
     reservation = server.get("return_reservation_id", False)
     boot_volume = _boot_volume(server)
@@ -173,6 +301,7 @@ def server_create(body: Any, version: APIVersion) -> CreateRequest:
         user_data=_user_data(server.get("user_data")),
         config_drive=_config_drive(server.get("config_drive")),
         server_group=_group_hint(body),
+        tags=server_edit.check_tags(server["tags"]) if server.get("tags") is not None else [],
     )
 
 
@@ -196,6 +325,76 @@ def _group_hint(body: dict) -> str | None:
     if not isinstance(group, str) or not group:
         raise invalid("group", group, "It must be the id of a server group.")
     return group
+
+
+def _description(server: dict) -> str | None:
+    """Nova's description (2.19+): null or at most 255 printable characters."""
+    description = server.get("description")
+    if description is None:
+        return None
+    if not isinstance(description, str):
+        raise invalid("description", description, f"{description!r} is not of type 'string', 'null'")
+    if len(description) > 255:
+        raise invalid("description", description, f"{description!r} is too long")
+    if not all(c.isprintable() or c in "\n\t\r" for c in description):
+        raise invalid("description", description, "It must be printable characters.")
+    return description
+
+
+@dataclass
+class UpdateRequest:
+    name: str | None = None
+    description: str | None = None  # "" clears it
+
+
+def server_update(body: Any, version: APIVersion) -> UpdateRequest:
+    """``PUT /servers/{id}`` (Nova's schemas/servers.py base_update, 2.19 description)."""
+    if not isinstance(body, dict) or not isinstance(body.get("server"), dict):
+        raise BadRequest("Invalid input for field/attribute server. 'server' is a required property")
+    if set(body) - {"server"}:
+        raise _unexpected(set(body) - {"server"}, "root")
+    server = body["server"]
+    known = {"name", "OS-DCF:diskConfig", "accessIPv4", "accessIPv6"}
+    if version >= "2.19":
+        known.add("description")
+    if version >= "2.90":
+        known.add("hostname")
+    unknown = set(server) - known
+    if unknown:
+        raise _unexpected(unknown, "server")
+    for key in ("accessIPv4", "accessIPv6", "hostname"):
+        if server.get(key) not in (None, ""):
+            raise invalid(key, server[key], NOT_HONOURED[key])
+    if server.get("OS-DCF:diskConfig") not in (None, "MANUAL"):
+        raise invalid("OS-DCF:diskConfig", server["OS-DCF:diskConfig"], "Only MANUAL is supported.")
+    out = UpdateRequest()
+    if "name" in server:
+        out.name = resource_name(server)
+    if "description" in server:
+        out.description = _description(server) or ""
+    return out
+
+
+def lock_reason(body: Any, version: APIVersion) -> str:
+    """``{"lock": null}``, or from 2.73 ``{"lock": {"locked_reason": "..."}}`` (1-255 characters)."""
+    data = body.get("lock")
+    if data is None:
+        return ""
+    if version < "2.73":
+        # Before 2.73 Nova takes no body for lock and ignores what is there.
+        return ""
+    if not isinstance(data, dict):
+        raise invalid("lock", data, f"{data!r} is not of type 'object', 'null'")
+    if set(data) - {"locked_reason"}:
+        raise _unexpected(set(data) - {"locked_reason"}, "lock")
+    reason = data.get("locked_reason")
+    if reason is None:
+        return ""
+    if not isinstance(reason, str):
+        raise invalid("locked_reason", reason, f"{reason!r} is not of type 'string'")
+    if not 1 <= len(reason) <= 255:
+        raise invalid("locked_reason", reason, f"{reason!r} is too {'short' if not reason else 'long'}")
+    return reason
 
 
 def _user_data(value: Any) -> str:

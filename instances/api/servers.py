@@ -7,6 +7,7 @@ import uuid
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from rest_framework.response import Response
 
@@ -22,14 +23,15 @@ from instances.api.volumes import get_volume
 from instances.compute import rpc
 from instances.filters import ServerListFilter
 from instances.models import ComputeHost, Instance, ServerGroupMember
-from instances.services import consoles, server_groups, servers, shelve
+from instances.services import consoles, locks, server_edit, server_groups, servers, shelve
 from instances.services.attachments import BootVolume
 
 _FALSE = ("false", "0", "no", "off", "f", "n")
 
 
 def request_id(request) -> str:
-    return request.headers.get("X-Openstack-Request-Id") or f"req-{uuid.uuid4()}"
+    """The id the request-id middleware gave this request (x-openstack-request-id)."""
+    return getattr(request, "request_id", "") or f"req-{uuid.uuid4()}"
 
 
 def get_server(ctx: RequestContext, server_id: str) -> Instance:
@@ -79,7 +81,7 @@ class ServerListView(ComputeView):
                 | Q(created_at=anchor["created_at"], pk__lt=anchor["pk"])
             )
         if self.detail:
-            servers_qs = servers_qs.with_volumes()
+            servers_qs = servers_qs.with_volumes().with_tags()
         page = list(servers_qs.order_by("-created_at", "-id")[:limit]) if limit else []
         if self.detail:
             attrs = can(ctx, policies.EXTENDED_SERVER_ATTRIBUTES, {"project_id": ctx.project_id})
@@ -128,6 +130,28 @@ class ServerListView(ComputeView):
         if flavor is None:
             raise BadRequest(f"Flavor {data.flavor_ref} could not be found.")
         group = server_groups.group_for_launch(ctx, data.server_group) if data.server_group else None
+        with transaction.atomic():
+            created = self._launch(request, ctx, data, image, flavor, boot_volume, group)
+        if data.return_reservation_id:
+            return Response({"reservation_id": created[0].reservation_id}, status=202)
+        first = created[0]
+        return Response(
+            {
+                "server": {
+                    "id": str(first.pk),
+                    "links": server_json.server_links(request, first.pk),
+                    "OS-DCF:diskConfig": "MANUAL",
+                    "security_groups": [{"name": name} for name in first.security_groups],
+                    "adminPass": secrets.token_urlsafe(9),
+                }
+            },
+            status=202,
+        )
+
+    def _launch(
+        self, request, ctx: RequestContext, data, image, flavor, boot_volume, group
+    ) -> list[Instance]:
+        """The servers and their tags (2.52), in the caller's transaction."""
         created = servers.launch(
             ctx,
             image=image,
@@ -146,21 +170,10 @@ class ServerListView(ComputeView):
             config_drive=data.config_drive,
             server_group=group,
         )
-        if data.return_reservation_id:
-            return Response({"reservation_id": created[0].reservation_id}, status=202)
-        first = created[0]
-        return Response(
-            {
-                "server": {
-                    "id": str(first.pk),
-                    "links": server_json.server_links(request, first.pk),
-                    "OS-DCF:diskConfig": "MANUAL",
-                    "security_groups": [{"name": "default"}],
-                    "adminPass": secrets.token_urlsafe(9),
-                }
-            },
-            status=202,
-        )
+        if data.tags:
+            for instance in created:
+                server_edit.replace_tags(instance, data.tags)
+        return created
 
 
 def _uuid_or_none(value: str):
@@ -213,6 +226,18 @@ class ServerView(ComputeView):
             body["server_groups"] = [str(pk) for pk in membership]
         return Response({"server": body})
 
+    def put(self, request, server_id: str):
+        """Rename or describe the server (Nova's update: 200 with the whole server)."""
+        ctx: RequestContext = request.auth
+        instance = get_server(ctx, server_id)
+        authorize(ctx, policies.SERVERS_UPDATE, {"project_id": instance.project_id})
+        data = server_schemas.server_update(request.data, request.api_version)
+        server_edit.update(instance, name=data.name, description=data.description)
+        attrs = can(ctx, policies.EXTENDED_SERVER_ATTRIBUTES, {"project_id": instance.project_id})
+        return Response(
+            {"server": server_json.server_detail(request, instance, admin_attrs=attrs, admin=ctx.is_admin)}
+        )
+
     def delete(self, request, server_id: str):
         ctx: RequestContext = request.auth
         instance = get_server(ctx, server_id)
@@ -259,7 +284,23 @@ class ServerActionView(server_ops.DiskOpsActions, ComputeView):
         "shelve": "_shelve",
         "shelveOffload": "_shelve_offload",
         "unshelve": "_unshelve",
+        "lock": "_lock",
+        "unlock": "_unlock",
     }
+
+    def _lock(self, request, ctx: RequestContext, instance: Instance, name: str, body: dict):
+        authorize(ctx, policies.LOCK, {"project_id": instance.project_id})
+        reason = server_schemas.lock_reason(body, request.api_version)
+        locks.lock(ctx, instance, reason, request_id=request_id(request))
+        return self.empty(202)
+
+    def _unlock(self, request, ctx: RequestContext, instance: Instance, name: str, body: dict):
+        target = {"project_id": instance.project_id}
+        authorize(ctx, policies.UNLOCK, target)
+        if instance.locked and not locks.is_expected_locker(ctx, instance):
+            authorize(ctx, policies.UNLOCK_OVERRIDE, target)
+        locks.unlock(ctx, instance, request_id=request_id(request))
+        return self.empty(202)
 
     def _power(self, request, ctx: RequestContext, instance: Instance, name: str, body: dict):
         rule, action = ACTIONS[name]

@@ -4,10 +4,13 @@ from django.urls import path
 
 from instances.api import (
     hosts,
+    instance_actions,
     keypairs,
     port_forwards,
     remote_consoles,
     server_groups,
+    server_metadata,
+    server_tags,
     servers,
     volume_attachments,
 )
@@ -18,6 +21,15 @@ urlpatterns = [
     path("servers/<str:server_id>", servers.ServerView.as_view()),
     path("servers/<str:server_id>/action", servers.ServerActionView.as_view()),
     path("servers/<str:server_id>/remote-consoles", remote_consoles.RemoteConsoleView.as_view()),
+    path("servers/<str:server_id>/metadata", server_metadata.MetadataListView.as_view()),
+    path("servers/<str:server_id>/metadata/<str:key>", server_metadata.MetadataItemView.as_view()),
+    path("servers/<str:server_id>/tags", server_tags.TagListView.as_view()),
+    path("servers/<str:server_id>/tags/<str:tag>", server_tags.TagView.as_view()),
+    path("servers/<str:server_id>/os-instance-actions", instance_actions.InstanceActionListView.as_view()),
+    path(
+        "servers/<str:server_id>/os-instance-actions/<str:request_id>",
+        instance_actions.InstanceActionView.as_view(),
+    ),
     path("servers/<str:server_id>/os-volume_attachments", volume_attachments.AttachmentListView.as_view()),
     path(
         "servers/<str:server_id>/os-volume_attachments/<str:volume_id>",

@@ -35,7 +35,7 @@ from instances.compute.networking import InstanceNetworks, Mode
 from instances.compute.shelve import ShelveMixin
 from instances.compute.volume_agent import VolumeAgentMixin
 from instances.models import Instance
-from instances.services import guest_metadata, hardware, kernels, servers
+from instances.services import action_log, guest_metadata, hardware, kernels, servers
 from instances.virt import configdrive, disks
 from instances.virt.base import DiskSpec, GuestNotFound, GuestSpec, NetworkSpec, VirtDriver, VirtError
 from instances.virt.base import PowerState as DriverPower
@@ -93,12 +93,16 @@ class ComputeManager(ShelveMixin, VolumeAgentMixin, DiskOpsMixin):
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
     def _mine(self, instance_id: str, task_state: str) -> Instance | None:
-        """The instance, if it is on this host, alive and still in ``task_state``."""
-        return (
+        """The instance, if it is on this host, alive and still in ``task_state``; taking its work
+        up starts the event of its action (os-instance-actions)."""
+        instance = (
             Instance.objects.select_related("network", "host")
             .filter(pk=instance_id, host__name=self.host_name, deleted=False, task_state=task_state)
             .first()
         )
+        if instance is not None:
+            action_log.start_event(instance.pk, task_state, self.host_name)
+        return instance
 
     def disk_paths(self, instance_id: str) -> dict[str, Path]:
         directory = self.disks_dir / str(instance_id)

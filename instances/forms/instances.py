@@ -7,8 +7,9 @@ import base64
 from django import forms
 from django.utils.text import normalize_newlines
 
-from dashboard.exceptions import BadRequest
+from dashboard.exceptions import BadRequest, StratusError
 from dashboard.forms import BootstrapMixin
+from instances.services import server_edit
 from instances.services import servers as server_service
 from instances.services import volumes as volume_service
 
@@ -145,3 +146,54 @@ class LaunchForm(BootstrapMixin, forms.Form):
 
 class PortForwardForm(forms.Form):
     guest_port = forms.IntegerField(min_value=1, max_value=65535, initial=22, label="Instance port")
+
+
+class EditInstanceForm(BootstrapMixin, forms.Form):
+    """Horizon's Edit Instance: the name and description (Nova's server update)."""
+
+    name = forms.CharField(label="Name", max_length=255)
+    description = forms.CharField(label="Description", max_length=255, required=False)
+
+    def clean_name(self) -> str:
+        return self.cleaned_data["name"].strip()
+
+
+class LockForm(BootstrapMixin, forms.Form):
+    reason = forms.CharField(
+        label="Reason",
+        max_length=255,
+        required=False,
+        help_text="Shown to everyone who sees the instance; members can no longer act on it.",
+    )
+
+
+class MetadataForm(BootstrapMixin, forms.Form):
+    """Update Metadata: one ``key=value`` per line; the whole set replaces the instance's."""
+
+    metadata = forms.CharField(
+        label="Metadata",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}),
+        help_text="One key=value per line. Keys: letters, digits and - _ : . and space, at most 255 "
+        "characters; values at most 255 characters. Removing a line removes the item.",
+    )
+
+    @staticmethod
+    def as_text(metadata: dict) -> str:
+        return "\n".join(f"{k}={v}" for k, v in sorted(metadata.items()))
+
+    def clean_metadata(self) -> dict:
+        items: dict[str, str] = {}
+        for number, line in enumerate(self.cleaned_data["metadata"].splitlines(), start=1):
+            if not line.strip():
+                continue
+            key, sep, value = line.partition("=")
+            if not sep:
+                raise forms.ValidationError(f"Line {number} has no '=': write key=value.")
+            items[key.strip()] = value.strip()
+        try:
+            server_edit.check_metadata(items)
+            server_edit.check_metadata_quota(items)
+        except StratusError as exc:
+            raise forms.ValidationError(exc.message) from exc
+        return items

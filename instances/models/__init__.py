@@ -4,7 +4,15 @@ from instances.models.consoles import ConsoleToken
 from instances.models.hosts import ComputeHost
 from instances.models.keypairs import KeyPair, KeyPairType
 from instances.models.server_groups import ServerGroup, ServerGroupMember
-from instances.models.servers import ComputeQuota, Instance, InstanceAction, PortForward, ProjectNetwork
+from instances.models.servers import (
+    ComputeQuota,
+    Instance,
+    InstanceAction,
+    InstanceActionEvent,
+    InstanceTag,
+    PortForward,
+    ProjectNetwork,
+)
 from instances.models.volumes import Volume, VolumeAttachment, VolumeQuerySet, VolumeQuota
 
 __all__ = [
@@ -13,6 +21,8 @@ __all__ = [
     "ConsoleToken",
     "Instance",
     "InstanceAction",
+    "InstanceActionEvent",
+    "InstanceTag",
     "KeyPair",
     "KeyPairType",
     "PortForward",

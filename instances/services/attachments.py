@@ -17,6 +17,7 @@ from flavors.models import Flavor
 from instances.choices import VmState, VolumeStatus
 from instances.models import Instance, Volume, VolumeAttachment
 from instances.services import volumes
+from instances.services.locks import check_not_locked
 from instances.services.volumes import InvalidVolume, require, transition
 
 # vda is the root disk, vdh the swap disk (see instances.compute.manager.SWAP_TARGET).
@@ -49,6 +50,7 @@ def begin_attach(ctx, instance: Instance, volume: Volume, device: str | None = N
 
     if volume.project_id != instance.project_id:
         raise NotFound(f"Volume {volume.pk} could not be found.")
+    check_not_locked(ctx, instance)
     _check_instance(instance)
     with transaction.atomic():
         require(
@@ -101,6 +103,7 @@ def begin_detach(ctx, instance: Instance, volume: Volume) -> VolumeAttachment:
         raise NotFound(f"Volume {volume.pk} is not attached to instance {instance.pk}.")
     if attachment.device == "vda":
         raise BadRequest("Cannot detach a root device volume")
+    check_not_locked(ctx, instance)
     if instance.task_state or instance.host_id is None:
         raise Conflict(
             f"Cannot 'detach_volume' instance {instance.pk} while it is in task_state {instance.task_state}"

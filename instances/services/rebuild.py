@@ -20,7 +20,7 @@ from dashboard.exceptions import BadRequest
 from images.choices import ImageStatus
 from instances.choices import PowerState, TaskState, VmState
 from instances.models import Instance
-from instances.services import kernels, keypairs
+from instances.services import kernels, keypairs, locks
 from instances.services.resize import invalid_state
 from instances.services.servers import (
     SUPPORTED_DISK_FORMATS,
@@ -75,6 +75,7 @@ def check_image(image, instance: Instance, *, what: str = "rebuild") -> None:
 
 
 def begin_rebuild(ctx, instance: Instance, image, change: RebuildRequest, request_id: str = "") -> None:
+    locks.check_not_locked(ctx, instance)
     if not instance.image_id:
         raise BadRequest("Unable to rebuild with a different image for a volume-backed server.")
     if instance.host_id is None:
@@ -127,6 +128,7 @@ def finish_rebuild(instance_id, running: bool) -> bool:
 
 def begin_rescue(ctx, instance: Instance, image, request_id: str = "") -> None:
     """``image``: the rescue image (the instance's own when the caller chose none)."""
+    locks.check_not_locked(ctx, instance)
     if not instance.image_id:
         raise BadRequest("Cannot rescue a volume backed instance")
     if instance.host_id is None:
@@ -150,6 +152,7 @@ def finish_rescue(instance_id) -> bool:
 
 
 def begin_unrescue(ctx, instance: Instance, request_id: str = "") -> None:
+    locks.check_not_locked(ctx, instance)
     now = timezone.now()
     with transaction.atomic():
         updated = Instance.objects.filter(

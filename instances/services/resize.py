@@ -31,7 +31,7 @@ from images.models import Image
 from instances.choices import PowerState, TaskState, VmState
 from instances.compute import scheduler
 from instances.models import ComputeHost, Instance
-from instances.services import quotas
+from instances.services import locks, quotas
 from instances.services.servers import InstanceInvalidState, finish_action, record_action
 
 RESIZABLE = (VmState.ACTIVE, VmState.STOPPED)
@@ -110,6 +110,7 @@ def check_quota(instance: Instance, flavor: Flavor) -> None:
 
 def begin_resize(ctx, instance: Instance, flavor: Flavor, request_id: str = "") -> ComputeHost:
     """Check, claim the new flavor on a host, and start: the old host stops the guest first."""
+    locks.check_not_locked(ctx, instance)
     check_flavor(instance, flavor)
     if instance.host_id is None:
         raise invalid_state("resize", instance.pk)
@@ -243,6 +244,8 @@ def finish_resize(instance_id, running: bool) -> bool:
 def confirm_resize(ctx, instance: Instance, request_id: str = "", *, action: str = "confirmResize") -> None:
     """Keep the new flavor: the old host's claim is released now, in the transaction that ends the
     resize; its agent then removes the old disks."""
+    if ctx is not None:  # the periodic auto-confirm ignores the lock, as Nova's does
+        locks.check_not_locked(ctx, instance)
     with transaction.atomic():
         row = (
             Instance.objects.filter(
@@ -282,6 +285,7 @@ def confirm_resize(ctx, instance: Instance, request_id: str = "", *, action: str
 
 def begin_revert(ctx, instance: Instance, request_id: str = "") -> None:
     """Back to the old flavor: the new host tears the guest down first."""
+    locks.check_not_locked(ctx, instance)
     with transaction.atomic():
         row = Instance.objects.filter(pk=instance.pk).select_related("host").first()
         updated = Instance.objects.filter(

@@ -30,7 +30,7 @@ from images.choices import ContainerFormat, DiskFormat, ImageStatus, Visibility
 from images.models import Image
 from instances.choices import PowerState, TaskState, VmState
 from instances.compute import scheduler
-from instances.models import ComputeHost, Instance, InstanceAction
+from instances.models import ComputeHost, Instance
 from instances.policies import SERVERS_ZERO_DISK_FLAVOR
 from instances.services import (
     claims,
@@ -43,7 +43,9 @@ from instances.services import (
     quotas,
     server_groups,
 )
+from instances.services.action_log import finish_action, record_action
 from instances.services.attachments import release_for_instance
+from instances.services.locks import check_not_locked
 from instances.virt.base import SOURCE_FORMATS
 
 GiB = 1024**3
@@ -95,29 +97,6 @@ ACTIONS: dict[str, Action] = {
 
 # Actions after which the guest has no screen: they revoke the instance's console tokens.
 CLOSES_CONSOLES = ("stop", "suspend")
-
-
-def record_action(instance_id, action: str, ctx=None, request_id: str = "") -> InstanceAction:
-    return InstanceAction.objects.create(
-        instance_id=instance_id,
-        action=action,
-        user=ctx.user if ctx is not None else None,
-        project_id=(ctx.project_id or "") if ctx is not None else "",
-        request_id=request_id,
-    )
-
-
-def finish_action(instance_id, action: str, result: str = "Success", message: str = "") -> None:
-    """Close the newest open log entry of ``action`` (a no-op when a retry already did)."""
-    entry = (
-        InstanceAction.objects.filter(instance_id=instance_id, action=action, finish_time__isnull=True)
-        .order_by("-start_time", "-id")
-        .first()
-    )
-    if entry is not None:
-        InstanceAction.objects.filter(pk=entry.pk, finish_time__isnull=True).update(
-            finish_time=timezone.now(), result=result, message=message[:2000]
-        )
 
 
 # --- launch ------------------------------------------------------------------------------------
@@ -307,6 +286,7 @@ def _set_fault(instance: Instance, code: int, message: str, details: str = "") -
 def begin_action(ctx, instance: Instance, action: str, *task_args, request_id: str = "") -> None:
     """Move the instance into the action's task state and hand the work to its host."""
     spec = ACTIONS[action]
+    check_not_locked(ctx, instance)
     if instance.host_id is None:
         raise InstanceInvalidState(
             f"Cannot '{action}' instance {instance.pk} while it is in vm_state {instance.vm_state}"
@@ -410,6 +390,7 @@ def begin_delete(ctx, instance: Instance, request_id: str = "") -> None:
     """Delete works in every state. With no host, or a host that is down, the instance is
     deleted in the database at once (Nova's local delete); the agent destroys a leftover guest
     when it comes back. Otherwise the host's agent tears the guest down."""
+    check_not_locked(ctx, instance)
     with transaction.atomic():
         updated = (
             Instance.objects.filter(pk=instance.pk, deleted=False)

@@ -27,7 +27,7 @@ from images.models import Image
 from instances.choices import PowerState, TaskState, VmState
 from instances.compute import scheduler
 from instances.models import ComputeHost, Instance
-from instances.services import forwards, servers
+from instances.services import forwards, locks, servers
 from instances.services.attachments import boot_attachment
 from instances.services.servers import InstanceInvalidState, begin_action, finish_action, record_action
 
@@ -38,6 +38,7 @@ def is_volume_backed(instance: Instance) -> bool:
 
 def begin_shelve(ctx, instance: Instance, request_id: str = "") -> Image | None:
     """The snapshot image (None for a volume-backed instance) and the host's shelve task."""
+    locks.check_not_locked(ctx, instance)
     with transaction.atomic():
         image = None
         if not is_volume_backed(instance):
@@ -47,6 +48,7 @@ def begin_shelve(ctx, instance: Instance, request_id: str = "") -> Image | None:
 
 
 def begin_offload(ctx, instance: Instance, request_id: str = "") -> None:
+    locks.check_not_locked(ctx, instance)
     begin_action(ctx, instance, "shelveOffload", request_id=request_id)
 
 
@@ -113,6 +115,7 @@ def begin_unshelve(
     """SHELVED: power on where it is. SHELVED_OFFLOADED: schedule and claim a host now (in the
     transaction that records it), then the host boots the snapshot. No host with room: the
     instance stays offloaded and the action records why, as Nova's conductor does."""
+    locks.check_not_locked(ctx, instance)
     if instance.vm_state == VmState.SHELVED or instance.host_id is not None:
         if availability_zone:
             raise InstanceInvalidState(

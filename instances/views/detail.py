@@ -129,7 +129,9 @@ def instance_detail(request: HttpRequest, instance_id: uuid.UUID) -> HttpRespons
         "forward_form": PortForwardForm(),
     }
     if tab == "actions":
-        context["actions"] = instance.actions.select_related("user").order_by("-start_time", "-id")
+        context["actions"] = (
+            instance.actions.select_related("user").prefetch_related("events").order_by("-start_time", "-id")
+        )
     if tab == "console":
         context.update(session_console(request, instance))
         context["console_page"] = reverse("instance-console-page", args=[instance.pk])

@@ -73,9 +73,7 @@ def admin_instance_list(request: HttpRequest) -> HttpResponse:
     return render(request, "instances/servers/list.html", _page(request, all_projects=True))
 
 
-def _row_response(
-    request: HttpRequest, instance: Instance, poll: int | None, error: str = ""
-) -> HttpResponse:
+def row_response(request: HttpRequest, instance: Instance, poll: int | None, error: str = "") -> HttpResponse:
     perms = rows.Permissions(request.ctx)
     names = rows.image_names([instance.image_id])
     row = rows.build_row(instance, perms, names.get(instance.image_id, instance.image_id or "—"), poll)
@@ -95,7 +93,7 @@ def instance_row(request: HttpRequest, instance_id: uuid.UUID) -> HttpResponse:
         poll = int(request.GET.get("poll", "0"))
     except ValueError:
         poll = 0
-    return _row_response(request, instance, poll)
+    return row_response(request, instance, poll)
 
 
 # Row actions with more to do than a task state: shelve makes its snapshot image, unshelve of an
@@ -117,7 +115,7 @@ def instance_action(request: HttpRequest, instance_id: uuid.UUID, action: str) -
         if begin is not None:
             begin(request.ctx, instance)
         else:
-            servers.begin_action(request.ctx, instance, action)
+            servers.begin_action(request.ctx, instance, action, request_id=request.request_id)
     except StratusError as exc:
         error = exc.message
     if not request.htmx:
@@ -127,7 +125,7 @@ def instance_action(request: HttpRequest, instance_id: uuid.UUID, action: str) -
             messages.success(request, f"{spec.label}: requested for {instance.name}.")
         return redirect(back_url(request))
     instance.refresh_from_db()
-    return _row_response(request, instance, None, error)
+    return row_response(request, instance, None, error)
 
 
 def _selected(request: HttpRequest) -> list[Instance]:
@@ -148,9 +146,9 @@ def _run_batch(request: HttpRequest, action: str, instance: Instance) -> str | N
         return "not allowed by policy"
     try:
         if action == "delete":
-            servers.begin_delete(request.ctx, instance)
+            servers.begin_delete(request.ctx, instance, request.request_id)
         else:
-            servers.begin_action(request.ctx, instance, action)
+            servers.begin_action(request.ctx, instance, action, request_id=request.request_id)
     except StratusError as exc:
         return exc.message
     return None
@@ -205,7 +203,9 @@ def instance_snapshot(request: HttpRequest, instance_id: uuid.UUID) -> HttpRespo
     form = SnapshotForm(request.POST or None, initial={"name": f"{instance.name}-snapshot"})
     if request.method == "POST" and form.is_valid():
         try:
-            image = servers.create_snapshot(request.ctx, instance, form.cleaned_data["name"])
+            image = servers.create_snapshot(
+                request.ctx, instance, form.cleaned_data["name"], request_id=request.request_id
+            )
         except StratusError as exc:
             form.add_error(None, exc.message)
         else:

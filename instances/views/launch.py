@@ -214,6 +214,7 @@ def _launch(request: HttpRequest, data: dict, plan: LaunchPlan) -> HttpResponse 
             user_data=data["user_data"],
             config_drive=data["config_drive"],
             server_group=group,
+            request_id=request.request_id,
         )
     except StratusError as exc:
         messages.error(request, f"Could not launch {data['name']}: {exc.message}")

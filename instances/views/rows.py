@@ -13,6 +13,7 @@ from images.models import Image
 from instances import policies
 from instances.choices import TaskState, VmState
 from instances.models import Instance
+from instances.services import locks
 from instances.services.rebuild import REBUILDABLE, RESCUABLE
 from instances.services.resize import RESIZABLE
 from instances.services.servers import ACTIONS
@@ -162,14 +163,28 @@ class Row:
     poll: int | None  # seconds until the row asks again; None when it has settled
     error: str = ""
     ops: list[RowAction] = field(default_factory=list)
+    # Edit Instance, Update Metadata, Lock and Unlock (views.edit)
+    edit: bool = False
+    metadata: bool = False
+    lock: bool = False
+    unlock: bool = False
 
     @property
     def badge(self) -> str:
         return STATUS_BADGES.get(self.instance.status, "secondary")
 
 
+def can_unlock(instance: Instance, perms: Permissions) -> bool:
+    """Unlock, and the override rule when the other side (owner / admin) locked it."""
+    pid = instance.project_id
+    if not instance.locked or not perms(policies.UNLOCK, pid):
+        return False
+    return locks.is_expected_locker(perms.ctx, instance) or perms(policies.UNLOCK_OVERRIDE, pid)
+
+
 def build_row(instance: Instance, perms: Permissions, image_name: str, poll: int | None = None) -> Row:
     pid = instance.project_id
+    alive = instance.task_state != TaskState.DELETING
     return Row(
         instance=instance,
         image_name=image_name,
@@ -179,6 +194,10 @@ def build_row(instance: Instance, perms: Permissions, image_name: str, poll: int
         delete=state_allows(instance, "delete") and perms(policies.SERVERS_DELETE, pid),
         poll=next_poll(poll) if is_transitional(instance) else None,
         ops=[a for a in OPS if op_allowed(instance, a.name) and perms(a.rule, pid)],
+        edit=alive and perms(policies.SERVERS_UPDATE, pid),
+        metadata=alive and perms(policies.METADATA_UPDATE_ALL, pid),
+        lock=alive and not instance.locked and perms(policies.LOCK, pid),
+        unlock=alive and can_unlock(instance, perms),
     )
 
 

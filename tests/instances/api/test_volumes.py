@@ -328,3 +328,22 @@ def test_servers_show_their_volumes_with_a_constant_query_count(world, cinder, c
     attached = {s["id"]: s["os-extended-volumes:volumes_attached"] for s in listed}
     assert attached[kept[0][0]] == [{"id": kept[0][1], "delete_on_termination": False}]
     assert len(attached) == 4
+
+
+def test_a_locked_server_refuses_a_members_volume_attach_and_detach(
+    world, cinder, capture, host, image, tiny
+):
+    server_id = server(world, host, image, tiny, capture)
+    volume_id = create(cinder, capture, host)["id"]
+    body = {"volumeAttachment": {"volumeId": volume_id}}
+    Instance.objects.filter(pk=server_id).update(locked=True, locked_by="owner")
+    refused = world["member"].post(f"/servers/{server_id}/os-volume_attachments", body)
+    assert refused.status_code == 409
+    assert refused.json()["conflictingRequest"]["message"] == f"Instance {server_id} is locked"
+    assert Volume.objects.get(pk=volume_id).status == VolumeStatus.AVAILABLE
+    with capture() as callbacks:
+        assert world["admin"].post(f"/servers/{server_id}/os-volume_attachments", body).status_code == 200
+    Run(capture, host)(callbacks)
+    detach = world["member"].delete(f"/servers/{server_id}/os-volume_attachments/{volume_id}")
+    assert detach.status_code == 409
+    assert Volume.objects.get(pk=volume_id).status == VolumeStatus.IN_USE
