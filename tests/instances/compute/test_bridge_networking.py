@@ -7,6 +7,7 @@ such bridges are tested in tests/instances/virt/test_guest_networking.py.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from instances.compute import agent, networking
@@ -36,9 +37,16 @@ def links() -> dict[str, str]:
 
 
 def dnsmasq_hosts(bridge: str) -> set[str]:
-    """The --dhcp-host entries of the dnsmasq serving ``bridge``."""
+    """The --dhcp-host entries of the dnsmasq serving ``bridge`` in this test's network namespace
+    (other tests' hosts, in their own namespaces, may have bridges of the same name)."""
+    here = os.readlink("/proc/thread-self/ns/net")
     for pid in run("pgrep", "-x", "dnsmasq").split():
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+        try:
+            if os.readlink(f"/proc/{pid}/ns/net") != here:
+                continue
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+        except OSError:  # it ended meanwhile
+            continue
         if f"--interface={bridge}" in argv:
             return {a.removeprefix("--dhcp-host=") for a in argv if a.startswith("--dhcp-host=")}
     return set()
