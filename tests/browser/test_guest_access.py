@@ -75,7 +75,7 @@ def test_demo_logs_in_to_an_instance_with_a_key_pair_made_in_the_panel_at_the_ss
         zone.select_option(bridged_agent.zone)
         page.get_by_label(f"Boot from {image_name}").check()
         expect(page.get_by_label(f"Boot from {image_name}")).to_be_checked()
-        page.get_by_label(f"Use {guest_flavor}").check()
+        page.get_by_label(f"Use {guest_flavor}", exact=True).check()
         expect(page.get_by_test_id("will-use")).to_contain_text(f"1 × {guest_flavor} from {image_name}")
         page.get_by_label("Key Pair", exact=True).select_option(key_name)
         page.get_by_label("Customization Script").fill(USER_DATA)

@@ -30,7 +30,7 @@ def resize_to_bigger(page, name: str) -> None:
     expect(flavors.locator('tr[data-flavor="t.marker"]').get_by_test_id("reason")).to_contain_text(
         "This is the instance's flavor now."
     )
-    page.get_by_label(f"Use {BIGGER['name']}").check()
+    page.get_by_label(f"Use {BIGGER['name']}", exact=True).check()
     page.get_by_role("button", name="Resize", exact=True).click()
     expect(page.get_by_role("alert").first).to_contain_text(f"Resize of {name}")
 

@@ -69,7 +69,7 @@ def test_demo_launches_watches_it_boot_reads_the_log_powers_it_snapshots_and_del
     expect(small.locator("input[name=flavor]")).to_be_disabled()
 
     page.get_by_label("Instance Name").fill(name)
-    page.get_by_label("Use t.marker").check()
+    page.get_by_label("Use t.marker", exact=True).check()
     expect(page.get_by_test_id("will-use")).to_contain_text("1 × t.marker")
     expect(page.get_by_test_id("will-use")).to_contain_text("128 MB RAM")
     screenshot(page, "launch.png", full_page=True)
@@ -173,7 +173,7 @@ def test_over_quota_the_form_says_so_and_the_server_refuses(
     page.reload()
     expect(page.get_by_test_id("quota-warning")).to_have_count(0)
     page.get_by_label("Instance Name").fill("too-many")
-    page.get_by_label("Use t.marker").check()
+    page.get_by_label("Use t.marker", exact=True).check()
     live_stack.shell(set_quota % 0)
     page.get_by_role("button", name="Launch Instance").click()
     expect(page.get_by_role("alert").first).to_contain_text(

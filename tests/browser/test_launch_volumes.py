@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.live]
 def launch(page, name: str) -> None:
     """Name the instance, pick t.marker, launch, and watch its row go BUILD → ACTIVE."""
     page.get_by_label("Instance Name").fill(name)
-    page.get_by_label("Use t.marker").check()
+    page.get_by_label("Use t.marker", exact=True).check()
     expect(page.get_by_test_id("will-use")).to_contain_text("1 × t.marker")
     page.get_by_role("button", name="Launch Instance").click()
     expect(page.get_by_role("alert").first).to_contain_text(f"Launching {name}")
@@ -110,7 +110,7 @@ def test_boot_from_an_image_onto_a_new_volume_that_goes_with_the_instance(
     expect(page.get_by_label("Volume Size (GB)")).to_have_value("1")
     page.locator("label[for=delete-volume-yes]").click()
     expect(page.locator("#delete-volume-yes")).to_be_checked()
-    page.get_by_label("Use t.marker").check()
+    page.get_by_label("Use t.marker", exact=True).check()
     expect(page.get_by_test_id("will-use")).to_contain_text("a new 1 GB volume")
     expect(page.get_by_test_id("will-use")).to_contain_text("deleted with the instance")
     launch(page, name)
