@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from dashboard import metadata_catalog
 from dashboard.decorators import policy_required
 from dashboard.exceptions import BadRequest, Conflict
 from dashboard.policy import can
@@ -89,10 +90,19 @@ def flavor_metadata(request: HttpRequest, flavor_id: str) -> HttpResponse:
             return redirect("admin-flavors")
     else:
         form = ExtraSpecsForm(initial_specs=flavor.spec_dict())
+    namespaces = metadata_catalog.known_properties(request.ctx, metadata_catalog.FLAVOR)
+    catalog = metadata_catalog.by_key(namespaces)
     return render(
         request,
         "flavors/metadata.html",
-        {"flavor": flavor, "form": form, "known": extra_specs.KNOWN_SPECS.values(), "blank_rows": range(3)},
+        {
+            "flavor": flavor,
+            "form": form,
+            "rows": [(key, value, catalog.get(key)) for key, value in form.rows],
+            "namespaces": namespaces,
+            "known": extra_specs.KNOWN_SPECS.values(),
+            "blank_rows": range(3),
+        },
     )
 
 

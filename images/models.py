@@ -240,3 +240,137 @@ class ImageLocation(models.Model):
         if self.store == "http":
             return self.url
         return self.key or str(self.image_id)
+
+
+# The metadata definitions catalog (Glance "metadefs"): namespaces of known properties, objects
+# and tags, and the resource types (images, flavors, servers) each namespace applies to.
+
+
+class MetadefNamespaceQuerySet(models.QuerySet):
+    def visible_to(self, ctx) -> MetadefNamespaceQuerySet:
+        """Public namespaces, and private ones the caller's project owns (admins see all)."""
+        if ctx.is_admin:
+            return self
+        return self.filter(Q(visibility="public") | Q(owner=ctx.project_id))
+
+
+class MetadefNamespace(models.Model):
+    namespace = models.CharField(max_length=80, unique=True)
+    display_name = models.CharField(max_length=80, blank=True, default="")
+    description = models.TextField(blank=True, default="")
+    visibility = models.CharField(
+        max_length=32, choices=[("public", "public"), ("private", "private")], default="private"
+    )
+    protected = models.BooleanField(default=False)
+    owner = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = MetadefNamespaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["namespace"]
+
+    def __str__(self) -> str:
+        return self.namespace
+
+
+class MetadefResourceType(models.Model):
+    name = models.CharField(max_length=80, unique=True)
+    protected = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MetadefResourceTypeAssociation(models.Model):
+    namespace = models.ForeignKey(MetadefNamespace, on_delete=models.CASCADE, related_name="associations")
+    resource_type = models.ForeignKey(
+        MetadefResourceType, on_delete=models.CASCADE, related_name="associations"
+    )
+    prefix = models.CharField(max_length=80, blank=True, default="")
+    properties_target = models.CharField(max_length=80, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["resource_type__name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["namespace", "resource_type"],
+                name="metadef_association_unique",
+                violation_error_message="The namespace is already associated with this resource type.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.namespace_id}:{self.resource_type_id}"
+
+
+class MetadefObject(models.Model):
+    namespace = models.ForeignKey(MetadefNamespace, on_delete=models.CASCADE, related_name="objects_set")
+    name = models.CharField(max_length=80)
+    description = models.TextField(blank=True, default="")
+    required = models.JSONField(default=list, blank=True)
+    properties = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["namespace", "name"],
+                name="metadef_object_unique",
+                violation_error_message="The namespace already has an object of this name.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MetadefProperty(models.Model):
+    namespace = models.ForeignKey(MetadefNamespace, on_delete=models.CASCADE, related_name="properties")
+    name = models.CharField(max_length=255)
+    schema = models.JSONField(default=dict, help_text="the property's JSON schema, without its name")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["namespace", "name"],
+                name="metadef_property_unique",
+                violation_error_message="The namespace already has a property of this name.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MetadefTag(models.Model):
+    namespace = models.ForeignKey(MetadefNamespace, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["namespace", "name"],
+                name="metadef_tag_unique",
+                violation_error_message="The namespace already has this tag.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -73,3 +73,61 @@ def target(ctx, image) -> dict:
         "member_id": member_id,
         "image_id": str(image.pk),
     }
+
+
+# The metadata definitions catalog: Glance's defaults, reads for anyone who may see the namespace
+# (visibility is applied to the rows, so a hidden namespace is a 404), writes for administrators.
+METADEF_DEFAULT = ""
+METADEF_ADMIN = ADMIN
+METADEF_RULES = [
+    RuleDefault("metadef_default", METADEF_DEFAULT, "Read the metadata definitions catalog."),
+    RuleDefault("metadef_admin", METADEF_ADMIN, "Change the metadata definitions catalog."),
+    *(
+        RuleDefault(name, "rule:metadef_default", description)
+        for name, description in (
+            ("get_metadef_namespace", "Show a metadata definition namespace."),
+            ("get_metadef_namespaces", "List metadata definition namespaces."),
+            ("get_metadef_object", "Show a metadata definition object."),
+            ("get_metadef_objects", "List a namespace's objects."),
+            ("get_metadef_property", "Show a metadata definition property."),
+            ("get_metadef_properties", "List a namespace's properties."),
+            ("get_metadef_tag", "Show a metadata definition tag."),
+            ("get_metadef_tags", "List a namespace's tags."),
+            ("list_metadef_resource_types", "List the resource types."),
+            ("get_metadef_resource_type", "List a namespace's resource type associations."),
+        )
+    ),
+    *(
+        RuleDefault(name, "rule:metadef_admin", description)
+        for name, description in (
+            ("add_metadef_namespace", "Create a namespace."),
+            ("modify_metadef_namespace", "Update a namespace."),
+            ("delete_metadef_namespace", "Delete a namespace."),
+            ("add_metadef_object", "Create an object."),
+            ("modify_metadef_object", "Update an object."),
+            ("delete_metadef_object", "Delete an object, or all of a namespace's objects."),
+            ("add_metadef_property", "Create a property."),
+            ("modify_metadef_property", "Update a property."),
+            ("remove_metadef_property", "Delete a property, or all of a namespace's properties."),
+            ("add_metadef_tag", "Create a tag."),
+            ("add_metadef_tags", "Create or replace a namespace's tags."),
+            ("modify_metadef_tag", "Rename a tag."),
+            ("delete_metadef_tag", "Delete a tag."),
+            ("delete_metadef_tags", "Delete all of a namespace's tags."),
+            ("add_metadef_resource_type_association", "Associate a namespace with a resource type."),
+            ("remove_metadef_resource_type_association", "Remove a resource type association."),
+        )
+    ),
+]
+RULES += METADEF_RULES
+
+
+def metadef_target(ctx, namespace=None) -> dict:
+    """The policy target of a namespace (or of the caller's project, for a new one)."""
+    if namespace is None:
+        return {"project_id": ctx.project_id}
+    return {
+        "project_id": namespace.owner,
+        "visibility": namespace.visibility,
+        "namespace": namespace.namespace,
+    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from django.conf import settings
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from rest_framework.response import Response
 
 from dashboard.exceptions import BadRequest, Conflict, Forbidden, RequestEntityTooLarge, StratusError
@@ -231,7 +231,3 @@ class StoresInfo(GlanceView):
             if store.writable
         ]
         return Response({"stores": stores})
-
-
-def not_found(request, *args, **kwargs) -> HttpResponse:
-    return empty(404)

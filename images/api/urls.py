@@ -2,7 +2,7 @@
 
 from django.urls import include, path, re_path
 
-from images.api import data, members, schemas, views
+from images.api import data, members, metadef_schemas, metadefs, schemas, views
 
 api_patterns = [
     path("versions", views.VersionsView.as_view(multiple_choices=False)),
@@ -20,7 +20,21 @@ api_patterns = [
     path("v2/info/import", data.ImportInfo.as_view()),
     path("v2/info/stores", data.StoresInfo.as_view()),
     path("v2/schemas/<str:name>", schemas.SchemaView.as_view()),
-    path("v2/schemas/metadefs/<str:name>", data.not_found),
+    path("v2/schemas/metadefs/<str:name>", metadef_schemas.MetadefSchemaView.as_view()),
+    path("v2/metadefs/resource_types", metadefs.ResourceTypeCollection.as_view()),
+    path("v2/metadefs/namespaces", metadefs.NamespaceCollection.as_view()),
+    path("v2/metadefs/namespaces/<str:namespace>", metadefs.NamespaceItem.as_view()),
+    path("v2/metadefs/namespaces/<str:namespace>/objects", metadefs.ObjectCollection.as_view()),
+    path("v2/metadefs/namespaces/<str:namespace>/objects/<str:name>", metadefs.ObjectItem.as_view()),
+    path("v2/metadefs/namespaces/<str:namespace>/properties", metadefs.PropertyCollection.as_view()),
+    path("v2/metadefs/namespaces/<str:namespace>/properties/<str:name>", metadefs.PropertyItem.as_view()),
+    path("v2/metadefs/namespaces/<str:namespace>/tags", metadefs.TagCollection.as_view()),
+    path("v2/metadefs/namespaces/<str:namespace>/tags/<str:name>", metadefs.TagItem.as_view()),
+    path("v2/metadefs/namespaces/<str:namespace>/resource_types", metadefs.AssociationCollection.as_view()),
+    path(
+        "v2/metadefs/namespaces/<str:namespace>/resource_types/<str:name>",
+        metadefs.AssociationItem.as_view(),
+    ),
 ]
 
 urlpatterns = [

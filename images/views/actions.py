@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from dashboard import metadata_catalog
 from dashboard.decorators import policy_required
 from dashboard.exceptions import StratusError
 from dashboard.models import Project
@@ -83,13 +84,16 @@ def image_metadata(request: HttpRequest, image_id: str) -> HttpResponse:
         else:
             messages.success(request, f'Metadata of image "{image}" was updated.')
             return redirect(_back(request, image))
+    namespaces = metadata_catalog.known_properties(ctx, metadata_catalog.IMAGE)
+    known = metadata_catalog.by_key(namespaces)
     return render(
         request,
         "images/metadata.html",
         {
             "image": image,
             "form": form,
-            "rows": form.rows,
+            "rows": [(key, value, known.get(key.strip())) for key, value in form.rows],
+            "namespaces": namespaces,
             "blank_rows": range(2),
             "next": _back(request, image),
         },

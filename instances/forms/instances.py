@@ -173,8 +173,9 @@ class MetadataForm(BootstrapMixin, forms.Form):
     metadata = forms.CharField(
         label="Metadata",
         required=False,
-        widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}),
-        help_text="One key=value per line. Keys: letters, digits and - _ : . and space, at most 255 "
+        widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false", "data-metadata-text": ""}),
+        help_text="One key=value per line; the catalog's + adds a line for a known key. Keys: letters, "
+        "digits and - _ : . and space, at most 255 "
         "characters; values at most 255 characters. Removing a line removes the item.",
     )
 

@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from dashboard import metadata_catalog
 from dashboard.decorators import policy_required
 from dashboard.exceptions import StratusError
 from dashboard.policy import can
@@ -65,7 +66,17 @@ def instance_metadata(request: HttpRequest, instance_id: uuid.UUID) -> HttpRespo
         else:
             messages.success(request, f"The metadata of {instance.name} was updated.")
             return redirect(back_url(request))
-    return _form_page(request, form, f"Update Metadata of {instance.name}", "Save")
+    return render(
+        request,
+        "instances/servers/metadata.html",
+        {
+            "form": form,
+            "title": f"Update Metadata of {instance.name}",
+            "submit": "Save",
+            "cancel_url": back_url(request),
+            "namespaces": metadata_catalog.known_properties(request.ctx, metadata_catalog.SERVER),
+        },
+    )
 
 
 @require_http_methods(["GET", "POST"])

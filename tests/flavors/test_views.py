@@ -183,3 +183,14 @@ def test_a_project_member_sees_public_flavors_and_those_shared_with_the_project(
     page = client.get(reverse("project-flavors")).content.decode()
     assert 'data-flavor="for-home"' in page and 'data-flavor="m1.tiny"' in page
     assert 'data-flavor="for-other"' not in page and 'data-flavor="m1.xlarge"' not in page
+
+
+def test_update_metadata_offers_the_catalog_with_the_flavor_prefix(client, people):
+    services.set_extra_specs(Flavor.objects.get(pk="2"), {"hw:cpu_policy": "shared"})
+    login(client, people["admin"])
+    page = client.get(reverse("admin-flavor-metadata", args=["2"])).content.decode()
+    assert 'data-testid="metadata-catalog"' in page
+    assert 'data-key="hw:cpu_sockets"' in page and 'data-key="hw_cpu_sockets"' not in page
+    assert 'data-key="hw_disk_bus"' not in page  # an image-only namespace
+    assert '<option value="shared" selected>shared</option>' in page
+    assert "onclick" not in page

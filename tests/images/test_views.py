@@ -334,3 +334,20 @@ def test_an_active_image_offers_launch_to_members_and_not_to_readers(client, hom
     client.logout()
     login(client, reader)
     assert f"{launch}?image={ready.pk}" not in client.get(reverse("images")).content.decode()
+
+
+def test_update_metadata_offers_the_catalog_and_lists_known_values(client, member, home):
+    img = image(home, "hw", properties={"hw_disk_bus": "scsi", "note": "mine"})
+    page = client.get(reverse("image-metadata", args=[img.pk])).content.decode()
+    assert 'data-testid="metadata-catalog"' in page and "Virtual hardware" in page
+    assert 'data-key="hw_firmware_type"' in page and 'data-choices="bios|uefi"' in page
+    # A flavor-only namespace is not offered for images, and images see the hw_ prefix.
+    assert 'data-key="hw:cpu_sockets"' not in page and 'data-key="hw_cpu_sockets"' in page
+    assert '<option value="scsi" selected>scsi</option>' in page
+    assert 'name="value" value="mine" aria-label="Value of note"' in page
+    response = client.post(
+        reverse("image-metadata", args=[img.pk]), {"key": ["hw_disk_bus", "note"], "value": ["sata", "mine"]}
+    )
+    assert response.status_code == 302
+    img.refresh_from_db()
+    assert img.properties == {"hw_disk_bus": "sata", "note": "mine"}

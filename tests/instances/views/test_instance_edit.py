@@ -160,3 +160,10 @@ def test_the_action_log_shows_each_actions_events(world, host, running, capture)
     assert "compute_stop_instance: Success" in page
     stop = InstanceAction.objects.get(instance=running, action="stop")
     assert stop.request_id.startswith("req-") and stop.request_id in page
+
+
+def test_update_metadata_offers_the_catalog_for_servers(world, running):
+    page = browser_for("member").get(f"/instances/{running.pk}/metadata/").content.decode()
+    assert 'data-testid="metadata-catalog"' in page and "data-metadata-text" in page
+    assert 'data-key="environment"' in page  # OS::Compute::InstanceData, associated with servers
+    assert 'data-key="hw_disk_bus"' not in page and 'data-key="hw:cpu_sockets"' not in page
