@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test lint format lock system-packages system-packages-test
+.PHONY: run test tempest lint format lock system-packages system-packages-test
 
 run: system-packages $(VENV)/.run-installed node_modules/.installed
 	$(BIN)/python manage.py serve
@@ -16,6 +16,12 @@ test: system-packages-test $(VENV)/.test-installed node_modules/.installed
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python -m pytest
+
+# OpenStack's Tempest API tests against a private stack (or URL=http://host:port of a running one,
+# with ADMIN_PASSWORD); AREAS picks some of image, compute, volume. Not part of `make test`.
+tempest: system-packages-test $(VENV)/.test-installed
+	$(BIN)/python scripts/tempest.py $(if $(AREAS),--areas "$(AREAS)") $(if $(URL),--url "$(URL)") \
+		$(if $(ADMIN_PASSWORD),--admin-password "$(ADMIN_PASSWORD)")
 
 system-packages:
 	scripts/system-packages run

@@ -25,8 +25,9 @@ RULES = [
     RuleDefault("delete_image", ADMIN_OR_MEMBER, "Delete an image."),
     RuleDefault("download_image", MEMBER_WHO_MAY_DOWNLOAD, "Download image data."),
     RuleDefault("upload_image", ADMIN_OR_MEMBER, "Upload, stage or import image data."),
-    RuleDefault("deactivate", ADMIN, "Deactivate an image (admins only, as the api-ref says)."),
-    RuleDefault("reactivate", ADMIN, "Reactivate an image."),
+    # Glance's defaults: the owner's members may deactivate and reactivate their own images.
+    RuleDefault("deactivate", ADMIN_OR_MEMBER, "Deactivate an image."),
+    RuleDefault("reactivate", ADMIN_OR_MEMBER, "Reactivate an image."),
     RuleDefault("add_member", ADMIN_OR_MEMBER, "Share an image with a project."),
     RuleDefault("delete_member", ADMIN_OR_MEMBER, "Stop sharing an image with a project."),
     RuleDefault("get_member", READER_OF_OWNER_OR_MEMBER, "Show one membership."),

@@ -209,6 +209,15 @@ def start_import(
         enqueue_import(str(image.pk))
 
 
+def finish_empty_copy(image: Image) -> None:
+    """A copy-image with nothing to copy: report it done in Glance's import properties (no store
+    left to import to, none failed), which is what clients poll."""
+    with transaction.atomic():
+        row = Image.objects.select_for_update().get(pk=image.pk)
+        properties = {**row.properties, "os_glance_importing_to_stores": "", "os_glance_failed_import": ""}
+        Image.objects.filter(pk=image.pk).update(properties=properties, updated_at=timezone.now())
+
+
 def enqueue_import(image_id: str) -> None:
     enqueue("images.import_image", image_id)
 
@@ -402,5 +411,5 @@ def set_member_status(membership: ImageMember, status: str) -> ImageMember:
 
 def project_usage(project) -> list[str]:
     """The images a project owns (deleted ones are gone): a project is not deleted from under them."""
-    count = Image.objects.filter(owner=project.pk).count()
+    count = Image.objects.alive().filter(owner=project.pk).count()
     return [f"{count} image{'s' if count != 1 else ''}"] if count else []

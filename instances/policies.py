@@ -27,6 +27,9 @@ EXTENDED_SERVER_ATTRIBUTES = "os_compute_api:os-extended-server-attributes"
 HYPERVISORS_LIST = "os_compute_api:os-hypervisors:list"
 HYPERVISORS_DETAIL = "os_compute_api:os-hypervisors:list-detail"
 HYPERVISORS_SHOW = "os_compute_api:os-hypervisors:show"
+HYPERVISORS_STATISTICS = "os_compute_api:os-hypervisors:statistics"
+HYPERVISORS_SEARCH = "os_compute_api:os-hypervisors:search"
+HYPERVISORS_SERVERS = "os_compute_api:os-hypervisors:servers"
 AZ_LIST = "os_compute_api:os-availability-zone:list"
 AZ_DETAIL = "os_compute_api:os-availability-zone:detail"
 QUOTA_SHOW = "os_compute_api:os-quota-sets:show"
@@ -61,6 +64,9 @@ RULES = [
     RuleDefault(HYPERVISORS_LIST, ADMIN, "List compute hosts."),
     RuleDefault(HYPERVISORS_DETAIL, ADMIN, "List compute hosts with details."),
     RuleDefault(HYPERVISORS_SHOW, ADMIN, "Show a compute host."),
+    RuleDefault(HYPERVISORS_STATISTICS, ADMIN, "Sum the capacity of all compute hosts (before 2.88)."),
+    RuleDefault(HYPERVISORS_SEARCH, ADMIN, "Find compute hosts by name (before 2.53)."),
+    RuleDefault(HYPERVISORS_SERVERS, ADMIN, "List the servers of compute hosts found by name (before 2.53)."),
     RuleDefault(AZ_LIST, ADMIN_OR_READER, "List availability zones."),
     RuleDefault(AZ_DETAIL, ADMIN, "List availability zones with their hosts."),
     RuleDefault(QUOTA_SHOW, ADMIN_OR_READER, "Show a project's compute quotas."),
@@ -129,6 +135,8 @@ VOLUME_SET_BOOTABLE = "volume:update_readonly_flag"
 VOLUME_QUOTA_SHOW = "volume_extension:quotas:show"
 VOLUME_QUOTA_UPDATE = "volume_extension:quotas:update"
 VOLUME_LIMITS = "limits_extension:used_limits"
+VOLUME_SUMMARY = "volume:get_volume_summary"
+VOLUME_ZONES = "volume_extension:availability_zone_list"
 # Stratus's own extension: an instance's public endpoints (Nova has none; Neutron's floating IP
 # port forwardings are the nearest thing).
 PORT_FORWARDS_INDEX = "os_compute_api:os-port-forwards:index"
@@ -145,6 +153,8 @@ RULES += [
     RuleDefault(VOLUME_CREATE_FROM_IMAGE, ADMIN_OR_MEMBER, "Create a volume from an image."),
     RuleDefault(VOLUME_GET, ADMIN_OR_READER, "Show a volume."),
     RuleDefault(VOLUME_GET_ALL, ADMIN_OR_READER, "List the project's volumes."),
+    RuleDefault(VOLUME_SUMMARY, ADMIN_OR_READER, "Count and size the project's volumes (3.12)."),
+    RuleDefault(VOLUME_ZONES, ADMIN_OR_READER, "List the availability zones of volumes."),
     RuleDefault(
         VOLUME_ALL_TENANTS, ADMIN, "List volumes of every project (all_tenants) and see their owner."
     ),

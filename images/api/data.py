@@ -145,6 +145,11 @@ class ImageImport(GlanceView):
             authorize(ctx, "copy_image", target(ctx, image))
             have = set(ImageLocation.objects.filter(image=image).values_list("store", flat=True))
             stores = [s for s in stores if s not in have]
+            if not stores and body.get("all_stores"):
+                # Glance skips the stores that hold the image already, so "copy to all stores"
+                # of an image that is everywhere is accepted and finishes at once.
+                services.finish_empty_copy(image)
+                return empty(202)
             if not stores:
                 raise BadRequest("copy-image needs at least one store the image is not in yet.")
         else:

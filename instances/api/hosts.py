@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from django.conf import settings
@@ -74,6 +75,8 @@ def hypervisor_json(request, host: ComputeHost, detail: bool) -> dict:
                 "cpu_info": {"arch": host.arch, "uefi": host.uefi, **_host_facts(host)},
             }
         )
+        if version < "2.28":  # Nova's cpu_info was JSON text before 2.28
+            out["cpu_info"] = json.dumps(out["cpu_info"])
     else:
         out["uptime"] = None
     return out
@@ -112,6 +115,70 @@ class HypervisorView(ComputeView):
         ctx: RequestContext = request.auth
         authorize(ctx, policies.HYPERVISORS_SHOW)
         return Response({"hypervisor": hypervisor_json(request, _host_by_id(request, hypervisor_id), True)})
+
+
+def _before(request, version: str) -> None:
+    """Nova's answer to a method its microversion no longer has."""
+    if request.api_version >= version:
+        raise NotFound("The resource could not be found.")
+
+
+_STATISTICS = (
+    "vcpus",
+    "memory_mb",
+    "local_gb",
+    "vcpus_used",
+    "memory_mb_used",
+    "local_gb_used",
+    "free_ram_mb",
+    "free_disk_gb",
+    "current_workload",
+    "running_vms",
+    "disk_available_least",
+)
+
+
+class HypervisorStatisticsView(ComputeView):
+    """``GET /os-hypervisors/statistics`` (up to 2.87): the hosts' capacity and use, summed."""
+
+    def get(self, request):
+        _before(request, "2.88")
+        authorize(request.auth, policies.HYPERVISORS_STATISTICS)
+        hosts = [hypervisor_json(request, h, True) for h in _hosts()]
+        totals = {key: sum(h[key] for h in hosts) for key in _STATISTICS}
+        return Response({"hypervisor_statistics": {"count": len(hosts), **totals}})
+
+
+def _matching(pattern: str) -> list[ComputeHost]:
+    hosts = list(_hosts().filter(name__contains=pattern))
+    if not hosts:
+        raise NotFound(f"No hypervisor matching '{pattern}' could be found.")
+    return hosts
+
+
+class HypervisorSearchView(ComputeView):
+    """``GET /os-hypervisors/{pattern}/search`` (up to 2.52)."""
+
+    def get(self, request, pattern: str):
+        _before(request, "2.53")
+        authorize(request.auth, policies.HYPERVISORS_SEARCH)
+        return Response({"hypervisors": [hypervisor_json(request, h, False) for h in _matching(pattern)]})
+
+
+class HypervisorServersView(ComputeView):
+    """``GET /os-hypervisors/{pattern}/servers`` (up to 2.52): the hosts and their servers."""
+
+    def get(self, request, pattern: str):
+        _before(request, "2.53")
+        authorize(request.auth, policies.HYPERVISORS_SERVERS)
+        out = []
+        for host in _matching(pattern):
+            body = hypervisor_json(request, host, False)
+            servers = host.instances.filter(deleted=False).order_by("created_at").values_list("pk", "name")
+            if servers:
+                body["servers"] = [{"uuid": str(pk), "name": name} for pk, name in servers]
+            out.append(body)
+        return Response({"hypervisors": out})
 
 
 class AvailabilityZoneView(ComputeView):
@@ -195,8 +262,21 @@ FIXED = {
 }
 
 
-def fixed_limits() -> dict:
-    return {**FIXED, "metadata_items": settings.COMPUTE_QUOTA_METADATA_ITEMS}
+# Before 2.36 Nova also reported the network quotas it no longer enforces (the network service
+# owns them), at its configuration defaults; nothing is counted against them.
+LEGACY_NETWORK = {"floating_ips": 10, "fixed_ips": -1, "security_groups": 10, "security_group_rules": 20}
+
+
+def fixed_limits(request=None) -> dict:
+    """The limits Nova reports but does not count, per microversion: file injection until 2.57,
+    the network quotas until 2.36."""
+    version = request.api_version if request is not None else None
+    out = {"metadata_items": settings.COMPUTE_QUOTA_METADATA_ITEMS}
+    if version is None or version < "2.57":
+        out.update(FIXED)
+    if version is not None and version < "2.36":
+        out.update(LEGACY_NETWORK)
+    return out
 
 
 def quota_set(request, project_id: str, with_usage: bool) -> dict:
@@ -209,7 +289,7 @@ def quota_set(request, project_id: str, with_usage: bool) -> dict:
             if with_usage
             else limits[name]
         )
-    for name, value in fixed_limits().items():
+    for name, value in fixed_limits(request).items():
         out[name] = {"limit": value, "in_use": 0, "reserved": 0} if with_usage else value
     # Members are counted per group; Nova reports 0 in use for them here.
     groups_used = {"server_groups": ServerGroup.objects.for_project(project_id).count() if with_usage else 0}
@@ -269,7 +349,11 @@ class QuotaSetDetailView(QuotaSetView):
 class QuotaDefaultsView(ComputeView):
     def get(self, request, project_id: str):
         authorize(request.auth, policies.QUOTA_DEFAULTS, {"project_id": project_id})
-        defaults = {**quotas.defaults(), **fixed_limits(), "key_pairs": settings.COMPUTE_QUOTA_KEY_PAIRS}
+        defaults = {
+            **quotas.defaults(),
+            **fixed_limits(request),
+            "key_pairs": settings.COMPUTE_QUOTA_KEY_PAIRS,
+        }
         return Response({"quota_set": {"id": project_id, **defaults}})
 
 
@@ -296,4 +380,17 @@ class LimitsView(ComputeView):
             "maxServerGroupMembers": limits["server_group_members"],
             "totalServerGroupsUsed": ServerGroup.objects.for_project(project_id).count(),
         }
+        version = request.api_version
+        if version < "2.36":
+            absolute.update(
+                maxSecurityGroups=LEGACY_NETWORK["security_groups"],
+                maxSecurityGroupRules=LEGACY_NETWORK["security_group_rules"],
+                maxTotalFloatingIps=LEGACY_NETWORK["floating_ips"],
+                totalFloatingIpsUsed=0,
+                totalSecurityGroupsUsed=0,
+            )
+        if version >= "2.39":
+            del absolute["maxImageMeta"]
+        if version >= "2.57":
+            del absolute["maxPersonality"], absolute["maxPersonalitySize"]
         return Response({"limits": {"rate": [], "absolute": absolute}})

@@ -13,7 +13,7 @@ import ipaddress
 from dashboard.api.compute import compute_url
 from dashboard.api.urls import base_url
 from instances.choices import VmState
-from instances.models import Instance
+from instances.models import Instance, ServerGroupMember
 
 
 def _time(value) -> str | None:
@@ -133,8 +133,8 @@ def server_detail(request, instance: Instance, *, admin_attrs: bool, admin: bool
         "created": _time(instance.created_at),
         "updated": _time(instance.updated_at),
         "addresses": addresses(instance),
-        "accessIPv4": "",
-        "accessIPv6": "",
+        "accessIPv4": instance.access_ip_v4 or "",
+        "accessIPv6": instance.access_ip_v6 or "",
         "links": server_links(request, instance.pk),
         "OS-DCF:diskConfig": "MANUAL",
         "OS-EXT-AZ:availability_zone": instance.availability_zone,
@@ -187,3 +187,48 @@ def server_detail(request, instance: Instance, *, admin_attrs: bool, admin: bool
 
 def image_location(request, image_id) -> str:
     return f"{base_url(request)}/image/v2/images/{image_id}"
+
+
+def server_group_ids(instance: Instance) -> list[str]:
+    return [
+        str(pk)
+        for pk in ServerGroupMember.objects.filter(instance=instance).values_list("group_id", flat=True)
+    ]
+
+
+# What Nova leaves out of the server it answers an update or a rebuild with, until 2.75 made those
+# answers the whole server as GET shows it.
+_NOT_IN_CHANGE_VIEW = {"config_drive", "host_status", "key_name", "security_groups"}
+_NOT_IN_CHANGE_VIEW_PREFIXES = (
+    "OS-EXT-AZ:",
+    "OS-EXT-SRV-ATTR:",
+    "OS-SRV-USG:",
+    "OS-EXT-STS:",
+    "os-extended-volumes:",
+)
+
+
+def changed_server(
+    request, instance: Instance, *, admin_attrs: bool, admin: bool, rebuild: bool = False
+) -> dict:
+    """The server in the answer to ``PUT /servers/{id}`` and to a rebuild (Nova's update and
+    _rebuild views): before 2.75 without the extended attributes and the address extensions (a
+    rebuild shows key_name from 2.54); from 2.75 as GET shows it, server groups included (2.71)."""
+    body = server_detail(request, instance, admin_attrs=admin_attrs, admin=admin)
+    version = request.api_version
+    if rebuild and version >= "2.57":  # the user data the rebuild gave (or kept), base64
+        body["user_data"] = instance.user_data or None
+    if version >= "2.75":
+        body["server_groups"] = server_group_ids(instance)
+        return body
+    keep_key_name = rebuild and version >= "2.54"
+    for key in list(body):
+        if key == "key_name" and keep_key_name:
+            continue
+        if key in _NOT_IN_CHANGE_VIEW or key.startswith(_NOT_IN_CHANGE_VIEW_PREFIXES):
+            del body[key]
+    body["addresses"] = {
+        network: [{"version": entry["version"], "addr": entry["addr"]} for entry in entries]
+        for network, entries in body["addresses"].items()
+    }
+    return body

@@ -50,8 +50,10 @@ def _only(data: dict, allowed: set[str], action: str) -> None:
 
 
 def _null_body(body: dict, name: str) -> None:
-    if body[name] is not None:
-        raise invalid(name, body[name], "It must be null.")
+    """confirmResize, revertResize and unrescue take nothing: null, or an empty object as Tempest
+    and older clients send (Nova has no schema for them)."""
+    if body[name] not in (None, {}):
+        raise invalid(name, body[name], "It must be null or an empty object.")
 
 
 def rebuild_request(data: dict, version) -> tuple[str, rebuild.RebuildRequest]:
@@ -159,7 +161,9 @@ class DiskOpsActions:
         rebuild.begin_rebuild(ctx, instance, image, change, self.request_id(request))
         instance = Instance.objects.for_api().with_volumes().get(pk=instance.pk)
         attrs = can(ctx, policies.EXTENDED_SERVER_ATTRIBUTES, {"project_id": instance.project_id})
-        server = server_json.server_detail(request, instance, admin_attrs=attrs, admin=ctx.is_admin)
+        server = server_json.changed_server(
+            request, instance, admin_attrs=attrs, admin=ctx.is_admin, rebuild=True
+        )
         server["adminPass"] = data.get("adminPass") or secrets.token_urlsafe(9)
         return Response({"server": server}, status=202)
 

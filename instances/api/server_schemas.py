@@ -3,6 +3,7 @@ field). Only what Stratus can honour is accepted; anything else is refused, not 
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,11 @@ class CreateRequest:
     config_drive: bool = False
     server_group: str | None = None  # os:scheduler_hints group
     tags: list[str] = field(default_factory=list)
+    access_ip_v4: str | None = None
+    access_ip_v6: str | None = None
+    # Answered back as Nova does (its own is generated otherwise); like the one a rebuild or a
+    # rescue returns, no agent in the guest applies it.
+    admin_pass: str | None = None
 
 
 # The create request's keys, by the microversion Nova added them in. A key Stratus cannot honour
@@ -67,10 +73,7 @@ _CREATE_KEYS = {
     "2.90": ("hostname",),
 }
 NOT_HONOURED = {
-    "adminPass": "Setting the guest's admin password is not supported.",
     "personality": "File injection (personality) is not supported; use user_data or a config drive.",
-    "accessIPv4": "Access addresses are not supported.",
-    "accessIPv6": "Access addresses are not supported.",
     "block_device_mapping": "The legacy block_device_mapping is not supported; use block_device_mapping_v2.",
     "host": "Requesting a host is not supported; use availability_zone AZ:HOST.",
     "hypervisor_hostname": "Requesting a hypervisor is not supported; use availability_zone AZ:HOST.",
@@ -302,7 +305,33 @@ def server_create(body: Any, version: APIVersion) -> CreateRequest:
         config_drive=_config_drive(server.get("config_drive")),
         server_group=_group_hint(body),
         tags=server_edit.check_tags(server["tags"]) if server.get("tags") is not None else [],
+        access_ip_v4=access_ip(server, "accessIPv4"),
+        access_ip_v6=access_ip(server, "accessIPv6"),
+        admin_pass=_admin_pass(server.get("adminPass")),
     )
+
+
+def _admin_pass(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise invalid("adminPass", value, f"{value!r} is not of type 'string'")
+    return value
+
+
+_ACCESS_IP_TYPES = {"accessIPv4": ipaddress.IPv4Address, "accessIPv6": ipaddress.IPv6Address}
+
+
+def access_ip(server: dict, key: str) -> str | None:
+    """Nova's ``format: ipv4`` / ``ipv6`` (null or "" means none), in the canonical form Nova keeps."""
+    value = server.get(key)
+    if value in (None, ""):
+        return None
+    try:
+        return str(_ACCESS_IP_TYPES[key](value))
+    except (TypeError, ValueError) as exc:
+        kind = "IPv4" if key == "accessIPv4" else "IPv6"
+        raise invalid(key, value, f"It is not a valid {kind} address.") from exc
 
 
 def _group_hint(body: dict) -> str | None:
@@ -345,6 +374,8 @@ def _description(server: dict) -> str | None:
 class UpdateRequest:
     name: str | None = None
     description: str | None = None  # "" clears it
+    # accessIPv4/accessIPv6: absent leaves them, null or "" clears them
+    access_ips: dict[str, str | None] = field(default_factory=dict)
 
 
 def server_update(body: Any, version: APIVersion) -> UpdateRequest:
@@ -362,9 +393,8 @@ def server_update(body: Any, version: APIVersion) -> UpdateRequest:
     unknown = set(server) - known
     if unknown:
         raise _unexpected(unknown, "server")
-    for key in ("accessIPv4", "accessIPv6", "hostname"):
-        if server.get(key) not in (None, ""):
-            raise invalid(key, server[key], NOT_HONOURED[key])
+    if server.get("hostname") not in (None, ""):
+        raise invalid("hostname", server["hostname"], NOT_HONOURED["hostname"])
     if server.get("OS-DCF:diskConfig") not in (None, "MANUAL"):
         raise invalid("OS-DCF:diskConfig", server["OS-DCF:diskConfig"], "Only MANUAL is supported.")
     out = UpdateRequest()
@@ -372,6 +402,9 @@ def server_update(body: Any, version: APIVersion) -> UpdateRequest:
         out.name = resource_name(server)
     if "description" in server:
         out.description = _description(server) or ""
+    for key, column in (("accessIPv4", "access_ip_v4"), ("accessIPv6", "access_ip_v6")):
+        if key in server:
+            out.access_ips[column] = access_ip(server, key)
     return out
 
 

@@ -22,7 +22,7 @@ from instances.api import server_json, server_ops, server_schemas
 from instances.api.volumes import get_volume
 from instances.compute import rpc
 from instances.filters import ServerListFilter
-from instances.models import ComputeHost, Instance, ServerGroupMember
+from instances.models import ComputeHost, Instance
 from instances.services import consoles, locks, server_edit, server_groups, servers, shelve
 from instances.services.attachments import BootVolume
 
@@ -142,7 +142,7 @@ class ServerListView(ComputeView):
                     "links": server_json.server_links(request, first.pk),
                     "OS-DCF:diskConfig": "MANUAL",
                     "security_groups": [{"name": name} for name in first.security_groups],
-                    "adminPass": secrets.token_urlsafe(9),
+                    "adminPass": data.admin_pass or secrets.token_urlsafe(9),
                 }
             },
             status=202,
@@ -169,6 +169,8 @@ class ServerListView(ComputeView):
             user_data=data.user_data,
             config_drive=data.config_drive,
             server_group=group,
+            access_ip_v4=data.access_ip_v4,
+            access_ip_v6=data.access_ip_v6,
         )
         if data.tags:
             for instance in created:
@@ -220,10 +222,7 @@ class ServerView(ComputeView):
         attrs = can(ctx, policies.EXTENDED_SERVER_ATTRIBUTES, {"project_id": instance.project_id})
         body = server_json.server_detail(request, instance, admin_attrs=attrs, admin=ctx.is_admin)
         if request.api_version >= "2.71":  # Nova shows the groups on a single server only
-            membership = ServerGroupMember.objects.filter(instance=instance).values_list(
-                "group_id", flat=True
-            )
-            body["server_groups"] = [str(pk) for pk in membership]
+            body["server_groups"] = server_json.server_group_ids(instance)
         return Response({"server": body})
 
     def put(self, request, server_id: str):
@@ -232,10 +231,10 @@ class ServerView(ComputeView):
         instance = get_server(ctx, server_id)
         authorize(ctx, policies.SERVERS_UPDATE, {"project_id": instance.project_id})
         data = server_schemas.server_update(request.data, request.api_version)
-        server_edit.update(instance, name=data.name, description=data.description)
+        server_edit.update(instance, name=data.name, description=data.description, **data.access_ips)
         attrs = can(ctx, policies.EXTENDED_SERVER_ATTRIBUTES, {"project_id": instance.project_id})
         return Response(
-            {"server": server_json.server_detail(request, instance, admin_attrs=attrs, admin=ctx.is_admin)}
+            {"server": server_json.changed_server(request, instance, admin_attrs=attrs, admin=ctx.is_admin)}
         )
 
     def delete(self, request, server_id: str):

@@ -45,14 +45,16 @@ class VolumeAPIView(MicroversionedView):
 
 
 class VersionsView(APIView):
-    """``GET /volume/`` and ``GET /volume/v3/``: the one API version."""
+    """``GET /volume/`` (300 Multiple Choices, as Cinder's root answers) and ``GET /volume/v3/``
+    (200): the one API version."""
 
     authentication_classes = []
     permission_classes = [AllowAny]
     error_style = "cinder"
+    status = 200
 
     def get(self, request):
-        return Response({"versions": [version_v3(request)]})
+        return Response({"versions": [version_v3(request)]}, status=self.status)
 
 
 def _time(value) -> str | None:
@@ -88,7 +90,10 @@ def attachment_json(volume: Volume) -> list[dict]:
     return out
 
 
-def detail(request, volume: Volume, *, admin: bool = False) -> dict:
+def detail(request, volume: Volume, *, admin: bool = False, created: bool = False) -> dict:
+    """Cinder's volume view; fields newer than 3.0 from their microversion (cluster_name 3.61,
+    consumes_quota 3.65), and the image metadata on show and list only, as Cinder's extension
+    adds it there and not to the create answer (``created``)."""
     body = {
         **summary(request, volume),
         "description": volume.description,
@@ -113,10 +118,13 @@ def detail(request, volume: Volume, *, admin: bool = False) -> dict:
         "provider_id": None,
         "service_uuid": None,
         "shared_targets": True,
-        "cluster_name": None,
-        "consumes_quota": True,
     }
-    if volume.volume_image_metadata:
+    version = getattr(request, "api_version", None)
+    if version is not None and version >= "3.61":
+        body["cluster_name"] = None
+    if version is not None and version >= "3.65":
+        body["consumes_quota"] = True
+    if volume.volume_image_metadata and not created:
         body["volume_image_metadata"] = volume.volume_image_metadata
     if admin:
         body["os-vol-tenant-attr:tenant_id"] = str(volume.project_id)

@@ -8,6 +8,8 @@ from instances.api import volume_json, volumes
 project_patterns = [
     path("volumes", volumes.VolumeListView.as_view()),
     path("volumes/detail", volumes.VolumeDetailListView.as_view()),
+    path("volumes/summary", volumes.VolumeSummaryView.as_view()),
+    path("os-availability-zone", volumes.AvailabilityZoneView.as_view()),
     path("volumes/<str:volume_id>", volumes.VolumeView.as_view()),
     path("volumes/<str:volume_id>/action", volumes.VolumeActionView.as_view()),
     path("limits", volumes.LimitsView.as_view()),
@@ -16,7 +18,7 @@ project_patterns = [
 ]
 
 urlpatterns = [
-    re_path(r"^volume/?$", volume_json.VersionsView.as_view()),
+    re_path(r"^volume/?$", volume_json.VersionsView.as_view(status=300)),
     re_path(r"^volume/v3/?$", volume_json.VersionsView.as_view()),
     path("volume/v3/<str:project_id>/", include(project_patterns)),
 ]

@@ -115,7 +115,7 @@ class VolumeListView(VolumeAPIView):
             metadata=metadata,
         )
         volume = get_volume(ctx, str(volume.pk))
-        return Response({"volume": vj.detail(request, volume, admin=ctx.is_admin)}, status=202)
+        return Response({"volume": vj.detail(request, volume, admin=ctx.is_admin, created=True)}, status=202)
 
 
 class VolumeDetailListView(VolumeListView):
@@ -220,6 +220,43 @@ def _absolute(project_id: str) -> dict:
         "totalBackupsUsed": 0,
         "totalBackupGigabytesUsed": 0,
     }
+
+
+class VolumeSummaryView(VolumeAPIView):
+    """``GET /volumes/summary`` (3.12): how many volumes and GiB, and (3.36) their metadata values."""
+
+    def get(self, request, project_id: str):
+        if request.api_version < "3.12":
+            raise NotFound("Volume summary could not be found.")
+        ctx: RequestContext = request.auth
+        authorize(ctx, policies.VOLUME_SUMMARY, {"project_id": ctx.project_id})
+        all_projects = request.query_params.get("all_tenants", "").strip().lower() not in _FALSE
+        if all_projects:
+            authorize(ctx, policies.VOLUME_ALL_TENANTS, {"project_id": ctx.project_id})
+        rows = list(Volume.objects.visible_to(ctx, all_projects=all_projects).values_list("size", "metadata"))
+        body: dict = {"total_size": sum(size for size, _ in rows), "total_count": len(rows)}
+        if request.api_version >= "3.36":
+            values: dict[str, list[str]] = {}
+            for _, metadata in rows:
+                for key, value in (metadata or {}).items():
+                    if value not in values.setdefault(key, []):
+                        values[key].append(value)
+            body["metadata"] = values
+        return Response({"volume-summary": body})
+
+
+class AvailabilityZoneView(VolumeAPIView):
+    """``GET /os-availability-zone``: the zones volumes are made in (the default one, and any a
+    volume names)."""
+
+    def get(self, request, project_id: str):
+        ctx: RequestContext = request.auth
+        authorize(ctx, policies.VOLUME_ZONES, {"project_id": ctx.project_id})
+        named = Volume.objects.exclude(availability_zone="").values_list("availability_zone", flat=True)
+        zones = sorted({volumes.DEFAULT_ZONE, *named})
+        return Response(
+            {"availabilityZoneInfo": [{"zoneName": zone, "zoneState": {"available": True}} for zone in zones]}
+        )
 
 
 class LimitsView(VolumeAPIView):

@@ -106,6 +106,10 @@ class Instance(models.Model):
         ProjectNetwork, null=True, blank=True, on_delete=models.SET_NULL, related_name="instances"
     )
     address = models.GenericIPAddressField(protocol="IPv4", null=True, blank=True)
+    # Nova's accessIPv4/accessIPv6: addresses the user records for reaching the server (a NAT or a
+    # load balancer in front of it); kept and shown, never configured anywhere.
+    access_ip_v4 = models.GenericIPAddressField(protocol="IPv4", null=True, blank=True)
+    access_ip_v6 = models.GenericIPAddressField(protocol="IPv6", null=True, blank=True)
     mac_address = models.CharField(max_length=17, blank=True, default="")
     metadata = models.JSONField(default=dict, blank=True)
     # What reaches the guest (metadata service, config drive): the key pair as it was at launch, the

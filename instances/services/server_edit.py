@@ -32,9 +32,24 @@ def _locked_row(instance: Instance) -> Instance:
 # --- name and description ----------------------------------------------------------------------
 
 
-def update(instance: Instance, *, name: str | None = None, description: str | None = None) -> Instance:
-    """Rename and/or describe the server; None leaves a field as it is."""
+_UNCHANGED = object()
+
+
+def update(
+    instance: Instance,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    access_ip_v4=_UNCHANGED,
+    access_ip_v6=_UNCHANGED,
+) -> Instance:
+    """Rename and/or describe the server, or set its access addresses; None leaves the name and
+    the description as they are, and clears an access address."""
     fields: dict = {}
+    if access_ip_v4 is not _UNCHANGED:
+        fields["access_ip_v4"] = access_ip_v4
+    if access_ip_v6 is not _UNCHANGED:
+        fields["access_ip_v6"] = access_ip_v6
     if name is not None:
         fields["name"] = name
     if description is not None:

@@ -166,6 +166,8 @@ def launch(
     user_data: str = "",
     config_drive: bool = False,
     server_group=None,
+    access_ip_v4: str | None = None,
+    access_ip_v6: str | None = None,
 ) -> list[Instance]:
     """Create, schedule and claim ``min_count``…``max_count`` instances in one transaction;
     the builds go to the chosen hosts' queues after it commits. An instance no host can take is
@@ -205,6 +207,8 @@ def launch(
         "user_data": user_data,
         "config_drive": config_drive or settings.COMPUTE_FORCE_CONFIG_DRIVE,
         "description": description or "",
+        "access_ip_v4": access_ip_v4,
+        "access_ip_v6": access_ip_v6,
         "project_id": ctx.project_id,
         "user": ctx.user,
         "image_id": image_id,

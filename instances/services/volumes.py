@@ -34,6 +34,9 @@ from instances.services.volume_quotas import (
 )
 
 log = logging.getLogger(__name__)
+
+# The zone of a volume whose request names none, as Cinder's default storage zone.
+DEFAULT_ZONE = "nova"
 __all__ = [
     "QUOTA_RESOURCES",
     "VolumeOverQuota",
@@ -183,7 +186,7 @@ def create_volume(
             source_volume_id=str(source_volume.pk) if source_volume is not None else "",
             volume_image_metadata=image_meta,
             metadata=metadata or {},
-            availability_zone=availability_zone or "nova",
+            availability_zone=availability_zone or DEFAULT_ZONE,
             format=settings.VOLUME_FORMAT,
         )
         if populate:

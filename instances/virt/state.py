@@ -90,11 +90,13 @@ def file_chunks(path: Path, size: int) -> Iterator[bytes]:
 
 
 def tail(text: str, lines: int | None) -> str:
+    """The last ``lines`` pieces of ``text`` split at newlines, as Nova's console output tail does:
+    the empty piece after a final newline counts as one, so ``length=3`` gives three lines."""
     if lines is None:
         return text
     if lines <= 0:
         return ""
-    return "\n".join(text.splitlines()[-lines:]) + ("\n" if text.endswith("\n") else "")
+    return "\n".join(text.split("\n")[-lines:])
 
 
 def kvm_usable(device: str = "/dev/kvm") -> bool:

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from dashboard.models import Project, Role, RoleAssignment, Token, User
+from images import services as image_services
 from images.models import Image
 from tests.factories import issue_token, make_project, make_user
 
@@ -162,3 +163,12 @@ def test_a_project_that_owns_images_is_not_deleted(world):
     assert response.status_code == 409
     assert "still owns 1 image" in response.json()["error"]["message"]
     assert Project.objects.filter(pk=other.pk).exists()
+
+
+def test_a_project_whose_images_were_deleted_can_be_deleted(world):
+    emptied = make_project("emptied")
+    image = Image.objects.create(name="gone", owner=emptied.pk, disk_format="raw", container_format="bare")
+    image_services.delete_image(image)
+    response = world["admin"]("delete", f"/projects/{emptied.id}")
+    assert response.status_code == 204, response.content
+    assert not Project.objects.filter(pk=emptied.pk).exists()

@@ -327,3 +327,19 @@ def test_copy_image_brings_a_location_image_into_a_store(member, admin, stores_d
     assert row.status == "active" and row.reason == ""
     assert sorted(ImageLocation.objects.filter(image=row).values_list("store", flat=True)) == ["file", "http"]
     assert (stores_dir / "store" / image["id"]).read_bytes() == qcow2
+
+
+def test_copy_image_to_all_stores_of_an_image_in_every_store_is_accepted_and_done(
+    member, admin, stores_dir, qcow2
+):
+    image = member.create(visibility="community")
+    member.upload(image["id"], qcow2)
+    body = {"method": {"name": "copy-image"}, "all_stores": True, "all_stores_must_succeed": False}
+    response = admin.post(f"/v2/images/{image['id']}/import", body)
+    assert response.status_code == 202, response.content
+    shown = member.get(f"/v2/images/{image['id']}").json()
+    assert shown["status"] == "active"
+    assert shown["os_glance_importing_to_stores"] == "" and shown["os_glance_failed_import"] == ""
+    assert Image.objects.get(pk=image["id"]).import_method == ""
+    named = {"method": {"name": "copy-image"}, "stores": ["file"]}
+    assert admin.post(f"/v2/images/{image['id']}/import", named).status_code == 400

@@ -127,16 +127,20 @@ def test_a_protected_image_cannot_be_deleted_by_owner_or_admin(member, admin, st
     assert member.get(f"/v2/images/{image['id']}").status_code == 404
 
 
-def test_deactivation_is_admin_only_and_blocks_downloads_for_others(member, admin, stores_dir, qcow2):
-    image = member.create(visibility="shared")
+def test_the_owner_deactivates_its_image_and_only_admins_download_it_meanwhile(
+    member, reader, other, admin, stores_dir, qcow2
+):
+    image = member.create(visibility="community")
     path = f"/v2/images/{image['id']}"
-    assert admin.post(f"{path}/actions/deactivate").status_code == 409  # queued: nothing to deactivate
+    assert member.post(f"{path}/actions/deactivate").status_code == 409  # queued: nothing to deactivate
     member.upload(image["id"], qcow2)
-    assert member.post(f"{path}/actions/deactivate").status_code == 403
-    assert admin.post(f"{path}/actions/deactivate").status_code == 204
+    assert reader.post(f"{path}/actions/deactivate").status_code == 403
+    assert other.post(f"{path}/actions/deactivate").status_code == 403
+    assert member.post(f"{path}/actions/deactivate").status_code == 204
     assert member.get(f"{path}/file").status_code == 403
     assert admin.get(f"{path}/file").status_code == 200
-    assert admin.post(f"{path}/actions/reactivate").status_code == 204
+    assert other.post(f"{path}/actions/reactivate").status_code == 403
+    assert member.post(f"{path}/actions/reactivate").status_code == 204
     assert member.get(f"{path}/file").status_code == 200
 
 

@@ -10,7 +10,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from images import services
 from images.choices import ImageStatus, Visibility
 from images.models import Image, ImageMember
 from tests.factories import PASSWORD, make_project, make_user
@@ -309,15 +308,18 @@ def test_members_are_added_and_the_other_project_accepts(client, member, home):
     assert ImageMember.objects.get(image=img).status == "accepted"
 
 
-def test_deactivate_is_for_admins_only(client, member, home):
-    img = image(home, "act", status=ImageStatus.ACTIVE, size=1)
+def test_deactivate_is_for_the_owners_members_and_admins(client, member, home):
+    img = image(home, "act", status=ImageStatus.ACTIVE, size=1, visibility=Visibility.COMMUNITY)
+    client.logout()
+    login(client, make_user("stranger", roles={make_project(): "member"}))
     client.post(reverse("image-deactivate", args=[img.pk]))
     assert Image.objects.get(pk=img.pk).status == ImageStatus.ACTIVE
     client.logout()
-    login(client, make_user("root", roles={home: "admin"}))
+    login(client, member)
     client.post(reverse("image-deactivate", args=[img.pk]))
     assert Image.objects.get(pk=img.pk).status == ImageStatus.DEACTIVATED
-    services.reactivate(Image.objects.get(pk=img.pk))
+    client.post(reverse("image-reactivate", args=[img.pk]))
+    assert Image.objects.get(pk=img.pk).status == ImageStatus.ACTIVE
 
 
 def test_an_active_image_offers_launch_to_members_and_not_to_readers(client, home, member):

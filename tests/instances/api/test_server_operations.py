@@ -55,7 +55,7 @@ def test_put_renames_and_describes_the_server_and_answers_with_it(world, server)
         ("2.96", {"server": {"name": " padded"}}, "Invalid input for field/attribute name"),
         ("2.96", {"server": {"name": ""}}, "Invalid input for field/attribute name"),
         ("2.96", {"server": {"description": "d" * 256}}, "is too long"),
-        ("2.96", {"server": {"accessIPv4": "10.0.0.1"}}, "Access addresses are not supported"),
+        ("2.96", {"server": {"accessIPv4": "10.0.0"}}, "not a valid IPv4 address"),
         ("2.96", {"name": "x"}, "'server' is a required property"),
     ],
 )
@@ -277,7 +277,9 @@ def test_the_detail_list_reads_tags_in_constant_queries(world, host, image, tiny
     ("extra", "version", "message"),
     [
         ({"colour": "blue"}, "2.96", "('colour' was unexpected)"),
-        ({"adminPass": "secret"}, "2.96", "Setting the guest's admin password is not supported"),
+        ({"adminPass": 12}, "2.96", "is not of type 'string'"),
+        ({"accessIPv4": "1.1.1"}, "2.96", "not a valid IPv4 address"),
+        ({"accessIPv6": "1.1.1.1"}, "2.96", "not a valid IPv6 address"),
         ({"personality": [{"path": "/x", "contents": ""}]}, "2.56", "File injection"),
         ({"personality": [{"path": "/x", "contents": ""}]}, "2.57", "('personality' was unexpected)"),
         ({"security_groups": [{"name": "web"}]}, "2.96", "Security group web not found."),
@@ -425,3 +427,45 @@ def test_a_deleted_servers_actions_are_listed_from_2_21(world, host, server, cap
 @pytest.mark.parametrize(("persona", "expected"), [("reader", 200), ("outsider", 404), ("admin", 200)])
 def test_instance_actions_follow_their_policies(world, server, persona, expected):
     assert world[persona].get(f"/servers/{server}/os-instance-actions").status_code == expected
+
+
+def test_access_addresses_given_at_create_are_kept_shown_and_changed_by_put(
+    world, host, image, tiny, capture
+):
+    server = launch(
+        world,
+        host,
+        image,
+        tiny,
+        capture,
+        accessIPv4="1.1.1.1",
+        accessIPv6="0000:0000:0000:0000:0000:babe:220.12.22.2",
+    )
+    shown = show(world, server, "2.1")
+    assert (shown["accessIPv4"], shown["accessIPv6"]) == ("1.1.1.1", "::babe:dc0c:1602")
+    response = world["member"].put(f"/servers/{server}", {"server": {"accessIPv4": "2.2.2.2"}}, "2.1")
+    assert response.status_code == 200, response.content
+    assert response.json()["server"]["accessIPv4"] == "2.2.2.2"
+    assert response.json()["server"]["accessIPv6"] == "::babe:dc0c:1602"
+    world["member"].put(f"/servers/{server}", {"server": {"accessIPv6": ""}}, "2.1")
+    row = Instance.objects.get(pk=server)
+    assert (row.access_ip_v4, row.access_ip_v6) == ("2.2.2.2", None)
+
+
+def test_an_admin_password_given_at_create_is_answered_back(world, host, image, tiny):
+    response = world["member"].post("/servers", create_body(image, tiny, adminPass="s3cret-Pass"), "2.96")
+    assert response.status_code == 202, response.content
+    assert response.json()["server"]["adminPass"] == "s3cret-Pass"
+
+
+@pytest.mark.parametrize(
+    ("version", "extended"), [("2.47", False), ("2.74", False), ("2.75", True), ("2.96", True)]
+)
+def test_put_answers_with_nova_s_update_view_for_the_microversion(world, server, version, extended):
+    body = world["admin"].put(f"/servers/{server}", {"server": {"name": "n"}}, version).json()["server"]
+    assert ("OS-EXT-STS:vm_state" in body) is extended
+    assert ("security_groups" in body, "key_name" in body, "config_drive" in body) == (extended,) * 3
+    assert ("server_groups" in body) is extended
+    assert not any(key.startswith("OS-EXT-SRV-ATTR:") for key in body) or extended
+    for entries in body["addresses"].values():
+        assert all(set(entry) == {"version", "addr"} for entry in entries) or extended

@@ -166,7 +166,7 @@ def test_same_host_resize_needs_the_operator_setting(world, host, image, tiny, s
     assert disks.info(host.disk_paths(server_id)["vda"], "qcow2").virtual_size == 1 * GiB
 
     act(world, capture, server_id, {"resize": {"flavorRef": small.pk}}, host)
-    act(world, capture, server_id, {"confirmResize": None}, host)
+    act(world, capture, server_id, {"confirmResize": {}}, host)
     assert show(world, server_id)["status"] == "ACTIVE" and usage("host1") == (2, 256, 4)
     assert host.driver.saved_spec(server_id).vcpus == 2
     assert not host.resize_dir(server_id).exists()
@@ -355,6 +355,10 @@ def test_rebuild_gives_a_new_root_disk_and_keeps_id_address_and_flavor(
     server = response.json()["server"]
     assert server["id"] == server_id and server["status"] == "REBUILD" and "adminPass" in server
     assert server["image"]["id"] == str(other_image.pk)
+    # Nova's rebuild view before 2.75: no extended status, zone, usage or groups; key_name from 2.54
+    assert "key_name" in server and "server_groups" not in server
+    assert server["user_data"] == "aGVsbG8="  # 2.57 answers with the rebuild's user data
+    assert not {"OS-EXT-STS:task_state", "OS-EXT-AZ:availability_zone", "security_groups"} & set(server)
     assert deliver(capture, callbacks, host) == ["instances.rebuild"]
     after = show(world, server_id)
     assert after["status"] == "ACTIVE" and after["name"] == "renamed" and after["metadata"] == {"b": "2"}
@@ -493,3 +497,10 @@ def test_a_resize_the_old_host_cannot_start_is_rolled_back_with_its_claim(
     assert instance.old_flavor == {} and "are missing" in instance.fault_message
     assert usage("host1") == (1, 128, 2) and usage("host2") == (0, 0, 0)
     assert actions(server_id)[-1] == ("resize", "Error")
+
+
+def test_confirm_resize_with_a_non_empty_body_is_400(world, host, image, tiny, capture):
+    server_id = launch(world, capture, image, tiny, host)
+    response, _ = act(world, capture, server_id, {"confirmResize": {"x": 1}}, host)
+    assert response.status_code == 400
+    assert "It must be null or an empty object." in response.content.decode()

@@ -3,6 +3,7 @@ microversion, actions and their 409s, delete in every state, quotas, snapshots."
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -378,3 +379,38 @@ def test_admins_can_disable_a_host_and_force_one(world, host, image, tiny, captu
     assert response.status_code == 202
     Deliver(host, other)(callbacks)
     assert Instance.objects.get().host.name == "host2"
+
+
+def test_hypervisor_statistics_search_and_servers_as_nova_had_them(world, host, image, tiny, capture):
+    server = launch(world, host, image, tiny, capture)
+    stats = world["admin"].get("/os-hypervisors/statistics", "2.1").json()["hypervisor_statistics"]
+    assert (stats["count"], stats["running_vms"], stats["memory_mb_used"]) == (1, 1, 128)
+    assert world["admin"].get("/os-hypervisors/statistics", "2.88").status_code == 404
+    assert world["member"].get("/os-hypervisors/statistics", "2.1").status_code == 403
+    found = world["admin"].get("/os-hypervisors/host/search", "2.1").json()["hypervisors"]
+    assert [h["hypervisor_hostname"] for h in found] == ["host1"]
+    assert world["admin"].get("/os-hypervisors/nohost/search", "2.1").status_code == 404
+    assert world["admin"].get("/os-hypervisors/host/search", "2.53").status_code == 404
+    (listed,) = world["admin"].get("/os-hypervisors/host1/servers", "2.1").json()["hypervisors"]
+    assert [s["uuid"] for s in listed["servers"]] == [server]
+
+
+def test_cpu_info_is_json_text_before_2_28_and_an_object_after(world, host):
+    (old,) = world["admin"].get("/os-hypervisors/detail", "2.1").json()["hypervisors"]
+    (new,) = world["admin"].get("/os-hypervisors/detail", "2.28").json()["hypervisors"]
+    assert isinstance(old["cpu_info"], str) and json.loads(old["cpu_info"]) == new["cpu_info"]
+
+
+def test_limits_and_quota_sets_carry_the_keys_of_the_microversion(world, host):
+    def absolute(version):
+        return world["member"].get("/limits", version).json()["limits"]["absolute"]
+
+    old, mid, new = absolute("2.1"), absolute("2.38"), absolute("2.96")
+    assert (old["maxSecurityGroupRules"], old["totalSecurityGroupsUsed"], old["maxImageMeta"]) == (20, 0, 128)
+    assert "maxSecurityGroups" not in mid and mid["maxPersonality"] == 5
+    assert not {"maxImageMeta", "maxPersonality", "maxPersonalitySize", "maxTotalFloatingIps"} & set(new)
+    home = world["home"].pk
+    legacy = world["member"].get(f"/os-quota-sets/{home}", "2.1").json()["quota_set"]
+    assert (legacy["security_group_rules"], legacy["fixed_ips"], legacy["injected_files"]) == (20, -1, 5)
+    current = world["member"].get(f"/os-quota-sets/{home}", "2.96").json()["quota_set"]
+    assert not {"security_groups", "floating_ips", "injected_files"} & set(current)

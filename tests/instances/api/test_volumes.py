@@ -54,8 +54,10 @@ def capture(django_capture_on_commit_callbacks):
 
 
 def test_version_discovery_at_both_urls(client):
-    for url in ("/volume/", "/volume/v3/"):
-        versions = client.get(url).json()["versions"]
+    for url, status in (("/volume/", 300), ("/volume/v3/", 200)):
+        response = client.get(url)
+        assert response.status_code == status
+        versions = response.json()["versions"]
         assert [(v["id"], v["status"], v["version"], v["min_version"]) for v in versions] == [
             ("v3.0", "CURRENT", "3.71", "3.0")
         ]
@@ -94,6 +96,22 @@ def test_a_volume_from_an_image_is_bootable_and_keeps_the_core_properties(cinder
     assert meta["image_id"] == str(image.pk) and meta["disk_format"] == "raw"
     assert meta["checksum"] == image.checksum and meta["size"] == str(image.size)
     assert {"image_name", "container_format", "min_disk", "min_ram"} <= set(meta)
+    assert "volume_image_metadata" not in made  # Cinder adds it to show and list, not to create
+
+
+@pytest.mark.parametrize(
+    ("version", "fields"),
+    [
+        ("3.0", set()),
+        ("3.60", set()),
+        ("3.61", {"cluster_name"}),
+        ("3.65", {"cluster_name", "consumes_quota"}),
+    ],
+)
+def test_fields_newer_than_3_0_appear_from_their_microversion(cinder, capture, host, version, fields):
+    made = create(cinder, capture, host)
+    shown = cinder["member"].get(f"/volumes/{made['id']}", HTTP_OPENSTACK_API_VERSION=f"volume {version}")
+    assert {"cluster_name", "consumes_quota"} & set(shown.json()["volume"]) == fields
 
 
 def test_a_size_below_the_images_virtual_size_is_refused_and_nothing_is_made(
@@ -347,3 +365,19 @@ def test_a_locked_server_refuses_a_members_volume_attach_and_detach(
     detach = world["member"].delete(f"/servers/{server_id}/os-volume_attachments/{volume_id}")
     assert detach.status_code == 409
     assert Volume.objects.get(pk=volume_id).status == VolumeStatus.IN_USE
+
+
+def test_the_summary_counts_the_project_s_volumes_from_3_12(cinder, capture, host):
+    create(cinder, capture, host, size=1, metadata={"tier": "gold"})
+    create(cinder, capture, host, size=2, metadata={"tier": "silver"})
+    old = cinder["member"].get("/volumes/summary", HTTP_OPENSTACK_API_VERSION="volume 3.11")
+    assert old.status_code == 404
+    summary = cinder["member"].get("/volumes/summary").json()["volume-summary"]
+    assert (summary["total_size"], summary["total_count"]) == (3, 2)
+    assert sorted(summary["metadata"]["tier"]) == ["gold", "silver"]
+    assert cinder["outsider"].get("/volumes/summary").json()["volume-summary"]["total_count"] == 0
+
+
+def test_the_availability_zones_of_volumes(cinder):
+    zones = cinder["reader"].get("/os-availability-zone").json()["availabilityZoneInfo"]
+    assert zones == [{"zoneName": "nova", "zoneState": {"available": True}}]

@@ -130,7 +130,7 @@ def test_the_hypervisors_page_says_how_a_host_networks_its_instances(world, brid
     plain_line = page.split('data-host="plain"')[1].split('data-testid="networking"')[1].split("</div>")[0]
     assert "Bridges" in bridged_line
     assert "User networking" in plain_line and "STRATUS_COMPUTE_NETWORKING=user" in plain_line
-    shown = world["admin"].get("/os-hypervisors/detail", "2.1").json()["hypervisors"]
+    shown = world["admin"].get("/os-hypervisors/detail", "2.28").json()["hypervisors"]
     assert {h["hypervisor_hostname"]: h["cpu_info"]["networking"] for h in shown} == {
         "bridged": "bridge",
         "plain": "user",

@@ -5,6 +5,7 @@ import pytest
 from instances.virt import get_driver
 from instances.virt.base import DiskSpec, PowerState, VirtError
 from instances.virt.disks import info
+from instances.virt.state import tail
 from tests.instances.virt.conftest import guest_spec
 
 
@@ -73,3 +74,10 @@ def test_capabilities_name_the_fake_hypervisor(driver):
 def test_an_unknown_driver_name_is_an_error(tmp_path):
     with pytest.raises(VirtError, match="unknown virt driver 'xen'"):
         get_driver("xen", tmp_path)
+
+
+def test_the_console_tail_counts_lines_as_nova_does():
+    text = "one\ntwo\nthree\n"
+    assert tail(text, 3) == "two\nthree\n"
+    assert len(tail(text, 3).split("\n")) == 3
+    assert tail(text, 10) == text and tail(text, None) == text and tail(text, 0) == ""
