@@ -41,6 +41,13 @@ def check_domain(domain_id) -> None:
         )
 
 
+def _duplicate(kind: str, name: str) -> Conflict:
+    return Conflict(
+        f"Conflict occurred attempting to store {kind} - Duplicate entry found with name {name} "
+        f"at domain ID {DOMAIN['id']}."
+    )
+
+
 def _name(value, what: str) -> str:
     if not isinstance(value, str) or not value.strip() or len(value.strip()) > 150:
         raise BadRequest(f"Invalid {what} name: it must be a non-empty string of at most 150 characters.")
@@ -54,10 +61,7 @@ def create_project(name, description: str = "", enabled: bool = True) -> Project
     name = _name(name, "project")
     with transaction.atomic():
         if Project.objects.filter(name__iexact=name).exists():
-            raise Conflict(
-                f"Conflict occurred attempting to store project - Duplicate entry found with name {name} "
-                f"at domain ID {DOMAIN['id']}."
-            )
+            raise _duplicate("project", name)
         return Project.objects.create(name=name, description=description or "", enabled=bool(enabled))
 
 
@@ -66,10 +70,7 @@ def update_project(project: Project, **fields) -> Project:
         if "name" in fields:
             name = _name(fields["name"], "project")
             if Project.objects.filter(name__iexact=name).exclude(pk=project.pk).exists():
-                raise Conflict(
-                    f"Conflict occurred attempting to store project - Duplicate entry found with name "
-                    f"{name} at domain ID {DOMAIN['id']}."
-                )
+                raise _duplicate("project", name)
             project.name = name
         if "description" in fields:
             project.description = fields["description"] or ""
@@ -119,10 +120,7 @@ def create_user(
                 raise IntegrityError
             user.save()
     except IntegrityError as exc:
-        raise Conflict(
-            f"Conflict occurred attempting to store user - Duplicate entry found with name {name} "
-            f"at domain ID {DOMAIN['id']}."
-        ) from exc
+        raise _duplicate("user", name) from exc
     return user
 
 
@@ -131,10 +129,7 @@ def update_user(user: User, **fields) -> User:
         if "name" in fields:
             name = _name(fields["name"], "user")
             if User.objects.filter(username=name).exclude(pk=user.pk).exists():
-                raise Conflict(
-                    f"Conflict occurred attempting to store user - Duplicate entry found with name {name} "
-                    f"at domain ID {DOMAIN['id']}."
-                )
+                raise _duplicate("user", name)
             user.username = name
         if "email" in fields:
             user.email = fields["email"] or ""

@@ -17,14 +17,13 @@ from django.utils import timezone
 
 from dashboard.celery import enqueue
 from dashboard.exceptions import BadRequest
-from images.choices import ImageStatus
 from instances.choices import PowerState, TaskState, VmState
 from instances.models import Instance
 from instances.services import kernels, keypairs, locks
 from instances.services.resize import invalid_state
 from instances.services.servers import (
-    SUPPORTED_DISK_FORMATS,
-    GiB,
+    check_bootable,
+    check_fits,
     check_user_data,
     finish_action,
     finish_task,
@@ -50,28 +49,10 @@ class RebuildRequest:
 
 
 def check_image(image, instance: Instance, *, what: str = "rebuild") -> None:
-    """The image must be bootable and fit the instance's flavor (Nova's rebuild checks)."""
-    if image.status != ImageStatus.ACTIVE:
-        raise BadRequest(f"Image {image.pk} is not active.")
-    if image.disk_format not in SUPPORTED_DISK_FORMATS or not image.os_hash_value:
-        raise BadRequest(
-            f"Image {image.pk} is unacceptable: disk format {image.disk_format} is not supported."
-        )
-    if what == "rescue":
-        return
-    virtual = image.virtual_size or image.size or 0
-    if virtual > instance.root_gb * GiB:
-        raise BadRequest(
-            f"Flavor's disk is too small for requested image. Flavor disk is {instance.root_gb * GiB} bytes, "
-            f"image is {virtual} bytes."
-        )
-    if image.min_disk > instance.root_gb:
-        raise BadRequest(
-            f"Flavor's disk is too small for requested image. Flavor disk is {instance.root_gb} GB, "
-            f"minimum disk is {image.min_disk} GB."
-        )
-    if image.min_ram > instance.memory_mb:
-        raise BadRequest("Flavor's memory is too small for requested image.")
+    """The image must be bootable and, for a rebuild, fit the instance's flavor (Nova's checks)."""
+    check_bootable(image)
+    if what != "rescue":
+        check_fits(image, instance.root_gb, instance.memory_mb)
 
 
 def begin_rebuild(ctx, instance: Instance, image, change: RebuildRequest, request_id: str = "") -> None:

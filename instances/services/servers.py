@@ -102,9 +102,8 @@ CLOSES_CONSOLES = ("stop", "suspend")
 # --- launch ------------------------------------------------------------------------------------
 
 
-def check_image_and_flavor(image, flavor: Flavor, ctx=None) -> int:
-    """Refuse what could never boot (Nova's checks in compute/api.py); return the root disk GB."""
-
+def check_bootable(image) -> None:
+    """The image can start a guest at all: active, not marked corrupt, a format compute boots."""
     if image.status != ImageStatus.ACTIVE:
         raise BadRequest(f"Image {image.pk} is not active.")
     if image.is_corrupt:  # Nova's ImageUnacceptable: 400
@@ -114,23 +113,35 @@ def check_image_and_flavor(image, flavor: Flavor, ctx=None) -> int:
             f"Image {image.pk} is unacceptable: disk format {image.disk_format} is not supported "
             f"(use {' or '.join(SUPPORTED_DISK_FORMATS)})."
         )
+
+
+def check_fits(image, disk_gb: int, ram_mb: int) -> None:
+    """The image fits a root disk of ``disk_gb`` and ``ram_mb`` of memory (Nova's flavor checks)."""
     virtual = image.virtual_size or image.size or 0
+    if virtual > disk_gb * GiB:
+        raise BadRequest(
+            f"Flavor's disk is too small for requested image. Flavor disk is {disk_gb * GiB} bytes, "
+            f"image is {virtual} bytes."
+        )
+    if image.min_disk > disk_gb:
+        raise BadRequest(
+            f"Flavor's disk is too small for requested image. Flavor disk is {disk_gb} GB, "
+            f"minimum disk is {image.min_disk} GB."
+        )
+    if image.min_ram > ram_mb:
+        raise BadRequest("Flavor's memory is too small for requested image.")
+
+
+def check_image_and_flavor(image, flavor: Flavor, ctx=None) -> int:
+    """Refuse what could never boot (Nova's checks in compute/api.py); return the root disk GB."""
+
+    check_bootable(image)
     if flavor.disk == 0:
         if ctx is not None and not can(ctx, SERVERS_ZERO_DISK_FLAVOR, {"project_id": ctx.project_id}):
             raise Forbidden("Only volume-backed servers are allowed for flavors with zero disk.")
+        virtual = image.virtual_size or image.size or 0
         return max(1, math.ceil(virtual / GiB), image.min_disk)
-    if virtual > flavor.disk * GiB:
-        raise BadRequest(
-            f"Flavor's disk is too small for requested image. Flavor disk is {flavor.disk * GiB} bytes, "
-            f"image is {virtual} bytes."
-        )
-    if image.min_disk > flavor.disk:
-        raise BadRequest(
-            f"Flavor's disk is too small for requested image. Flavor disk is {flavor.disk} GB, "
-            f"minimum disk is {image.min_disk} GB."
-        )
-    if image.min_ram > flavor.ram:
-        raise BadRequest("Flavor's memory is too small for requested image.")
+    check_fits(image, flavor.disk, flavor.ram)
     return flavor.disk
 
 

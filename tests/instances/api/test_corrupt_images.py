@@ -75,3 +75,25 @@ def test_an_image_whose_kernel_is_corrupt_is_refused(world, host, stores_dir, ma
     message = response.json()["badRequest"]["message"]
     assert message.startswith(f"Image kernel_id {kernel.pk} is unacceptable: ")
     assert not Instance.objects.exists()
+
+
+def test_rebuilding_or_rescuing_with_a_corrupt_image_is_a_400(
+    world, host, image, stores_dir, tiny, settings, django_capture_on_commit_callbacks
+):
+    other = upload_image(world["home"].pk, image_bytes(image, stores_dir), name="other")
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = world["member"].post("/servers", create_body(other, tiny), "2.96")
+    Deliver(host)(callbacks)
+    server_id = response.json()["server"]["id"]
+    settings.IMAGE_SCRUB_BYTES_PER_SECOND = 0
+    damage(image, stores_dir)
+    assert image_tasks.scrub()["corrupt"] == [str(image.pk)]
+    for body in ({"rebuild": {"imageRef": str(image.pk)}}, {"rescue": {"rescue_image_ref": str(image.pk)}}):
+        answer = world["member"].post(f"/servers/{server_id}/action", body, "2.96")
+        assert answer.status_code == 400, answer.content
+        assert answer.json()["badRequest"]["message"].startswith(f"Image {image.pk} is unacceptable: ")
+    assert Instance.objects.get(pk=server_id).vm_state == "active"
+
+
+def image_bytes(image, stores_dir) -> bytes:
+    return (stores_dir / "store" / str(image.pk)).read_bytes()
