@@ -191,3 +191,39 @@ class RevocationGeneration(models.Model):
 
     def __str__(self) -> str:
         return f"revocation generation {self.value}"
+
+
+class QuotaLimit(models.Model):
+    """A limit set by an administrator: a project's own (``project`` set) or the default every
+    project without its own gets (``project`` null). Without either, the setting's value holds.
+    The resources are the ones the apps register in ``dashboard.quotas``."""
+
+    project = models.ForeignKey(
+        Project, null=True, blank=True, on_delete=models.CASCADE, related_name="quota_limits"
+    )
+    resource = models.CharField(max_length=64)
+    limit = models.BigIntegerField(help_text="-1: unlimited")
+
+    class Meta:
+        ordering = ["resource"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "resource"],
+                name="quota_limit_unique",
+                violation_error_message="This project already has a limit for this resource.",
+            ),
+            models.UniqueConstraint(
+                fields=["resource"],
+                condition=models.Q(project__isnull=True),
+                name="quota_default_unique",
+                violation_error_message="There is already a default for this resource.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(limit__gte=-1),
+                name="quota_limit_valid",
+                violation_error_message="A quota limit is -1 (unlimited) or more.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource} = {self.limit} for {self.project_id or 'every project'}"

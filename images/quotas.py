@@ -1,5 +1,7 @@
 """Per-project image quotas, enforced hard: every check and its reservation happen under the
-project's row lock (SQLite serialises writers anyway), so concurrent uploads cannot overshoot."""
+project's row lock (SQLite serialises writers anyway), so concurrent uploads cannot overshoot.
+The image count and storage limits live in ``dashboard.quotas`` (``register``); the staging and
+in-flight caps stay settings."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from dashboard import quotas as project_quotas
 from dashboard.exceptions import RequestEntityTooLarge
 from dashboard.models import Project
 from images.choices import IN_FLIGHT, ImageStatus
@@ -26,9 +29,42 @@ def _limited(limit: int) -> bool:
     return limit >= 0
 
 
+def register() -> None:
+    """Put the image count and storage in the project quotas (from ``ImagesConfig.ready``)."""
+    project_quotas.register(
+        project_quotas.Resource(
+            "images", "Images", "Image", lambda: settings.IMAGE_QUOTA_COUNT, _image_count, 20
+        )
+    )
+    project_quotas.register(
+        project_quotas.Resource(
+            "image_storage",
+            "Image Storage (GiB)",
+            "Image",
+            lambda: settings.IMAGE_QUOTA_BYTES,
+            _stored_bytes,
+            21,
+            scale=project_quotas.GIB,
+        )
+    )
+
+
+def _image_count(project_id: str | None) -> int:
+    return Image.objects.alive().filter(owner=project_id).count()
+
+
+def _stored_bytes(project_id: str | None) -> int:
+    usage = _usage(project_id)
+    return usage["stored"] + usage["reserved"]
+
+
+def _limit(project_id: str | None, name: str) -> int:
+    return project_quotas.limits(project_id)[name]
+
+
 def check_image_count(project_id: str | None) -> None:
-    limit = settings.IMAGE_QUOTA_COUNT
-    if _limited(limit) and Image.objects.alive().filter(owner=project_id).count() >= limit:
+    limit = _limit(project_id, "images")
+    if _limited(limit) and _image_count(project_id) >= limit:
         raise OverQuota(f"Image count quota of {limit} reached for this project.")
 
 
@@ -60,8 +96,9 @@ def reserve(image: Image, needed: int, *, staging: bool) -> int:
         others = usage["stored"] + usage["reserved"] - current
         staged_others = usage["staged"] - (current if staging else 0)
         want = max(needed, min(current + RESERVATION_STEP, needed + RESERVATION_STEP))
+        limit = _limit(image.owner, "image_storage")
         for _ in range(2):
-            over_total = _limited(settings.IMAGE_QUOTA_BYTES) and others + want > settings.IMAGE_QUOTA_BYTES
+            over_total = _limited(limit) and others + want > limit
             over_staging = (
                 staging
                 and _limited(settings.IMAGE_QUOTA_STAGING_BYTES)
@@ -89,9 +126,10 @@ class Reserver:
 def usage_for(project_id: str | None) -> dict[str, int]:
     """The project's image count and stored-plus-reserved bytes, with their limits (for the
     Overview charts; -1 means unlimited)."""
+    limits = project_quotas.limits(project_id)
     return {
-        "count": Image.objects.alive().filter(owner=project_id).count(),
-        "count_limit": settings.IMAGE_QUOTA_COUNT,
-        "bytes": sum(_usage(project_id)[k] for k in ("stored", "reserved")),
-        "bytes_limit": settings.IMAGE_QUOTA_BYTES,
+        "count": _image_count(project_id),
+        "count_limit": limits["images"],
+        "bytes": _stored_bytes(project_id),
+        "bytes_limit": limits["image_storage"],
     }

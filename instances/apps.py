@@ -10,6 +10,7 @@ class InstancesConfig(AppConfig):
         from dashboard import nav, overview, policy
         from dashboard.identity.admin import register_project_usage
         from instances import policies
+        from instances.services import quotas, volume_quotas
         from instances.services.projects import project_usage
         from instances.views.keypairs import own
         from instances.views.overview import overview_section
@@ -42,3 +43,5 @@ class InstancesConfig(AppConfig):
             nav.register(panel)
         overview.register("instances", 20, overview_section)
         register_project_usage(project_usage)
+        quotas.register()
+        volume_quotas.register()

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db.models import Count, Q
 from rest_framework.response import Response
 
+from dashboard import quotas as project_quotas
 from dashboard.api.compute import ComputeView
 from dashboard.context import RequestContext
 from dashboard.exceptions import BadRequest, NotFound
@@ -299,7 +300,7 @@ def quota_set(request, project_id: str, with_usage: bool) -> dict:
             {"limit": value, "in_use": groups_used.get(name, 0), "reserved": 0} if with_usage else value
         )
     # Key pairs are counted per user, as Nova does: the caller's own.
-    limit = settings.COMPUTE_QUOTA_KEY_PAIRS
+    limit = limits["key_pairs"]
     in_use = keypairs.key_pairs_in_use(request.auth.user.pk) if with_usage else 0
     out["key_pairs"] = {"limit": limit, "in_use": in_use, "reserved": 0} if with_usage else limit
     return out
@@ -326,16 +327,16 @@ class QuotaSetView(ComputeView):
                 "Invalid input for field/attribute quota_set. 'quota_set' is a required property"
             )
         values = {}
-        for name in (*quotas.RESOURCES, *quotas.GROUP_RESOURCES):
+        for name in (*quotas.RESOURCES, *quotas.GROUP_RESOURCES, "key_pairs"):
             if name in body:
                 try:
                     value = int(body[name])
                 except (TypeError, ValueError) as exc:
                     raise BadRequest(f"Invalid input for field/attribute {name}.") from exc
-                if value < -1:
-                    raise BadRequest(f"Quota limit {value} for {name} must be -1 or greater.")
                 values[name] = value
-        quotas.set_limits(project, values)
+        # Below the usage is refused (400, with what is in use) unless the body says "force".
+        force = str(body.get("force", "")).lower() in ("true", "1")
+        quotas.set_limits(project, values, force=force)
         out = quota_set(request, project_id, False)
         out.pop("id")
         return Response({"quota_set": out})
@@ -352,7 +353,7 @@ class QuotaDefaultsView(ComputeView):
         defaults = {
             **quotas.defaults(),
             **fixed_limits(request),
-            "key_pairs": settings.COMPUTE_QUOTA_KEY_PAIRS,
+            "key_pairs": project_quotas.defaults()["key_pairs"],
         }
         return Response({"quota_set": {"id": project_id, **defaults}})
 
@@ -375,7 +376,7 @@ class LimitsView(ComputeView):
             "maxImageMeta": 128,
             "maxPersonality": FIXED["injected_files"],
             "maxPersonalitySize": FIXED["injected_file_content_bytes"],
-            "maxTotalKeypairs": settings.COMPUTE_QUOTA_KEY_PAIRS,
+            "maxTotalKeypairs": limits["key_pairs"],
             "maxServerGroups": limits["server_groups"],
             "maxServerGroupMembers": limits["server_group_members"],
             "totalServerGroupsUsed": ServerGroup.objects.for_project(project_id).count(),

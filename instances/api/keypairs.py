@@ -134,9 +134,11 @@ class KeyPairListView(ComputeView):
         owner = ctx.user if user_id == ctx.user.pk else _owner(user_id)
         private_key = None
         if "public_key" in data:
-            keypair = keypairs.import_keypair(owner, data["name"], data["public_key"], data["type"])
+            keypair = keypairs.import_keypair(
+                owner, data["name"], data["public_key"], data["type"], project_id=ctx.project_id
+            )
         else:
-            generated = keypairs.create_keypair(owner, data["name"], data["type"])
+            generated = keypairs.create_keypair(owner, data["name"], data["type"], project_id=ctx.project_id)
             keypair, private_key = generated.keypair, generated.private_key
         out = keypair_json(request, keypair)
         out["user_id"] = keypair.user_id

@@ -1,11 +1,10 @@
-"""Compute hosts, instances, their networks and quotas, and volumes."""
+"""Compute hosts, instances, their networks, and volumes."""
 
 from instances.models.consoles import ConsoleToken
 from instances.models.hosts import ComputeHost
 from instances.models.keypairs import KeyPair, KeyPairType
 from instances.models.server_groups import ServerGroup, ServerGroupMember
 from instances.models.servers import (
-    ComputeQuota,
     Instance,
     InstanceAction,
     InstanceActionEvent,
@@ -13,11 +12,10 @@ from instances.models.servers import (
     PortForward,
     ProjectNetwork,
 )
-from instances.models.volumes import Volume, VolumeAttachment, VolumeQuerySet, VolumeQuota
+from instances.models.volumes import Volume, VolumeAttachment, VolumeQuerySet
 
 __all__ = [
     "ComputeHost",
-    "ComputeQuota",
     "ConsoleToken",
     "Instance",
     "InstanceAction",
@@ -32,5 +30,4 @@ __all__ = [
     "Volume",
     "VolumeAttachment",
     "VolumeQuerySet",
-    "VolumeQuota",
 ]

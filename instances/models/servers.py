@@ -1,4 +1,4 @@
-"""Instances, the log of actions on them, project networks and compute quotas."""
+"""Instances, the log of actions on them and project networks."""
 
 from __future__ import annotations
 
@@ -28,20 +28,6 @@ class ProjectNetwork(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} {self.cidr}"
-
-
-class ComputeQuota(models.Model):
-    """Per-project overrides of the instance quotas; a null field means the setting's default."""
-
-    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="compute_quota")
-    instances = models.IntegerField(null=True, blank=True)
-    cores = models.IntegerField(null=True, blank=True)
-    ram = models.IntegerField(null=True, blank=True)
-    server_groups = models.IntegerField(null=True, blank=True)
-    server_group_members = models.IntegerField(null=True, blank=True)
-
-    def __str__(self) -> str:
-        return f"quota of {self.project_id}"
 
 
 def default_security_groups() -> list[str]:

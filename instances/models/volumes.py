@@ -1,4 +1,4 @@
-"""Volumes (persistent block storage), their attachments to instances, and volume quotas."""
+"""Volumes (persistent block storage) and their attachments to instances."""
 
 from __future__ import annotations
 
@@ -12,17 +12,6 @@ from django.db.models import Q
 from dashboard.models import Project, ProjectOwnedQuerySet
 from instances.choices import VOLUME_TRANSITIONAL, VolumeSource, VolumeStatus
 from instances.models.servers import Instance
-
-
-class VolumeQuota(models.Model):
-    """Per-project overrides of the volume quotas; a null field means the setting's default."""
-
-    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="volume_quota")
-    volumes = models.IntegerField(null=True, blank=True)
-    gigabytes = models.IntegerField(null=True, blank=True)
-
-    def __str__(self) -> str:
-        return f"volume quota of {self.project_id}"
 
 
 class VolumeQuerySet(ProjectOwnedQuerySet):

@@ -19,9 +19,9 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
-from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from dashboard import quotas as project_quotas
 from dashboard.exceptions import BadRequest, Conflict, Forbidden, NotFound
 from dashboard.models import User
 from instances.models import KeyPair, KeyPairType
@@ -114,9 +114,12 @@ def get_keypair(user_id: str, name: str) -> KeyPair:
     return keypair
 
 
-def import_keypair(user: User, name: str, public_key: str, key_type: str = KeyPairType.SSH) -> KeyPair:
+def import_keypair(
+    user: User, name: str, public_key: str, key_type: str = KeyPairType.SSH, *, project_id: str | None = None
+) -> KeyPair:
     """Keep ``public_key`` under ``name`` for ``user``: 400 for a key not accepted, 409 for a name
-    taken, 403 over quota."""
+    taken, 403 over quota. Key pairs are counted per user, against the ``key_pairs`` limit of the
+    project the request works in (as Nova does), the default limit without one."""
     public_key = public_key.strip()
     keypair = KeyPair(
         user=user,
@@ -129,7 +132,7 @@ def import_keypair(user: User, name: str, public_key: str, key_type: str = KeyPa
         list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk"))
         if KeyPair.objects.filter(user=user, name=name).exists():
             raise KeypairExists(name)
-        limit = settings.COMPUTE_QUOTA_KEY_PAIRS
+        limit = project_quotas.limits(project_id)["key_pairs"]
         if limit >= 0 and KeyPair.objects.filter(user=user).count() >= limit:
             raise KeypairLimitExceeded()
         try:
@@ -151,12 +154,16 @@ def _generate_ssh() -> tuple[str, str]:
     return private_pem, f"{public.decode()} {GENERATED_COMMENT}"
 
 
-def create_keypair(user: User, name: str, key_type: str = KeyPairType.SSH) -> GeneratedKeyPair:
+def create_keypair(
+    user: User, name: str, key_type: str = KeyPairType.SSH, *, project_id: str | None = None
+) -> GeneratedKeyPair:
     """Generate a pair, keep its public half and return the private half (once; it is not stored)."""
     if key_type == KeyPairType.X509:
         raise BadRequest("Generating x509 key pairs is not supported; import a certificate instead.")
     private_key, public_key = _generate_ssh()
-    return GeneratedKeyPair(import_keypair(user, name, public_key, key_type), private_key)
+    return GeneratedKeyPair(
+        import_keypair(user, name, public_key, key_type, project_id=project_id), private_key
+    )
 
 
 def delete_keypair(user_id: str, name: str) -> None:

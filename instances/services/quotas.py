@@ -1,6 +1,8 @@
 """Per-project instance quotas (instances, cores, ram). Usage is counted from the live instances,
 so releasing a quota is simply deleting the instance. Checks run under the project's row lock,
-in the transaction that inserts the instances, so parallel launches never overshoot."""
+in the transaction that inserts the instances, so parallel launches never overshoot. The limits
+live in ``dashboard.quotas`` with every other app's (``register`` puts the compute resources
+there)."""
 
 from __future__ import annotations
 
@@ -10,9 +12,10 @@ from django.conf import settings
 from django.db.models import Count, Sum
 from django.db.models.functions import Coalesce
 
+from dashboard import quotas as project_quotas
 from dashboard.exceptions import Forbidden
 from dashboard.models import Project
-from instances.models import ComputeQuota, Instance
+from instances.models import Instance, ServerGroup
 
 RESOURCES = ("instances", "cores", "ram")
 # Counted apart: groups per project, members per group (Nova reports 0 in use for the latter).
@@ -30,25 +33,46 @@ class Usage:
     ram: int
 
 
+def register() -> None:
+    """Put the compute resources in the project quotas (from ``InstancesConfig.ready``)."""
+    s = settings
+    for order, (name, label, default, used) in enumerate(
+        (
+            ("instances", "Instances", lambda: s.COMPUTE_QUOTA_INSTANCES, lambda p: usage_of(p).instances),
+            ("cores", "vCPUs", lambda: s.COMPUTE_QUOTA_CORES, lambda p: usage_of(p).cores),
+            ("ram", "RAM (MiB)", lambda: s.COMPUTE_QUOTA_RAM, lambda p: usage_of(p).ram),
+            # Key pairs are counted per user (each user of the project may have this many).
+            ("key_pairs", "Key Pairs (per user)", lambda: s.COMPUTE_QUOTA_KEY_PAIRS, None),
+            ("server_groups", "Server Groups", lambda: s.COMPUTE_QUOTA_SERVER_GROUPS, _server_groups),
+            # Counted per group when a member joins.
+            (
+                "server_group_members",
+                "Server Group Members",
+                lambda: s.COMPUTE_QUOTA_SERVER_GROUP_MEMBERS,
+                None,
+            ),
+        )
+    ):
+        project_quotas.register(project_quotas.Resource(name, label, "Compute", default, used, 10 + order))
+
+
+def _members_default() -> int:
+    return settings.COMPUTE_QUOTA_SERVER_GROUP_MEMBERS
+
+
+def _server_groups(project_id: str) -> int:
+    return ServerGroup.objects.for_project(project_id).count()
+
+
 def defaults() -> dict[str, int]:
-    return {
-        "instances": settings.COMPUTE_QUOTA_INSTANCES,
-        "cores": settings.COMPUTE_QUOTA_CORES,
-        "ram": settings.COMPUTE_QUOTA_RAM,
-        "server_groups": settings.COMPUTE_QUOTA_SERVER_GROUPS,
-        "server_group_members": settings.COMPUTE_QUOTA_SERVER_GROUP_MEMBERS,
-    }
+    chosen = project_quotas.defaults()
+    return {name: chosen[name] for name in (*RESOURCES, *GROUP_RESOURCES)}
 
 
 def limits_for(project_id: str) -> dict[str, int]:
-    limits = defaults()
-    override = ComputeQuota.objects.filter(project_id=project_id).first()
-    if override is not None:
-        for name in (*RESOURCES, *GROUP_RESOURCES):
-            value = getattr(override, name)
-            if value is not None:
-                limits[name] = value
-    return limits
+    """The compute limits (and key_pairs, a per-user limit that the project sets)."""
+    chosen = project_quotas.limits(project_id)
+    return {name: chosen[name] for name in (*RESOURCES, *GROUP_RESOURCES, "key_pairs")}
 
 
 def usage_of(project_id: str) -> Usage:
@@ -83,9 +107,6 @@ def allowed_count(project_id: str, vcpus: int, ram: int, min_count: int, max_cou
     return fits
 
 
-def set_limits(project: Project, values: dict[str, int]) -> dict[str, int]:
-    quota, _ = ComputeQuota.objects.get_or_create(project=project)
-    for name, value in values.items():
-        setattr(quota, name, value)
-    quota.save()
+def set_limits(project: Project, values: dict[str, int], *, force: bool = False) -> dict[str, int]:
+    project_quotas.set_limits(project, values, force=force)
     return limits_for(project.pk)

@@ -1,6 +1,7 @@
 """Per-project volume quotas (volumes, gigabytes). Usage is counted from the live volumes, so
 deleting a volume gives its quota back; checks run under the project's lock in the transaction
-that inserts or grows a volume, so parallel requests never overshoot."""
+that inserts or grows a volume, so parallel requests never overshoot. The limits live in
+``dashboard.quotas`` with every other app's."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from django.conf import settings
 from django.db.models import Count, Sum
 from django.db.models.functions import Coalesce
 
+from dashboard import quotas as project_quotas
 from dashboard.exceptions import Forbidden
 from dashboard.models import Project
-from instances.models import Volume, VolumeQuota
+from instances.models import Volume
 
 QUOTA_RESOURCES = ("volumes", "gigabytes")
 
@@ -21,18 +23,29 @@ class VolumeOverQuota(Forbidden):
     status = 413
 
 
+def register() -> None:
+    """Put the volume resources in the project quotas (from ``InstancesConfig.ready``)."""
+    for order, (name, label, default) in enumerate(
+        (
+            ("volumes", "Volumes", lambda: settings.VOLUME_QUOTA_VOLUMES),
+            ("gigabytes", "Volume Storage (GiB)", lambda: settings.VOLUME_QUOTA_GIGABYTES),
+        )
+    ):
+        project_quotas.register(
+            project_quotas.Resource(
+                name, label, "Volume", default, lambda p, name=name: quota_usage(p)[name], 30 + order
+            )
+        )
+
+
 def quota_defaults() -> dict[str, int]:
-    return {"volumes": settings.VOLUME_QUOTA_VOLUMES, "gigabytes": settings.VOLUME_QUOTA_GIGABYTES}
+    chosen = project_quotas.defaults()
+    return {name: chosen[name] for name in QUOTA_RESOURCES}
 
 
 def quota_limits(project_id: str) -> dict[str, int]:
-    limits = quota_defaults()
-    override = VolumeQuota.objects.filter(project_id=project_id).first()
-    for name in QUOTA_RESOURCES:
-        value = getattr(override, name, None) if override is not None else None
-        if value is not None:
-            limits[name] = value
-    return limits
+    chosen = project_quotas.limits(project_id)
+    return {name: chosen[name] for name in QUOTA_RESOURCES}
 
 
 def quota_usage(project_id: str) -> dict[str, int]:
@@ -59,8 +72,5 @@ def check_quota(project_id: str, volumes: int, gigabytes: int) -> None:
 
 
 def set_quota(project: Project, values: dict[str, int]) -> dict[str, int]:
-    quota, _ = VolumeQuota.objects.get_or_create(project=project)
-    for name, value in values.items():
-        setattr(quota, name, value)
-    quota.save()
+    project_quotas.set_limits(project, values)
     return quota_limits(project.pk)

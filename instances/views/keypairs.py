@@ -66,7 +66,7 @@ def keypair_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         name = form.cleaned_data["name"]
         try:
-            generated = keypairs.create_keypair(request.ctx.user, name)
+            generated = keypairs.create_keypair(request.ctx.user, name, project_id=request.ctx.project_id)
         except StratusError as exc:
             form.add_error(_field_of(exc), exc.message)
         else:
@@ -91,7 +91,9 @@ def keypair_import(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            keypairs.import_keypair(request.ctx.user, data["name"], data["public_key"])
+            keypairs.import_keypair(
+                request.ctx.user, data["name"], data["public_key"], project_id=request.ctx.project_id
+            )
         except StratusError as exc:
             form.add_error(_field_of(exc), exc.message)
         else:

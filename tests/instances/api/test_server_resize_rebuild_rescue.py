@@ -14,8 +14,8 @@ from flavors import services
 from images.models import Image
 from instances.choices import PowerState, TaskState, VmState
 from instances.compute import agent
-from instances.models import ComputeHost, ComputeQuota, Instance, InstanceAction
-from instances.services import resize
+from instances.models import ComputeHost, Instance, InstanceAction
+from instances.services import quotas, resize
 from instances.virt import disks
 from instances.virt.base import VirtError
 from tests.instances.api.test_servers import create_body
@@ -189,7 +189,7 @@ def test_a_smaller_disk_or_the_same_flavor_is_400(world, host, host2, image, tin
 
 def test_resize_checks_the_cores_and_ram_quota_delta(world, host, host2, image, tiny, small, capture):
     server_id = launch(world, capture, image, tiny, host, host2)
-    ComputeQuota.objects.create(project=world["home"], cores=1)
+    quotas.set_limits(world["home"], {"cores": 1}, force=True)
     response, _ = act(world, capture, server_id, {"resize": {"flavorRef": small.pk}}, host, host2)
     assert response.status_code == 403
     assert "Quota exceeded for cores" in response.content.decode()

@@ -361,6 +361,26 @@ def test_hypervisors_zones_and_quota_sets(world, host, image, tiny, capture):
     assert response.status_code == 403 and "cores" in response.json()["forbidden"]["message"]
 
 
+def test_a_quota_below_the_usage_is_refused_with_the_usage_unless_forced(world, host, image, tiny, capture):
+    launch(world, host, image, tiny, capture)
+    launch(world, host, image, tiny, capture)
+    home = world["home"].pk
+    response = world["admin"].put(f"/os-quota-sets/{home}", {"quota_set": {"instances": 1, "cores": 50}})
+    assert response.status_code == 400
+    assert response.json()["badRequest"]["message"] == (
+        "Quota limit 1 for instances must be greater than or equal to already used and reserved 2."
+    )
+    # Nothing of the refused request was kept, not even the valid cores.
+    quota = world["admin"].get(f"/os-quota-sets/{home}/detail").json()["quota_set"]
+    assert (quota["instances"]["limit"], quota["cores"]["limit"]) == (10, 20)
+    assert world["admin"].put(f"/os-quota-sets/{home}", {"quota_set": {"instances": 2}}).status_code == 200
+    forced = world["admin"].put(f"/os-quota-sets/{home}", {"quota_set": {"instances": 1, "force": True}})
+    assert forced.status_code == 200 and forced.json()["quota_set"]["instances"] == 1
+    unlimited = world["admin"].put(f"/os-quota-sets/{home}", {"quota_set": {"key_pairs": -1, "ram": -1}})
+    assert (unlimited.json()["quota_set"]["key_pairs"], unlimited.json()["quota_set"]["ram"]) == (-1, -1)
+    assert world["member"].get("/limits").json()["limits"]["absolute"]["maxTotalInstances"] == 1
+
+
 def test_admins_can_disable_a_host_and_force_one(world, host, image, tiny, capture, tmp_path):
 
     other = make_host(tmp_path, "host2", memory_mb=8192, vcpus=8, disk_gb=100)

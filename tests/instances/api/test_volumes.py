@@ -284,6 +284,12 @@ def test_quota_limits_and_quota_sets(cinder, capture, host, world, settings):
         cinder["member"].put(f"/os-quota-sets/{project}", {"quota_set": {"volumes": 99}}).status_code == 403
     )
     assert cinder["member"].post("/volumes", {"volume": {"size": 2}}).status_code == 202
+    below = cinder["admin"].put(f"/os-quota-sets/{project}", {"quota_set": {"gigabytes": 3, "volumes": 5}})
+    assert below.status_code == 400
+    assert "Quota limit 3 for gigabytes must be greater than or equal to already used and reserved 4." in (
+        below.content.decode()
+    )
+    assert cinder["admin"].get(f"/os-quota-sets/{project}").json()["quota_set"]["volumes"] == 10
 
 
 def test_the_volume_list_costs_the_same_queries_for_many_volumes(world, cinder, capture, host, image, tiny):

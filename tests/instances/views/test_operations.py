@@ -7,7 +7,8 @@ import pytest
 
 from flavors import services
 from instances.choices import VmState
-from instances.models import ComputeQuota, Instance, InstanceAction
+from instances.models import Instance, InstanceAction
+from instances.services import quotas
 from tests.instances.api.test_server_resize_rebuild_rescue import deliver
 from tests.instances.conftest import make_host
 from tests.instances.dashboard_support import browser_for, launch_in_dashboard
@@ -101,7 +102,7 @@ def test_resize_then_revert_from_the_row(world, running, small, host, host2, cap
 
 
 def test_a_refused_resize_shows_the_reason_in_the_dialog(world, running, small, capture):
-    ComputeQuota.objects.create(project=world["home"], cores=1)
+    quotas.set_limits(world["home"], {"cores": 1}, force=True)
     with capture() as callbacks:
         response = browser_for("member").post(f"/instances/{running.pk}/resize/", {"flavor": small.pk})
     assert response.status_code == 200 and callbacks == []
