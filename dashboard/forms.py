@@ -4,6 +4,7 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 
+from dashboard import quotas
 from dashboard.models import Project, Role, RoleAssignment, User
 
 
@@ -133,3 +134,73 @@ class AssignmentForm(BootstrapMixin, forms.Form):
         ):
             raise ValidationError("This user already has this role on the project.")
         return data
+
+
+class QuotaForm(forms.Form):
+    """One limit per registered quota resource, shown in the resource's unit (image storage in
+    GiB); -1 is unlimited. ``usage`` (a project's) adds what is in use beside each limit."""
+
+    def __init__(self, *args, limits: dict[str, int], usage: dict[str, int] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.usage = usage or {}
+        self.resources = quotas.resources()
+        for resource in self.resources:
+            limit = limits[resource.name]
+            attrs = {"class": "form-control"}
+            if resource.name in self.usage:
+                attrs["aria-describedby"] = f"usage-{resource.name}"
+            self.fields[resource.name] = forms.IntegerField(
+                label=resource.label,
+                min_value=quotas.UNLIMITED,
+                initial=limit if limit < 0 else limit // resource.scale,
+                widget=forms.NumberInput(attrs=attrs),
+            )
+
+    def full_clean(self):
+        super().full_clean()
+        for name in self.errors:
+            if name in self.fields:
+                self.fields[name].widget.attrs["class"] = "form-control is-invalid"
+
+    def rows(self) -> list[dict]:
+        """Per group, each resource with its field and its usage (None where it is not counted)."""
+        groups: dict[str, list] = {}
+        for resource in self.resources:
+            used = self.usage.get(resource.name)
+            groups.setdefault(resource.group, []).append(
+                {
+                    "resource": resource,
+                    "field": self[resource.name],
+                    "used": None if used is None else shown(used, resource.scale),
+                    "limit": self.initial_limit(resource),
+                    "percent": self._percent(resource, used),
+                }
+            )
+        return list(groups.items())
+
+    def initial_limit(self, resource) -> int:
+        return self.fields[resource.name].initial
+
+    def _percent(self, resource, used) -> int | None:
+        limit = self.initial_limit(resource)
+        if used is None or limit is None or limit < 0:
+            return None
+        if limit == 0:
+            return 100 if used else 0
+        return min(100, round(100 * used / (limit * resource.scale)))
+
+    def changed_limits(self) -> dict[str, int]:
+        """Only what the user changed, in the resources' own units (bytes for image storage)."""
+        out = {}
+        for resource in self.resources:
+            if resource.name in self.changed_data:
+                value = self.cleaned_data[resource.name]
+                out[resource.name] = value if value < 0 else value * resource.scale
+        return out
+
+
+def shown(value: int, scale: int) -> str:
+    """A usage in the unit its limit is shown in: 1.5 (GiB) for 1610612736 bytes."""
+    if scale == 1:
+        return str(value)
+    return f"{value / scale:.1f}".removesuffix(".0")

@@ -43,6 +43,7 @@ def register_core_panels() -> None:
     register(Panel("project", "Overview", "overview", "speedometer2", None, 10))
     register(Panel("admin", "Overview", "admin-overview", "speedometer", "dashboard:admin_section", 10))
     register(Panel("admin", "Projects", "admin-projects", "folder2", "identity:list_projects", 80))
+    register(Panel("admin", "Defaults", "admin-defaults", "sliders", "dashboard:update_quotas", 85))
     register(Panel("admin", "Users", "admin-users", "people", "identity:list_users", 90))
 
 

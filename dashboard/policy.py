@@ -51,6 +51,7 @@ BASE_RULES = [
     RuleDefault("identity:list_grants", ADMIN),
     RuleDefault("identity:list_role_assignments", ADMIN),
     RuleDefault("dashboard:admin_section", ADMIN, "See the Admin section of the dashboard."),
+    RuleDefault("dashboard:update_quotas", ADMIN, "Change the quotas of projects and the default quotas."),
 ]
 
 _defaults: dict[str, RuleDefault] = {}

@@ -1,6 +1,6 @@
 from django.urls import include, path, re_path
 
-from dashboard import views
+from dashboard import quota_views, views
 from dashboard.api import compute
 from dashboard.identity.api import VersionsView as IdentityVersions
 
@@ -21,6 +21,8 @@ urlpatterns = [
     path("admin/projects/<str:project_id>/", views.project_detail, name="admin-project-detail"),
     path("admin/projects/<str:project_id>/edit/", views.project_edit, name="admin-project-edit"),
     path("admin/projects/<str:project_id>/delete/", views.project_delete, name="admin-project-delete"),
+    path("admin/projects/<str:project_id>/quotas/", quota_views.project_quotas, name="admin-project-quotas"),
+    path("admin/defaults/", quota_views.default_quotas, name="admin-defaults"),
     path("admin/projects/<str:project_id>/assignments/", views.assignment_add, name="admin-assignment-add"),
     path(
         "admin/projects/<str:project_id>/assignments/<int:assignment_id>/remove/",
