@@ -4,7 +4,7 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 
-from dashboard import quotas
+from dashboard import preferences, quotas
 from dashboard.models import Project, Role, RoleAssignment, User
 
 
@@ -204,3 +204,63 @@ def shown(value: int, scale: int) -> str:
     if scale == 1:
         return str(value)
     return f"{value / scale:.1f}".removesuffix(".0")
+
+
+class UserSettingsForm(BootstrapMixin, forms.ModelForm):
+    items_per_page = forms.TypedChoiceField(
+        label="Items per page",
+        coerce=int,
+        empty_value=None,
+        required=False,
+        help_text="In the tables of the dashboard.",
+    )
+    time_zone = forms.ChoiceField(
+        label="Time zone", required=False, help_text="Dates in the dashboard are shown in this time zone."
+    )
+
+    class Meta:
+        model = User
+        fields = ["items_per_page", "time_zone"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["items_per_page"].choices = [("", "Each table's default")] + [
+            (n, str(n)) for n in preferences.PAGE_SIZES
+        ]
+        self.fields["time_zone"].choices = [("", "UTC (default)")] + [
+            (z, z) for z in preferences.time_zones()
+        ]
+
+
+class PasswordChangeForm(BootstrapMixin, forms.Form):
+    current_password = forms.CharField(
+        label="Current password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    new_password = forms.CharField(
+        label="New password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="Every other session and every API token of yours ends.",
+    )
+    confirm_password = forms.CharField(
+        label="Confirm new password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_new_password(self) -> str:
+        password = self.cleaned_data["new_password"]
+        password_validation.validate_password(password, self.user)
+        return password
+
+    def clean(self):
+        data = super().clean()
+        if data.get("new_password") and data.get("confirm_password") != data["new_password"]:
+            self.add_error("confirm_password", "The two passwords do not match.")
+        return data

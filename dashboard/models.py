@@ -77,6 +77,9 @@ class User(AbstractUser):
     default_project = models.ForeignKey(
         Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Display settings the user chooses (dashboard.preferences): empty means the defaults.
+    items_per_page = models.PositiveSmallIntegerField(null=True, blank=True)
+    time_zone = models.CharField(max_length=64, blank=True, default="")
 
     objects = UserManager()
 

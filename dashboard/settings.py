@@ -91,6 +91,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "dashboard.middleware.ProjectContextMiddleware",
+    "dashboard.preferences.TimeZoneMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 

@@ -1,6 +1,6 @@
 from django.urls import include, path, re_path
 
-from dashboard import quota_views, views
+from dashboard import quota_views, user_settings, views
 from dashboard.api import compute
 from dashboard.identity.api import VersionsView as IdentityVersions
 
@@ -14,6 +14,8 @@ urlpatterns = [
     path("auth/login/", views.LoginView.as_view(), name="login"),
     path("auth/logout/", views.LogoutView.as_view(), name="logout"),
     path("auth/switch/<str:project_id>/", views.switch_project, name="switch-project"),
+    path("settings/", user_settings.user_settings, name="user-settings"),
+    path("settings/password/", user_settings.password_change, name="password-change"),
     path("healthz", views.health, name="health"),
     path("admin/", views.admin_overview, name="admin-overview"),
     path("admin/projects/", views.project_list, name="admin-projects"),

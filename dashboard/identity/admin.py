@@ -19,7 +19,7 @@ from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from dashboard.exceptions import BadRequest, Conflict
+from dashboard.exceptions import BadRequest, Conflict, Unauthorized
 from dashboard.identity.domain import DOMAIN
 from dashboard.models import Project, Role, RoleAssignment, Token, User
 
@@ -143,6 +143,18 @@ def update_user(user: User, **fields) -> User:
             user.tokens.all().delete()
         user.save()
     return user
+
+
+def change_own_password(user: User, current, new) -> User:
+    """A user changing their own password: the current one is required. As with any new password,
+    every token of the user ends (the revocation generation moves, so every process drops them
+    from the next request on), and every browser session signed in with the old password ends at
+    its next request (Django keeps a hash of the password in each session)."""
+    if not isinstance(current, str) or not user.check_password(current):
+        raise Unauthorized("The current password is not correct.")
+    if current == new:
+        raise BadRequest("Invalid password: the new password must differ from the current one.")
+    return update_user(user, password=new)
 
 
 def delete_user(user: User, acting: User) -> None:

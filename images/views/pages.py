@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
+from dashboard import preferences
 from dashboard.decorators import policy_required
 from dashboard.exceptions import NotFound
 from dashboard.policy import can
@@ -23,7 +24,7 @@ from images.choices import DiskFormat, ImageStatus, Visibility
 from images.forms import ARCHITECTURES, CreateImageForm
 from images.models import Image, ImageMember
 from images.views import rows
-from images.views.table import PAGE_SIZES, SCOPES, ImageTable
+from images.views.table import DEFAULT_PER_PAGE, PAGE_SIZES, SCOPES, ImageTable
 
 
 def get_image(request: HttpRequest, image_id) -> Image:
@@ -42,7 +43,9 @@ def create_allowed(ctx) -> bool:
 
 def _panel(request: HttpRequest, *, admin: bool) -> HttpResponse:
     ctx = request.ctx
-    table = ImageTable.from_query(request.GET, admin=admin)
+    table = ImageTable.from_query(
+        request.GET, admin=admin, per_page=preferences.items_per_page(request.user, DEFAULT_PER_PAGE)
+    )
     page = table.paginate(ctx)
     creating = create_allowed(ctx) and not admin
     return render(

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 from django.core.paginator import Page, Paginator
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 
+from dashboard import preferences
 from images.choices import Visibility
 from images.filters import ImageFilterSet
 from images.models import Image, ImageMember
@@ -32,14 +33,16 @@ SORTS = {
     "created": "created_at",
     "owner": "owner",
 }
-PAGE_SIZES = (25, 50, 100)
+PAGE_SIZES = preferences.PAGE_SIZES
+DEFAULT_PER_PAGE = 25
 
 
 class ImageTable:
     """The panel's state, parsed from a QueryDict."""
 
-    def __init__(self, params, *, admin: bool = False) -> None:
+    def __init__(self, params, *, admin: bool = False, per_page: int = DEFAULT_PER_PAGE) -> None:
         self.admin = admin
+        self.default_per_page = per_page
         self.scope = params.get("scope", "all" if admin else "project")
         if self.scope not in SCOPES and not (admin and self.scope == "all"):
             self.scope = "all" if admin else "project"
@@ -56,14 +59,14 @@ class ImageTable:
         sort = params.get("sort", "-created")
         self.descending = sort.startswith("-")
         self.sort = sort.lstrip("-") if sort.lstrip("-") in SORTS else "created"
-        self.per_page = _int(params.get("per_page"), PAGE_SIZES[0])
+        self.per_page = _int(params.get("per_page"), per_page)
         if self.per_page not in PAGE_SIZES:
-            self.per_page = PAGE_SIZES[0]
+            self.per_page = per_page
         self.page = max(_int(params.get("page"), 1), 1)
 
     @classmethod
-    def from_query(cls, params, *, admin: bool = False) -> ImageTable:
-        return cls(params, admin=admin)
+    def from_query(cls, params, *, admin: bool = False, per_page: int = DEFAULT_PER_PAGE) -> ImageTable:
+        return cls(params, admin=admin, per_page=per_page)
 
     # --- the query -------------------------------------------------------------------------------
 
@@ -107,7 +110,7 @@ class ImageTable:
             "page": str(self.page),
         }
         values.update({k: str(v) for k, v in changes.items()})
-        defaults = {"sort": "-created", "per_page": str(PAGE_SIZES[0]), "page": "1"}
+        defaults = {"sort": "-created", "per_page": str(self.default_per_page), "page": "1"}
         return {k: v for k, v in values.items() if v and defaults.get(k) != v}
 
     def query(self, **changes) -> str:

@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from dashboard import preferences
 from dashboard.decorators import policy_required
 from dashboard.exceptions import StratusError
 from dashboard.models import Project
@@ -47,7 +48,8 @@ def _page(request: HttpRequest, all_projects: bool) -> dict:
         flavor_choices=sorted(flavors.items(), key=lambda c: c[1]),
         project_choices=projects,
     )
-    page = Paginator(filters.qs.order_by("-created_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
+    per_page = preferences.items_per_page(request.user, PAGE_SIZE)
+    page = Paginator(filters.qs.order_by("-created_at", "-id"), per_page).get_page(request.GET.get("page"))
     perms = rows.Permissions(ctx)
     table = [rows.build_row(i, perms, names.get(i.image_id, i.image_id or "—")) for i in page.object_list]
     query = request.GET.copy()
