@@ -37,6 +37,8 @@ QUOTA_UPDATE = "os_compute_api:os-quota-sets:update"
 QUOTA_DEFAULTS = "os_compute_api:os-quota-sets:defaults"
 LIMITS = "os_compute_api:limits"
 SERVICES_UPDATE = "os_compute_api:os-services:update"
+USAGE_LIST = "os_compute_api:os-simple-tenant-usage:list"
+USAGE_SHOW = "os_compute_api:os-simple-tenant-usage:show"
 
 _ACT = "Project members act on their project's servers; administrators on any."
 RULES = [
@@ -74,6 +76,8 @@ RULES = [
     RuleDefault(QUOTA_DEFAULTS, ADMIN_OR_READER, "Show the default compute quotas."),
     RuleDefault(LIMITS, ADMIN_OR_READER, "Show the project's limits and usage."),
     RuleDefault(SERVICES_UPDATE, ADMIN, "Enable or disable a compute host."),
+    RuleDefault(USAGE_LIST, ADMIN, "Show every project's usage (os-simple-tenant-usage)."),
+    RuleDefault(USAGE_SHOW, ADMIN_OR_READER, "Show a project's usage (os-simple-tenant-usage)."),
 ]
 
 # --- edit, lock, metadata, tags and the action log of servers (Nova's names and defaults) ---

@@ -12,6 +12,7 @@ from instances.api import (
     server_metadata,
     server_tags,
     servers,
+    usage,
     volume_attachments,
 )
 
@@ -53,6 +54,8 @@ urlpatterns = [
     path("os-quota-sets/<str:project_id>/detail", hosts.QuotaSetDetailView.as_view()),
     path("os-quota-sets/<str:project_id>/defaults", hosts.QuotaDefaultsView.as_view()),
     path("limits", hosts.LimitsView.as_view()),
+    path("os-simple-tenant-usage", usage.UsageListView.as_view()),
+    path("os-simple-tenant-usage/<str:project_id>", usage.UsageView.as_view()),
     path("os-server-groups", server_groups.ServerGroupListView.as_view()),
     path("os-server-groups/<str:group_id>", server_groups.ServerGroupView.as_view()),
     path("os-keypairs", keypairs.KeyPairListView.as_view()),

@@ -284,3 +284,42 @@ class PortForward(models.Model):
         """The command line that reaches the guest's SSH server (login name as the image asks)."""
         user = (self.instance.image_properties or {}).get("os_admin_user") or "USER"
         return f"ssh -p {self.host_port} {user}@{self.endpoint}"
+
+
+class InstanceSizeChange(models.Model):
+    """A change of an instance's sizes (a resize begins, or one is rolled back), with the sizes
+    before and after, so that usage reports charge each period of the instance's life with the
+    sizes it had then. Keys of ``before`` and ``after``: flavor_name, vcpus, memory_mb, local_gb."""
+
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="size_changes")
+    at = models.DateTimeField()
+    before = models.JSONField()
+    after = models.JSONField()
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["instance", "at"], name="instance_size_change_at")]
+
+    def __str__(self) -> str:
+        return f"{self.instance_id} at {self.at:%Y-%m-%d %H:%M}: {self.before} → {self.after}"
+
+    @staticmethod
+    def sizes(flavor_name: str, vcpus: int, memory_mb: int, root_gb: int, ephemeral_gb: int) -> dict:
+        return {
+            "flavor_name": flavor_name,
+            "vcpus": vcpus,
+            "memory_mb": memory_mb,
+            "local_gb": root_gb + ephemeral_gb,
+        }
+
+    @classmethod
+    def of(cls, instance: Instance) -> dict:
+        """The sizes the instance runs with now."""
+        return cls.sizes(
+            instance.flavor_name, instance.vcpus, instance.memory_mb, instance.root_gb, instance.ephemeral_gb
+        )
+
+    @classmethod
+    def record(cls, instance_id, at, before: dict, after: dict) -> None:
+        if before != after:
+            cls.objects.create(instance_id=instance_id, at=at, before=before, after=after)

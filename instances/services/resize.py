@@ -30,7 +30,7 @@ from images.choices import ImageStatus
 from images.models import Image
 from instances.choices import PowerState, TaskState, VmState
 from instances.compute import scheduler
-from instances.models import ComputeHost, Instance
+from instances.models import ComputeHost, Instance, InstanceSizeChange
 from instances.services import locks, quotas
 from instances.services.servers import InstanceInvalidState, finish_action, record_action
 
@@ -161,6 +161,14 @@ def begin_resize(ctx, instance: Instance, flavor: Flavor, request_id: str = "") 
         )
         if not updated:
             raise invalid_state("resize", instance.pk)
+        InstanceSizeChange.record(
+            instance.pk,
+            now,
+            InstanceSizeChange.of(current),
+            InstanceSizeChange.sizes(
+                sizes["name"], sizes["vcpus"], sizes["ram"], sizes["disk"], sizes["ephemeral"]
+            ),
+        )
         record_action(instance.pk, "resize", ctx, request_id)
         enqueue("instances.resize", str(instance.pk), queue=current.host.queue)
     return target
@@ -217,11 +225,26 @@ def abort_resize(instance_id, message: str) -> bool:
             fault_message=message[:255],
             fault_at=now,
         )
+        if updated:
+            _record_rollback(row, now)
         if updated and row.resize_target_id:
             scheduler.release(row.resize_target_id, row.vcpus, row.memory_mb, row.root_gb + row.ephemeral_gb)
     if updated:
         finish_action(instance_id, "resize", "Error", message)
     return bool(updated)
+
+
+def _record_rollback(row: Instance, at) -> None:
+    """The instance is back to the sizes in ``old_flavor`` (the row still holds the new ones)."""
+    old = row.old_flavor
+    InstanceSizeChange.record(
+        row.pk,
+        at,
+        InstanceSizeChange.of(row),
+        InstanceSizeChange.sizes(
+            old["flavor_name"], old["vcpus"], old["memory_mb"], old["root_gb"], old["ephemeral_gb"]
+        ),
+    )
 
 
 def finish_resize(instance_id, running: bool) -> bool:
@@ -325,6 +348,7 @@ def reverted_on_target(instance_id) -> bool:
             updated_at=timezone.now(),
         )
         if updated:
+            _record_rollback(row, timezone.now())
             scheduler.release(row.resize_target_id, row.vcpus, row.memory_mb, row.root_gb + row.ephemeral_gb)
             enqueue("instances.finish_revert_resize", str(instance_id), queue=row.resize_source.queue)
         return bool(updated)

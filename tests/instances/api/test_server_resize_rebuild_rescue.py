@@ -14,7 +14,7 @@ from flavors import services
 from images.models import Image
 from instances.choices import PowerState, TaskState, VmState
 from instances.compute import agent
-from instances.models import ComputeHost, Instance, InstanceAction
+from instances.models import ComputeHost, Instance, InstanceAction, InstanceSizeChange
 from instances.services import quotas, resize
 from instances.virt import disks
 from instances.virt.base import VirtError
@@ -144,6 +144,12 @@ def test_revert_brings_back_the_old_flavor_disk_and_host(world, host, host2, ima
     assert host2.driver.list_defined() == [] and not host2.disk_paths(server_id)["vda"].parent.exists()
     assert usage("host1") == (1, 128, 2) and usage("host2") == (0, 0, 0)
     assert actions(server_id)[-1] == ("revertResize", "Success")
+    # Usage reports charge each stretch with its sizes: the resize and its revert are recorded.
+    changes = InstanceSizeChange.objects.filter(instance_id=server_id).order_by("at", "id")
+    assert [(c.before["flavor_name"], c.after["flavor_name"], c.after["vcpus"]) for c in changes] == [
+        ("t.tiny", "t.small", 2),
+        ("t.small", "t.tiny", 1),
+    ]
 
 
 def test_same_host_resize_needs_the_operator_setting(world, host, image, tiny, small, capture, settings):
