@@ -28,6 +28,8 @@ class InstancesConfig(AppConfig):
                 policies.SERVER_GROUPS_INDEX,
                 38,
             ),
+            nav.Panel("project", "Usage", "project-usage", "bar-chart-line", policies.USAGE_SHOW, 15),
+            nav.Panel("admin", "Usage", "admin-usage", "bar-chart-line-fill", policies.USAGE_LIST, 15),
             nav.Panel(
                 "admin", "Hypervisors", "admin-hypervisors", "hdd-rack", policies.HYPERVISORS_DETAIL, 40
             ),

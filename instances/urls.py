@@ -13,10 +13,13 @@ from instances.views import (
     launch,
     operations,
     server_groups,
+    usage,
     volumes,
 )
 
 urlpatterns = [
+    path("usage/", usage.project_usage, name="project-usage"),
+    path("admin/usage/", usage.admin_usage, name="admin-usage"),
     path("instances/", instances.instance_list, name="instances"),
     path("instances/launch/", launch.instance_launch, name="instance-launch"),
     path("instances/batch/<str:action>/", instances.instance_batch, name="instance-batch"),

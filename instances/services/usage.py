@@ -63,6 +63,10 @@ class ProjectUsage:
     def total_local_gb_usage(self) -> float:
         return sum(s.local_gb_hours for s in self.servers)
 
+    @property
+    def total_ram_gb_hours(self) -> float:
+        return self.total_memory_mb_usage / 1024
+
 
 class BadPeriod(ValueError):
     pass

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -17,7 +17,7 @@ from images import quotas as image_quotas
 from instances import policies
 from instances.choices import VmState
 from instances.models import Instance
-from instances.services import quotas, volume_quotas
+from instances.services import quotas, usage, volume_quotas
 from instances.views.charts import Gauge
 
 
@@ -32,21 +32,16 @@ class UsageSummary:
 
 def usage_summary(project_id: str, since: datetime, until: datetime) -> UsageSummary:
     """Resource-hours of the project's instances over [since, until], deleted ones included (as
-    Horizon's Usage Summary counts them); one query."""
-    rows = (
-        Instance.objects.filter(project_id=project_id, created_at__lte=until)
-        .filter(Q(deleted=False) | Q(deleted_at__gte=since))
-        .values_list("vcpus", "memory_mb", "root_gb", "ephemeral_gb", "created_at", "deleted_at")
+    Horizon's Usage Summary counts them), from the usage service that the Usage panels and
+    os-simple-tenant-usage use too."""
+    found = usage.project_usage(project_id, since, until)
+    return UsageSummary(
+        since,
+        len(found.servers),
+        round(found.total_vcpus_usage, 2),
+        round(found.total_memory_mb_usage / 1024, 2),
+        round(found.total_local_gb_usage, 2),
     )
-    count, vcpu, ram, disk = 0, 0.0, 0.0, 0.0
-    for vcpus, memory_mb, root_gb, ephemeral_gb, created, deleted in rows:
-        start, end = max(created, since), min(deleted or until, until)
-        hours = max(0.0, (end - start).total_seconds() / 3600)
-        count += 1
-        vcpu += vcpus * hours
-        ram += memory_mb / 1024 * hours
-        disk += (root_gb + ephemeral_gb) * hours
-    return UsageSummary(since, count, round(vcpu, 2), round(ram, 2), round(disk, 2))
 
 
 def quota_gauges(project_id: str) -> list[Gauge]:

@@ -53,13 +53,13 @@ def test_the_usage_summary_counts_resource_hours_in_the_period(world, tiny):
     now = timezone.now()
     since = now - timedelta(hours=10)
     bulk_instances(world["home"], 1, flavor=tiny)  # 1 vCPU, 128 MB, 1 GB
-    Instance.objects.update(created_at=now - timedelta(hours=20))
+    Instance.objects.update(launched_at=now - timedelta(hours=20))
     bulk_instances(world["home"], 1, flavor=tiny)
     Instance.objects.filter(name="bulk-0001").update(
-        created_at=now - timedelta(hours=5),
+        launched_at=now - timedelta(hours=5),
         deleted=True,
         vm_state="deleted",
-        deleted_at=now - timedelta(hours=3),
+        terminated_at=now - timedelta(hours=3),
     )
     usage = usage_summary(world["home"].pk, since, now)
     assert usage.instances == 2
