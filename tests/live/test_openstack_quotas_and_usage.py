@@ -7,6 +7,7 @@ import uuid
 import pytest
 
 from tests.instances.live import Cloud, token
+from tests.support.openstackcli import OpenStackCLI
 
 pytestmark = pytest.mark.live
 
@@ -42,3 +43,18 @@ def test_quota_set_is_refused_below_the_usage_and_quota_show_reports_it(openstac
     used = cli.json("quota", "show", "--usage", project)
     rows = {row["Resource"]: row for row in used}
     assert (rows["instances"]["Limit"], rows["instances"]["In Use"]) == (3, 2)
+
+
+def test_usage_list_and_usage_show(openstack_admin, live_stack, credentials, busy_project):
+    project = busy_project["name"]
+    project_id = openstack_admin.json("project", "show", project)["id"]
+    listed = openstack_admin.json("usage", "list")
+    (row,) = [r for r in listed if r["Project"] == project_id]
+    assert sorted(s["name"] for s in row["Servers"]) == ["u0", "u1"]
+    # Each marker instance: 1 vCPU, 128 MB, so RAM MB-hours are 128 times the CPU hours.
+    assert row["CPU Hours"] > 0 and abs(row["RAM MB-Hours"] - 128 * row["CPU Hours"]) < 1e-6
+    member = OpenStackCLI(live_stack.url, "demo", credentials["demo"], project)
+    shown = member.json("usage", "show")
+    assert len(shown["Servers"]) == 2 and shown["Project"] == project_id
+    refused = member.run("usage", "list", check=False)
+    assert refused.returncode != 0 and "403" in refused.stderr
