@@ -51,9 +51,16 @@ def main(url: str, admin_pw: str, demo_pw: str, out: Path) -> None:
             ("/admin/flavors/", "flavors.png"),
             ("/admin/hypervisors/", "hypervisors.png"),
             ("/", "overview.png"),
+            ("/usage/", "usage.png"),
+            ("/admin/usage/", "admin-usage.png"),
+            ("/admin/defaults/", "admin-defaults.png"),
+            ("/settings/", "user-settings.png"),
         ):
             if page.goto(path).ok:
                 page.screenshot(path=out / name)
+        page.goto("/admin/projects/")
+        page.get_by_role("link", name="Modify Quotas of demo").click()
+        page.screenshot(path=out / "modify-quotas.png", full_page=True)
         browser.close()
     print(f"Screenshots written to {out}")
 

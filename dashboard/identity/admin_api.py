@@ -176,6 +176,19 @@ class UserView(api.UserView):
         return HttpResponse(status=204)
 
 
+class UserPasswordView(api.IdentityView):
+    """POST /v3/users/{user_id}/password (``openstack user password set``): a user changes their
+    own password, giving the current one; every token of the user ends, this one too."""
+
+    def post(self, request, user_id: str):
+        ctx: RequestContext = request.auth
+        if ctx.user.pk != user_id:
+            raise Forbidden("You can change only your own password.")
+        data = _body(request, "user")
+        admin.change_own_password(ctx.user, data.get("original_password"), data.get("password"))
+        return HttpResponse(status=204)
+
+
 class RoleView(api.IdentityView):
     def get(self, request, role_id: str):
         return Response({"role": role_json(request, _role(role_id))})

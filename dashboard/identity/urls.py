@@ -16,6 +16,7 @@ urlpatterns = [
     ),
     path("v3/users", admin_api.UsersView.as_view()),
     path("v3/users/<str:user_id>", admin_api.UserView.as_view()),
+    path("v3/users/<str:user_id>/password", admin_api.UserPasswordView.as_view()),
     path("v3/users/<str:user_id>/projects", api.UserProjectsView.as_view()),
     path("v3/roles", api.RolesView.as_view()),
     path("v3/roles/<str:role_id>", admin_api.RoleView.as_view()),

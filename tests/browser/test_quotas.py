@@ -1,6 +1,6 @@
 """Quotas in headless Chromium against the live stack: an administrator changes a project's
 instance quota in Admin → Projects → Modify Quotas (refused below the usage, with the usage shown),
-and the member's Launch form shows the new limit."""
+and the member's Launch form shows the new limit; the project's usage and its CSV."""
 
 from __future__ import annotations
 
@@ -52,6 +52,9 @@ def test_admin_cannot_go_below_the_usage_and_the_member_sees_the_new_limit(
         form.get_by_role("button", name="Save").click()
         expect(page.get_by_role("alert").first).to_contain_text(f"Quotas of {project} updated.")
         assert cloud.get("/limits").json()["limits"]["absolute"]["maxTotalInstances"] == 3
+        page.goto("/admin/usage/")
+        expect(page.locator(f'tr[data-usage-project="{project}"]')).to_be_visible()
+        screenshot(page, "admin-usage.png", full_page=True)
 
         # The member, in a browser of their own, sees the new limit on the Launch form.
         context = browser.new_context(base_url=live_stack.url, viewport={"width": 1366, "height": 768})
@@ -66,6 +69,18 @@ def test_admin_cannot_go_below_the_usage_and_the_member_sees_the_new_limit(
             instances = member.locator('[data-quota="instances"]')
             expect(instances).to_contain_text("of 3")
             expect(instances).to_contain_text("1  left")
+
+            # Project → Usage lists the two instances, with the CSV download.
+            member.get_by_role("link", name="Usage", exact=True).click()
+            table = member.get_by_test_id("usage-table")
+            expect(table.locator("tr[data-usage-instance]")).to_have_count(2)
+            expect(table.locator('tr[data-usage-instance="q0"]')).to_contain_text("t.marker")
+            screenshot(member, "usage.png", full_page=True)
+            with member.expect_download() as download:
+                member.get_by_test_id("usage-csv").click()
+            lines = download.value.path().read_text().splitlines()
+            assert lines[0].startswith(f"Usage of project,{project},")
+            assert sorted(line.split(",")[0] for line in lines[3:-1]) == ["q0", "q1"]
         finally:
             context.close()
     finally:

@@ -10,7 +10,7 @@ import pytest
 from dashboard.models import Project, Role, RoleAssignment, Token, User
 from images import services as image_services
 from images.models import Image
-from tests.factories import issue_token, make_project, make_user
+from tests.factories import PASSWORD, issue_token, make_project, make_user
 
 pytestmark = pytest.mark.django_db
 V3 = "/identity/v3"
@@ -172,3 +172,17 @@ def test_a_project_whose_images_were_deleted_can_be_deleted(world):
     response = world["admin"]("delete", f"/projects/{emptied.id}")
     assert response.status_code == 204, response.content
     assert not Project.objects.filter(pk=emptied.pk).exists()
+
+
+def test_a_user_changes_their_own_password_with_the_current_one(world):
+    mia, member = world["mia"], world["member"]
+    path = f"/users/{mia.pk}/password"
+    wrong = member("post", path, {"user": {"original_password": "nope", "password": "An-other-pass-99"}})
+    assert wrong.status_code == 401 and Token.objects.filter(user=mia).exists()
+    other = world["admin"]("post", path, {"user": {"original_password": PASSWORD, "password": "Xx-99-pass"}})
+    assert other.status_code == 403
+    done = member("post", path, {"user": {"original_password": PASSWORD, "password": "An-other-pass-99"}})
+    assert done.status_code == 204
+    mia.refresh_from_db()
+    assert mia.check_password("An-other-pass-99") and not Token.objects.filter(user=mia).exists()
+    assert member("get", f"/users/{mia.pk}").status_code == 401
