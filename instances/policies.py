@@ -35,6 +35,8 @@ AZ_DETAIL = "os_compute_api:os-availability-zone:detail"
 QUOTA_SHOW = "os_compute_api:os-quota-sets:show"
 QUOTA_UPDATE = "os_compute_api:os-quota-sets:update"
 QUOTA_DEFAULTS = "os_compute_api:os-quota-sets:defaults"
+QUOTA_CLASS_SHOW = "os_compute_api:os-quota-class-sets:show"
+QUOTA_CLASS_UPDATE = "os_compute_api:os-quota-class-sets:update"
 LIMITS = "os_compute_api:limits"
 SERVICES_UPDATE = "os_compute_api:os-services:update"
 USAGE_LIST = "os_compute_api:os-simple-tenant-usage:list"
@@ -74,6 +76,8 @@ RULES = [
     RuleDefault(QUOTA_SHOW, ADMIN_OR_READER, "Show a project's compute quotas."),
     RuleDefault(QUOTA_UPDATE, ADMIN, "Change a project's compute quotas."),
     RuleDefault(QUOTA_DEFAULTS, ADMIN_OR_READER, "Show the default compute quotas."),
+    RuleDefault(QUOTA_CLASS_SHOW, ADMIN, "Show the default quotas (the 'default' quota class)."),
+    RuleDefault(QUOTA_CLASS_UPDATE, ADMIN, "Change the default quotas (the 'default' quota class)."),
     RuleDefault(LIMITS, ADMIN_OR_READER, "Show the project's limits and usage."),
     RuleDefault(SERVICES_UPDATE, ADMIN, "Enable or disable a compute host."),
     RuleDefault(USAGE_LIST, ADMIN, "Show every project's usage (os-simple-tenant-usage)."),

@@ -358,6 +358,41 @@ class QuotaDefaultsView(ComputeView):
         return Response({"quota_set": {"id": project_id, **defaults}})
 
 
+class QuotaClassSetView(ComputeView):
+    """os-quota-class-sets: only the "default" class exists, the defaults of Admin → Defaults
+    (``openstack quota show --class default``, ``openstack quota set --class default …``)."""
+
+    def _check(self, class_name: str) -> None:
+        if class_name != "default":
+            raise NotFound(f"Quota class {class_name} not found: only 'default' exists.")
+
+    def get(self, request, class_name: str):
+        authorize(request.auth, policies.QUOTA_CLASS_SHOW)
+        self._check(class_name)
+        defaults = project_quotas.defaults()
+        body = {name: defaults[name] for name in (*quotas.RESOURCES, *quotas.GROUP_RESOURCES, "key_pairs")}
+        return Response({"quota_class_set": {"id": class_name, **body, **fixed_limits(request)}})
+
+    def put(self, request, class_name: str):
+        authorize(request.auth, policies.QUOTA_CLASS_UPDATE)
+        self._check(class_name)
+        body = request.data.get("quota_class_set") if isinstance(request.data, dict) else None
+        if not isinstance(body, dict):
+            raise BadRequest(
+                "Invalid input for field/attribute quota_class_set. 'quota_class_set' is a required property"
+            )
+        values = {}
+        for name in (*quotas.RESOURCES, *quotas.GROUP_RESOURCES, "key_pairs"):
+            if name in body:
+                try:
+                    values[name] = int(body[name])
+                except (TypeError, ValueError) as exc:
+                    raise BadRequest(f"Invalid input for field/attribute {name}.") from exc
+        defaults = project_quotas.set_defaults(values)
+        out = {name: defaults[name] for name in (*quotas.RESOURCES, *quotas.GROUP_RESOURCES, "key_pairs")}
+        return Response({"quota_class_set": {**out, **fixed_limits(request)}})
+
+
 class LimitsView(ComputeView):
     def get(self, request):
         ctx: RequestContext = request.auth

@@ -53,6 +53,7 @@ urlpatterns = [
     path("os-quota-sets/<str:project_id>", hosts.QuotaSetView.as_view()),
     path("os-quota-sets/<str:project_id>/detail", hosts.QuotaSetDetailView.as_view()),
     path("os-quota-sets/<str:project_id>/defaults", hosts.QuotaDefaultsView.as_view()),
+    path("os-quota-class-sets/<str:class_name>", hosts.QuotaClassSetView.as_view()),
     path("limits", hosts.LimitsView.as_view()),
     path("os-simple-tenant-usage", usage.UsageListView.as_view()),
     path("os-simple-tenant-usage/<str:project_id>", usage.UsageView.as_view()),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+import requests
 
 from tests.support.openstackcli import OpenStackCLI
 
@@ -67,3 +68,33 @@ def test_a_member_is_refused_every_identity_administration_command(openstack_dem
     )
     assert "admin" not in [a["Role"] for a in roles]
     assert [a["Role"] for a in roles] == ["member"]
+
+
+def test_a_user_changes_their_own_password_with_the_cli_and_old_tokens_end(openstack_admin, live_stack):
+    tag = uuid.uuid4().hex[:6]
+    openstack_admin.run("user", "create", "--project", "demo", "--password", "first-secret-1", f"pw-{tag}")
+    openstack_admin.run("role", "add", "--project", "demo", "--user", f"pw-{tag}", "member")
+    old = live_stack.token(f"pw-{tag}", "first-secret-1", "demo")
+    user = OpenStackCLI(live_stack.url, f"pw-{tag}", "first-secret-1", "demo")
+    refused = user.run(
+        "user",
+        "password",
+        "set",
+        "--original-password",
+        "wrong",
+        "--password",
+        "second-secret-2",
+        check=False,
+    )
+    assert refused.returncode != 0
+    user.run(
+        "user", "password", "set", "--original-password", "first-secret-1", "--password", "second-secret-2"
+    )
+    assert user.run("token", "issue", check=False).returncode != 0  # the old password no longer works
+    renewed = OpenStackCLI(live_stack.url, f"pw-{tag}", "second-secret-2", "demo")
+    assert renewed.run("token", "issue").returncode == 0
+    # The token issued with the old password ended with it.
+    response = requests.get(
+        f"{live_stack.url}/compute/v2.1/servers", headers={"X-Auth-Token": old}, timeout=30
+    )
+    assert response.status_code == 401

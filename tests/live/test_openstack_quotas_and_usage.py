@@ -58,3 +58,13 @@ def test_usage_list_and_usage_show(openstack_admin, live_stack, credentials, bus
     assert len(shown["Servers"]) == 2 and shown["Project"] == project_id
     refused = member.run("usage", "list", check=False)
     assert refused.returncode != 0 and "403" in refused.stderr
+
+
+def test_the_default_quotas_through_the_quota_class(openstack_admin):
+    cli = openstack_admin
+    try:
+        cli.run("quota", "set", "--class", "--key-pairs", "77", "default")
+        defaults = {row["Resource"]: row["Limit"] for row in cli.json("quota", "show", "--default")}
+        assert defaults["key-pairs"] == 77
+    finally:
+        cli.run("quota", "set", "--class", "--key-pairs", "100", "default")

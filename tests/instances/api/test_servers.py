@@ -381,6 +381,22 @@ def test_a_quota_below_the_usage_is_refused_with_the_usage_unless_forced(world, 
     assert world["member"].get("/limits").json()["limits"]["absolute"]["maxTotalInstances"] == 1
 
 
+def test_the_default_quota_class_is_the_editable_defaults(world, host):
+    shown = world["admin"].get("/os-quota-class-sets/default").json()["quota_class_set"]
+    assert (shown["id"], shown["instances"], shown["key_pairs"]) == ("default", 10, 100)
+    changed = world["admin"].put("/os-quota-class-sets/default", {"quota_class_set": {"instances": 4}})
+    assert changed.status_code == 200 and changed.json()["quota_class_set"]["instances"] == 4
+    home = world["home"].pk
+    assert world["member"].get(f"/os-quota-sets/{home}").json()["quota_set"]["instances"] == 4
+    assert (
+        world["member"].put("/os-quota-class-sets/default", {"quota_class_set": {"cores": 1}}).status_code
+        == 403
+    )
+    assert world["admin"].get("/os-quota-class-sets/gold").status_code == 404
+    bad = world["admin"].put("/os-quota-class-sets/default", {"quota_class_set": {"cores": -5}})
+    assert bad.status_code == 400
+
+
 def test_admins_can_disable_a_host_and_force_one(world, host, image, tiny, capture, tmp_path):
 
     other = make_host(tmp_path, "host2", memory_mb=8192, vcpus=8, disk_gb=100)
