@@ -242,6 +242,33 @@ class LiveStack:
         )
         return service
 
+    def start_beat(self) -> Service:
+        """Celery beat, as the Procfile runs it, with its schedule file in the stack's directory."""
+        log = self.root / "beat.log"
+        argv = [
+            str(BIN / "celery"),
+            "-A",
+            "dashboard",
+            "beat",
+            "--loglevel",
+            "INFO",
+            "--schedule",
+            str(self.root / "celerybeat-schedule"),
+        ]
+        service = Service("beat", argv, env=self.env, cwd=ROOT, log=log)
+        self.services["beat"] = service
+        wait_for(
+            lambda: service.check() or b"beat: Starting..." in log.read_bytes(),
+            timeout=60,
+            what="Celery beat to start",
+        )
+        return service
+
+    def restart_redis(self) -> None:
+        """A Redis server again on the same socket, empty, as after a crash without persistence."""
+        self.redis.stop()
+        self.redis = RedisServer(self.root / "redis")
+
     def start_compute_agent(
         self,
         host: str,
