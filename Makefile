@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test tempest lint format lock system-packages system-packages-test
+.PHONY: run test tempest load lint format lock system-packages system-packages-test
 
 run: system-packages $(VENV)/.run-installed node_modules/.installed
 	$(BIN)/python manage.py serve
@@ -22,6 +22,12 @@ test: system-packages-test $(VENV)/.test-installed node_modules/.installed
 tempest: system-packages-test $(VENV)/.test-installed
 	$(BIN)/python scripts/tempest.py $(if $(AREAS),--areas "$(AREAS)") $(if $(URL),--url "$(URL)") \
 		$(if $(ADMIN_PASSWORD),--admin-password "$(ADMIN_PASSWORD)")
+
+# bench/load.py: uploads, launches and list traffic while processes are killed, then what was lost.
+# ARGS passes options (e.g. ARGS="--run-time 60"). Not part of `make test`.
+load: system-packages-test $(VENV)/.test-installed
+	$(BIN)/pip install -q -c requirements.lock -e '.[test,bench]'
+	$(BIN)/python bench/load.py $(ARGS)
 
 system-packages:
 	scripts/system-packages run
@@ -56,5 +62,5 @@ format:
 
 # Regenerate the lock after changing pyproject.toml.
 lock: $(VENV)/bin/python
-	$(BIN)/pip install -q -e '.[test,postgresql]'
+	$(BIN)/pip install -q -e '.[test,postgresql,bench]'
 	$(BIN)/pip freeze --exclude-editable --exclude stratus > requirements.lock

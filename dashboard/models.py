@@ -230,3 +230,25 @@ class QuotaLimit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.resource} = {self.limit} for {self.project_id or 'every project'}"
+
+
+class OutboxMessage(models.Model):
+    """A task written in the same transaction as the state change that calls for it (see
+    dashboard.celery.enqueue). It is sent once that transaction commits and removed once the broker
+    took it; a message the broker could not take then (Redis down or restarting) stays here and the
+    relay (dashboard.tasks.relay_outbox) sends it again. Delivery is at least once: every task is
+    safe to run twice."""
+
+    task_name = models.CharField(max_length=200)
+    args = models.JSONField(default=list)
+    # Empty: the task routes (CELERY_TASK_ROUTES) pick the queue.
+    queue = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["created_at"], name="outbox_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.task_name} ({self.queue or 'routed'})"

@@ -273,6 +273,18 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE = {
     "purge-expired-tokens": {"task": "dashboard.tasks.purge_expired_tokens", "schedule": 600.0},
 }
+# The outbox (dashboard.celery.enqueue): how often the relay sends again what the broker could not
+# take, and how old a message must be before the relay sends it (younger ones are being sent now).
+OUTBOX_RELAY_INTERVAL = _read("float", "STRATUS_OUTBOX_RELAY_INTERVAL", 10.0)
+OUTBOX_RELAY_GRACE = _read("float", "STRATUS_OUTBOX_RELAY_GRACE", 5.0)
+if OUTBOX_RELAY_INTERVAL <= 0 or OUTBOX_RELAY_GRACE < 0:
+    raise ImproperlyConfigured(
+        "STRATUS_OUTBOX_RELAY_INTERVAL must be positive, STRATUS_OUTBOX_RELAY_GRACE not negative."
+    )
+CELERY_BEAT_SCHEDULE["relay-outbox"] = {
+    "task": "dashboard.tasks.relay_outbox",
+    "schedule": OUTBOX_RELAY_INTERVAL,
+}
 
 LOGGING = {
     "version": 1,

@@ -74,7 +74,7 @@ class Service:
 
 
 class RedisServer:
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, *, persistent: bool = False):
         directory.mkdir(parents=True, exist_ok=True)
         self.socket = directory / "redis.sock"
         argv = [
@@ -88,7 +88,8 @@ class RedisServer:
             "--save",
             "",
             "--appendonly",
-            "no",
+            # persistent: as `make run` configures it (dashboard/management/commands/serve.py)
+            "yes" if persistent else "no",
             "--dir",
             str(directory),
         ]
@@ -122,14 +123,15 @@ class LiveStack:
     """Migrated database, bootstrap users, Redis, a Celery worker, gunicorn and the console proxy, as
     `make run` has them."""
 
-    def __init__(self, root: Path, *, extra_env: dict | None = None):
+    def __init__(self, root: Path, *, extra_env: dict | None = None, persistent_redis: bool = False):
         self.root = root
+        self.persistent_redis = persistent_redis
         self.data_dir = root / "data"
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.console_port = free_port()
-        self.redis = RedisServer(root / "redis")
+        self.redis = RedisServer(root / "redis", persistent=persistent_redis)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "DATABASE_URL"))}
         env.update(
             STRATUS_DATA_DIR=str(self.data_dir),
@@ -241,6 +243,34 @@ class LiveStack:
             what=f"Celery {name} to be ready",
         )
         return service
+
+    def start_beat(self) -> Service:
+        """Celery beat, as the Procfile runs it, with its schedule file in the stack's directory."""
+        log = self.root / "beat.log"
+        argv = [
+            str(BIN / "celery"),
+            "-A",
+            "dashboard",
+            "beat",
+            "--loglevel",
+            "INFO",
+            "--schedule",
+            str(self.root / "celerybeat-schedule"),
+        ]
+        service = Service("beat", argv, env=self.env, cwd=ROOT, log=log)
+        self.services["beat"] = service
+        wait_for(
+            lambda: service.check() or b"beat: Starting..." in log.read_bytes(),
+            timeout=60,
+            what="Celery beat to start",
+        )
+        return service
+
+    def restart_redis(self) -> None:
+        """Stop Redis and start it again on the same socket: empty without persistence (as after a
+        crash), else with what its append-only file kept (a graceful stop keeps everything)."""
+        self.redis.stop()
+        self.redis = RedisServer(self.root / "redis", persistent=self.persistent_redis)
 
     def start_compute_agent(
         self,

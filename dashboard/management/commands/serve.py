@@ -26,8 +26,12 @@ def redis_conf(data_dir: Path) -> str:
             f"unixsocket {data_dir / 'redis.sock'}",
             "unixsocketperm 700",
             f"dir {data_dir / 'redis'}",
+            # The queues are the record of work handed to workers and agents: an append-only file
+            # written every second keeps them across a crash or restart of Redis (what still gets
+            # lost in that second, the sweepers and the outbox bring back).
             "save 60 1000",
-            "appendonly no",
+            "appendonly yes",
+            "appendfsync everysec",
             "daemonize no",
             "",
         ]
