@@ -13,6 +13,7 @@ from dashboard.celery import app
 from instances.compute import agent, networking
 from instances.compute.manager import ComputeManager
 from instances.compute.metadata import MetadataServer
+from instances.compute.transfer import TransferServer
 from instances.compute.vnc_relay import VncRelay
 from instances.virt import VirtError, get_driver
 
@@ -59,6 +60,11 @@ class Command(BaseCommand):
             self.stdout.write(f"compute host {host}: stopped {stopped} guests; host networking removed")
             return
         agent.configure(manager)
+        # Cold migration to hosts that share no file system fetch the disks from here.
+        transfer_server = TransferServer(
+            host, settings.COMPUTE_TRANSFER_LISTEN, state_dir / "resize", settings.COMPUTE_TRANSFER_ADDRESS
+        ).start()
+        manager.transfer_url = transfer_server.url
         row = agent.register(
             manager,
             opts["availability_zone"],
@@ -93,6 +99,7 @@ class Command(BaseCommand):
             worker.start()
         finally:
             heartbeat.stopped.set()
+            transfer_server.stop()
             if metadata is not None:
                 metadata.stop()
             if relay is not None:
