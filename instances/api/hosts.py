@@ -234,7 +234,12 @@ def service_json(request, host: ComputeHost) -> dict:
 class ServiceListView(ComputeView):
     def get(self, request):
         authorize(request.auth, policies.SERVICES_UPDATE)
-        return Response({"services": [service_json(request, h) for h in ComputeHost.objects.all()]})
+        hosts = ComputeHost.objects.all()
+        if request.query_params.get("host"):
+            hosts = hosts.filter(name=request.query_params["host"])
+        if request.query_params.get("binary") not in (None, "nova-compute"):
+            hosts = hosts.none()
+        return Response({"services": [service_json(request, h) for h in hosts]})
 
 
 class ServiceView(ComputeView):

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from dashboard.exceptions import Conflict, StratusError
 from instances.models import ComputeHost, Instance
-from instances.services import resize
+from instances.services import evacuate, resize
 
 
 def set_enabled(host: ComputeHost, enabled: bool, reason: str = "") -> ComputeHost:
@@ -65,6 +65,19 @@ def drain(ctx, host: ComputeHost, request_id: str = "") -> tuple[list[str], dict
     for instance in Instance.objects.alive().filter(host=host).select_related("host").order_by("created_at"):
         try:
             resize.begin_migrate(ctx, instance, None, request_id)
+        except StratusError as exc:
+            refused[str(instance.pk)] = exc.message
+            continue
+        moved.append(str(instance.pk))
+    return moved, refused
+
+
+def evacuate_all(ctx, host: ComputeHost, request_id: str = "") -> tuple[list[str], dict[str, str]]:
+    """Rebuild every instance of a host that is down on other hosts (each as ``evacuate``)."""
+    moved, refused = [], {}
+    for instance in Instance.objects.alive().filter(host=host).select_related("host").order_by("created_at"):
+        try:
+            evacuate.begin_evacuate(ctx, instance, None, request_id)
         except StratusError as exc:
             refused[str(instance.pk)] = exc.message
             continue

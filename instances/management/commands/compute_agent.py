@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import socket
+import urllib.error
+import urllib.request
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -44,6 +46,16 @@ class Command(BaseCommand):
         host = opts["host"]
         if not host or any(c in host for c in " /:"):
             raise CommandError(f"Invalid host name {host!r}.")
+        if settings.CONTROLLER_URL:
+            # A host that joins a controller from another machine: fail now, not at its first launch.
+            try:
+                with urllib.request.urlopen(f"{settings.CONTROLLER_URL}/healthz", timeout=10):
+                    pass
+            except (urllib.error.URLError, OSError) as exc:
+                raise CommandError(
+                    f"The controller's API at STRATUS_CONTROLLER_URL={settings.CONTROLLER_URL} "
+                    f"cannot be reached: {exc}"
+                ) from exc
         state_dir = agent.state_dir_for(host, opts["state_dir"])
         try:
             driver = get_driver(state_dir=state_dir)
