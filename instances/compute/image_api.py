@@ -56,16 +56,31 @@ def _service_account() -> tuple[User, Project]:
     return user, project
 
 
-def service_token() -> str:
+def service_token(renew: bool = False) -> str:
     """A token of the compute service user, issued again when it has less than a quarter of its
-    lifetime left."""
+    lifetime left (or ``renew``: the API refused it, e.g. it was revoked)."""
     global _token
     with _token_lock:
-        if _token is None or _token[1] - timezone.now() < TOKEN_LIFETIME / 4:
+        if renew or _token is None or _token[1] - timezone.now() < TOKEN_LIFETIME / 4:
             user, project = _service_account()
             raw, token = Token.issue(user, project, ["token"], expires_at=timezone.now() + TOKEN_LIFETIME)
             _token = (raw, token.expires_at)
         return _token[0]
+
+
+def _open(url: str):
+    """The response to an authenticated GET; a refused token is renewed once."""
+    timeout = settings.COMPUTE_RPC_TIMEOUT
+    try:
+        return urllib.request.urlopen(_request(url, service_token()), timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        if exc.code != 401:
+            raise
+    return urllib.request.urlopen(_request(url, service_token(renew=True)), timeout=timeout)
+
+
+def _request(url: str, token: str) -> urllib.request.Request:
+    return urllib.request.Request(url, headers={"X-Auth-Token": token})
 
 
 def fetcher(image_id: str, checksum: str):
@@ -73,10 +88,9 @@ def fetcher(image_id: str, checksum: str):
 
     def fetch(fh: BinaryIO) -> None:
         url = f"{settings.CONTROLLER_URL}/image/v2/images/{image_id}/file"
-        request = urllib.request.Request(url, headers={"X-Auth-Token": service_token()})
         md5 = hashlib.md5(usedforsecurity=False)
         try:
-            with urllib.request.urlopen(request, timeout=settings.COMPUTE_RPC_TIMEOUT) as response:
+            with _open(url) as response:
                 if response.status != 200:
                     raise ImageFetchFailed(f"image {image_id}: the image API answered {response.status}")
                 while chunk := response.read(CHUNK):

@@ -65,7 +65,8 @@ def far_host(live_stack, compute_host, credentials):
         live_stack.services.pop(f"compute-{name}", agent).stop()
         for service in admin.get(f"/os-services?host={name}", "2.53").json()["services"]:
             admin.put(f"/os-services/{service['id']}", {"status": "disabled"}, "2.53")
-            admin.delete(f"/os-services/{service['id']}", "2.53")
+            removed = admin.delete(f"/os-services/{service['id']}")
+            assert removed.status_code == 204, removed.text  # it holds nothing any more
 
 
 def test_an_agent_without_the_image_store_fetches_through_the_api_and_cold_migration_copies_the_disks(
