@@ -10,6 +10,8 @@ on the other host with its volume attached again; the host is then disabled and 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import uuid
 from pathlib import Path
@@ -191,9 +193,11 @@ def test_evacuate_rebuilds_the_instance_of_a_killed_agent_on_the_other_host_with
         )
         (old_pid,) = qemu_pids(server_id)
 
-        # The host dies: its agent is killed (its guest keeps running, as a hung host's may) and
+        # The host dies: its agent and its guest are killed (as when the machine loses power), and
         # the operator declares it down.
         far_host["agent"].kill()
+        os.kill(old_pid, signal.SIGKILL)
+        wait_for(lambda: old_pid not in qemu_pids(server_id), timeout=30, what="the old guest to die")
         refused = cli.run("--os-compute-api-version", "2.29", "server", "evacuate", server_id, check=False)
         assert refused.returncode != 0 and "still in use" in refused.stderr
         cli.run(
@@ -209,9 +213,8 @@ def test_evacuate_rebuilds_the_instance_of_a_killed_agent_on_the_other_host_with
             interval=0.5,
             what="the evacuated server on live1",
         )
-        new_pids = [p for p in qemu_pids(server_id) if p != old_pid]
-        assert len(new_pids) == 1
-        args = Path(f"/proc/{new_pids[0]}/cmdline").read_bytes().decode()
+        (new_pid,) = qemu_pids(server_id)
+        args = Path(f"/proc/{new_pid}/cmdline").read_bytes().decode()
         assert volume_id in args  # the volume attached again
         assert cli.json("volume", "show", volume_id)["status"] == "in-use"
         log = cli.run("console", "log", "show", server_id).stdout
@@ -224,11 +227,13 @@ def test_evacuate_rebuilds_the_instance_of_a_killed_agent_on_the_other_host_with
         migrations = cli.json("server", "migration", "list", "--server", server_id, "--type", "evacuation")
         assert [m["Status"] for m in migrations] == ["done"]
 
-        # The far host comes back: its agent destroys the stale guest, which is not its own any more.
+        # The far host comes back: its agent removes the stale disks of the instance it lost.
+        stale = far_host["root"] / "state" / "disks" / server_id
+        assert stale.is_dir()
         cli.run("--os-compute-api-version", "2.53", "compute", "service", "set", "--up", far, "nova-compute")
         far_host["agent"] = start_far_agent(live_stack, far, far_host["root"])
-        wait_for(lambda: old_pid not in qemu_pids(server_id), timeout=60, what="the stale guest to go")
-        assert len(qemu_pids(server_id)) == 1
+        wait_for(lambda: not stale.exists(), timeout=60, what="the stale disks to go")
+        assert qemu_pids(server_id) == [new_pid]
     finally:
         if server_id:
             cli.run("server", "delete", "--wait", server_id)
