@@ -69,3 +69,12 @@ def action_of(instance_id, default: str = "resize") -> str:
         .first()
     )
     return ACTION.get(kind, default) if kind else default
+
+
+def settle_on_delete(instance_id) -> None:
+    """A deleted instance moves no more: a move waiting for its confirm counts as confirmed (as
+    Nova confirms it on delete), any other one in progress as failed."""
+    Migration.objects.filter(instance_id=instance_id, status=MigrationStatus.FINISHED).update(
+        status=MigrationStatus.CONFIRMED
+    )
+    advance(instance_id, MigrationStatus.ERROR, error="The instance was deleted during the move.")

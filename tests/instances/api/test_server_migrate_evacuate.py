@@ -208,3 +208,16 @@ def test_a_host_is_removed_only_when_it_holds_no_instances(world, host, host2, i
     assert not ComputeHost.objects.filter(name="host1").exists()
     # The history keeps the removed host's name.
     assert migrations_of(world, server_id)[0]["source_compute"] == "host1"
+
+
+def test_deleting_a_migrated_instance_settles_its_migration(
+    world, host, host2, endpoint, image, tiny, capture
+):
+    server_id = launch(world, capture, image, tiny, host, host2)
+    admin_act(world, capture, server_id, {"migrate": None}, host, host2)
+    assert migrations_of(world, server_id)[0]["status"] == "finished"
+    with capture() as callbacks:
+        assert world["admin"].delete(f"/servers/{server_id}", "2.96").status_code == 204
+    deliver(capture, callbacks, host, host2)
+    assert migrations_of(world, server_id)[0]["status"] == "confirmed"
+    assert usage("host1") == (0, 0, 0) and usage("host2") == (0, 0, 0)
