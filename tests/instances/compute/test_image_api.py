@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import hashlib
 import io
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.core.management import CommandError, call_command
 
 from dashboard.context import RequestContext
 from dashboard.models import Token
 from instances.compute import image_api
+from instances.models import ComputeHost
 
 DATA = b"stratus image bytes " * 4096
 
@@ -62,3 +65,13 @@ def test_it_refuses_data_that_does_not_match_the_checksum(db, image_server):
 def test_an_image_the_api_does_not_serve_is_an_error_with_the_answer(db, image_server):
     with pytest.raises(image_api.ImageFetchFailed, match="404"):
         image_api.fetcher("unknown", "")(io.BytesIO())
+
+
+def test_an_agent_whose_controller_cannot_be_reached_stops_at_once(db, settings, tmp_path):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.CONTROLLER_URL = f"http://127.0.0.1:{port}"
+    with pytest.raises(CommandError, match="cannot be reached"):
+        call_command("compute_agent", "--host", "far1", "--state-dir", str(tmp_path))
+    assert not ComputeHost.objects.exists()
