@@ -66,7 +66,7 @@ class DiskOpsMixin:
         or the instance deleted)."""
         root = self.state_dir / "resize"
         if not root.is_dir():
-            return 0
+            return self.prune_incoming()
         keep = {
             str(pk)
             for pk in Instance.objects.alive()
@@ -76,6 +76,25 @@ class DiskOpsMixin:
         removed = 0
         for path in root.iterdir():
             if path.name not in keep:
+                shutil.rmtree(path, ignore_errors=True)
+                removed += 1
+        return removed + self.prune_incoming()
+
+    def prune_incoming(self) -> int:
+        """Disks fetched for a move that is no longer being finished here (the agent stopped
+        during the fetch, or the move failed)."""
+        root = self.state_dir / "incoming"
+        if not root.is_dir():
+            return 0
+        arriving = {
+            str(pk)
+            for pk in Instance.objects.alive()
+            .filter(host__name=self.host_name, task_state=TaskState.RESIZE_MIGRATED)
+            .values_list("pk", flat=True)
+        }
+        removed = 0
+        for path in root.iterdir():
+            if path.name not in arriving:
                 shutil.rmtree(path, ignore_errors=True)
                 removed += 1
         return removed

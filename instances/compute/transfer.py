@@ -170,7 +170,7 @@ class TransferServer:
             handler.send_header("Content-Length", str(size))
             handler.end_headers()
             try:
-                while chunk := fh.read(CHUNK):
-                    handler.wfile.write(chunk)
+                handler.wfile.flush()
+                handler.connection.sendfile(fh)  # the kernel copies file → socket
             except OSError as exc:  # the new host went away; it retries or fails on its side
                 log.warning("disk transfer of %s ended early: %s", path, exc)

@@ -221,3 +221,12 @@ def test_deleting_a_migrated_instance_settles_its_migration(
     deliver(capture, callbacks, host, host2)
     assert migrations_of(world, server_id)[0]["status"] == "confirmed"
     assert usage("host1") == (0, 0, 0) and usage("host2") == (0, 0, 0)
+
+
+def test_disks_left_half_fetched_by_a_stopped_agent_are_pruned(world, host, host2, image, tiny, capture):
+    server_id = launch(world, capture, image, tiny, host, host2)
+    left = host2.state_dir / "incoming" / server_id
+    left.mkdir(parents=True)
+    (left / "disk").write_bytes(b"half")
+    assert host2.prune_resize_dirs() == 1
+    assert not left.exists()
