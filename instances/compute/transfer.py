@@ -17,6 +17,7 @@ import hmac
 import logging
 import os
 import re
+import socket
 import threading
 import time
 import urllib.error
@@ -120,7 +121,9 @@ class TransferServer:
 
         self.httpd = ThreadingHTTPServer((bind, int(port)), Handler)
         self.httpd.daemon_threads = True
-        self.address = address or f"{self.httpd.server_address[0]}:{self.httpd.server_address[1]}"
+        bound, port_ = self.httpd.server_address[:2]
+        # Bound to every address: other hosts reach this machine by its name.
+        self.address = address or f"{socket.gethostname() if bound in ('0.0.0.0', '::') else bound}:{port_}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="disk-transfer", daemon=True)
 
     @property

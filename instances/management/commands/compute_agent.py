@@ -77,6 +77,12 @@ class Command(BaseCommand):
             host, settings.COMPUTE_TRANSFER_LISTEN, state_dir / "resize", settings.COMPUTE_TRANSFER_ADDRESS
         ).start()
         manager.transfer_url = transfer_server.url
+        if settings.CONTROLLER_URL and transfer_server.address.startswith(("127.", "localhost")):
+            log.warning(
+                "the disk transfer endpoint %s is reachable from this machine only: set "
+                "STRATUS_COMPUTE_TRANSFER_LISTEN (and _ADDRESS) for migrations to other machines",
+                transfer_server.url,
+            )
         row = agent.register(
             manager,
             opts["availability_zone"],
