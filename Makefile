@@ -4,10 +4,18 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test tempest load lint format lock system-packages system-packages-test
+.PHONY: run compute-host test tempest load lint format lock system-packages system-packages-test
 
 run: system-packages $(VENV)/.run-installed node_modules/.installed
 	$(BIN)/python manage.py serve
+
+# Only a compute agent (with its VNC relay and disk transfer endpoint) that joins a controller on
+# another machine through its DATABASE_URL, REDIS_URL, SECRET_KEY and STRATUS_CONTROLLER_URL (see
+# README, "Adding a compute host"). HOST and ZONE name it; images come through the image API.
+compute-host: system-packages $(VENV)/.run-installed
+	@test -n "$$DATABASE_URL" -a -n "$$REDIS_URL" -a -n "$$SECRET_KEY" -a -n "$$STRATUS_CONTROLLER_URL" || \
+		{ echo "compute-host needs DATABASE_URL, REDIS_URL, SECRET_KEY and STRATUS_CONTROLLER_URL" >&2; exit 2; }
+	$(BIN)/python manage.py compute_agent $(if $(HOST),--host $(HOST)) --availability-zone $(or $(ZONE),nova)
 
 test: export CHROMIUM_PATH ?= /usr/bin/chromium
 test: system-packages-test $(VENV)/.test-installed node_modules/.installed

@@ -480,6 +480,31 @@ COMPUTE_ALLOW_RESIZE_TO_SAME_HOST = _read("bool", "STRATUS_ALLOW_RESIZE_TO_SAME_
 COMPUTE_RESIZE_CONFIRM_WINDOW = _read("int", "STRATUS_RESIZE_CONFIRM_WINDOW", 0)
 if COMPUTE_RESIZE_CONFIRM_WINDOW < 0:
     raise ImproperlyConfigured("STRATUS_RESIZE_CONFIRM_WINDOW must be 0 (off) or a number of seconds.")
+# Cold migration between hosts that share no file system: the agent serves the disks of instances
+# moving away on this HOST:PORT (port 0: any free one; requests are signed with SECRET_KEY), and
+# other hosts reach it at STRATUS_COMPUTE_TRANSFER_ADDRESS (empty: the listen address).
+COMPUTE_TRANSFER_LISTEN = _read("str", "STRATUS_COMPUTE_TRANSFER_LISTEN", "127.0.0.1:0")
+COMPUTE_TRANSFER_ADDRESS = _read("str", "STRATUS_COMPUTE_TRANSFER_ADDRESS", "")
+for _name, _value in (("LISTEN", COMPUTE_TRANSFER_LISTEN), ("ADDRESS", COMPUTE_TRANSFER_ADDRESS)):
+    _host, _, _transfer_port = _value.rpartition(":")
+    if _value and not (_host and _transfer_port.isdigit() and int(_transfer_port) < 65536):
+        raise ImproperlyConfigured(f"STRATUS_COMPUTE_TRANSFER_{_name}={_value!r} must be HOST:PORT.")
+# Where a compute agent gets image data: "store" reads the image store itself (a filesystem store
+# it shares, or S3); "api" streams it from the controller's image API (GET /v2/images/{id}/file at
+# STRATUS_CONTROLLER_URL); "auto" reads a filesystem store where its file is visible here, any
+# other store directly, and falls back to the API when the file is not on this machine.
+COMPUTE_IMAGE_SOURCE = _read("str", "STRATUS_COMPUTE_IMAGE_SOURCE", "auto")
+if COMPUTE_IMAGE_SOURCE not in ("auto", "store", "api"):
+    raise ImproperlyConfigured(
+        f"STRATUS_COMPUTE_IMAGE_SOURCE={COMPUTE_IMAGE_SOURCE!r} must be auto, store or api."
+    )
+CONTROLLER_URL = _read("str", "STRATUS_CONTROLLER_URL", "").rstrip("/")
+if CONTROLLER_URL and urlsplit(CONTROLLER_URL).scheme not in ("http", "https"):
+    raise ImproperlyConfigured(
+        f"STRATUS_CONTROLLER_URL={CONTROLLER_URL!r} must start with http:// or https://."
+    )
+if COMPUTE_IMAGE_SOURCE == "api" and not CONTROLLER_URL:
+    raise ImproperlyConfigured("STRATUS_COMPUTE_IMAGE_SOURCE=api needs STRATUS_CONTROLLER_URL.")
 CELERY_BEAT_SCHEDULE["compute-sync"] = {"task": "instances.sync_hosts", "schedule": COMPUTE_SYNC_INTERVAL}
 
 # --- Volumes (the Cinder subset) ---

@@ -164,3 +164,45 @@ class VolumeSource(models.TextChoices):
     EMPTY = "empty", "Empty"
     IMAGE = "image", "Image"
     VOLUME = "volume", "Volume"
+
+
+class MigrationType(models.TextChoices):
+    """What moved the instance (Nova's migration_type)."""
+
+    MIGRATION = "migration", "Cold Migration"
+    RESIZE = "resize", "Resize"
+    LIVE_MIGRATION = "live-migration", "Live Migration"
+    EVACUATION = "evacuation", "Evacuation"
+
+
+class MigrationStatus(models.TextChoices):
+    """Nova's migration statuses, as os-migrations shows them."""
+
+    PRE_MIGRATING = "pre-migrating", "Pre-migrating"
+    MIGRATING = "migrating", "Migrating"
+    POST_MIGRATING = "post-migrating", "Post-migrating"
+    FINISHED = "finished", "Finished"
+    CONFIRMING = "confirming", "Confirming"
+    CONFIRMED = "confirmed", "Confirmed"
+    REVERTING = "reverting", "Reverting"
+    REVERTED = "reverted", "Reverted"
+    ACCEPTED = "accepted", "Accepted"
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    DONE = "done", "Done"
+    ERROR = "error", "Error"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# A migration in one of these is still moving its instance (or waiting for confirm/revert).
+MIGRATION_IN_PROGRESS = (
+    MigrationStatus.PRE_MIGRATING,
+    MigrationStatus.MIGRATING,
+    MigrationStatus.POST_MIGRATING,
+    MigrationStatus.FINISHED,
+    MigrationStatus.CONFIRMING,
+    MigrationStatus.REVERTING,
+    MigrationStatus.ACCEPTED,
+    MigrationStatus.RUNNING,
+)

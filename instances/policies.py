@@ -214,6 +214,20 @@ RULES += [
     RuleDefault(UNRESCUE, ADMIN_OR_MEMBER, f"Return a rescued server to its own disk. {_ACT}"),
 ]
 
+# --- moving instances between hosts (Nova's names and defaults: admin only) ---
+MIGRATE = "os_compute_api:os-migrate-server:migrate"
+MIGRATE_HOST = "os_compute_api:os-migrate-server:migrate:host"
+EVACUATE = "os_compute_api:os-evacuate"
+MIGRATIONS_INDEX = "os_compute_api:os-migrations:index"
+SERVICES_DELETE = "os_compute_api:os-services:delete"
+RULES += [
+    RuleDefault(MIGRATE, ADMIN, "Cold migrate a server to another host (confirm or revert like a resize)."),
+    RuleDefault(MIGRATE_HOST, ADMIN, "Cold migrate a server to a named host (2.56)."),
+    RuleDefault(EVACUATE, ADMIN, "Rebuild a server of a host that is down on another host."),
+    RuleDefault(MIGRATIONS_INDEX, ADMIN, "List the migrations of every server."),
+    RuleDefault(SERVICES_DELETE, ADMIN, "Remove a compute host that holds no instances."),
+]
+
 # --- shelve and server groups (Nova's names and defaults) ---
 SHELVE = "os_compute_api:os-shelve:shelve"
 SHELVE_OFFLOAD = "os_compute_api:os-shelve:shelve_offload"

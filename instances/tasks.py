@@ -114,8 +114,13 @@ def resize(instance_id: str) -> None:
 
 
 @_action("finish_resize", "Resize")
-def finish_resize(instance_id: str, source_dir: str) -> None:
-    agent.current().finish_resize(instance_id, source_dir)
+def finish_resize(instance_id: str, source_dir: str, files: dict | None = None) -> None:
+    agent.current().finish_resize(instance_id, source_dir, files)
+
+
+@_action("evacuate", "Evacuate")
+def evacuate(instance_id: str) -> None:
+    agent.current().evacuate(instance_id)
 
 
 @shared_task(name="instances.confirm_resize", **_TASK)

@@ -62,6 +62,21 @@ urlpatterns = [
         hypervisors.hypervisor_toggle,
         name="admin-hypervisor-toggle",
     ),
+    path(
+        "admin/hypervisors/<int:host_id>/migrate/",
+        hypervisors.hypervisor_migrate,
+        name="admin-hypervisor-migrate",
+    ),
+    path(
+        "admin/hypervisors/<int:host_id>/evacuate/",
+        hypervisors.hypervisor_evacuate,
+        name="admin-hypervisor-evacuate",
+    ),
+    path(
+        "admin/hypervisors/<int:host_id>/remove/",
+        hypervisors.hypervisor_remove,
+        name="admin-hypervisor-remove",
+    ),
     path("volumes/", volumes.volume_list, name="project-volumes"),
     path("volumes/create/", volumes.volume_create, name="project-volume-create"),
     path("volumes/<str:volume_id>/row/", volumes.volume_row, name="project-volume-row"),

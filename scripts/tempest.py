@@ -69,7 +69,6 @@ SWITCHED_OFF = {
     ("identity-feature-enabled", "access_rules"): "application credential access rules are not implemented",
     ("identity-feature-enabled", "api_v2_admin"): "Keystone v2 does not exist here (v3 only)",
     ("compute-feature-enabled", "change_password"): "no changePassword action (no guest agent)",
-    ("compute-feature-enabled", "cold_migration"): "no migrate action",
     ("compute-feature-enabled", "live_migration"): "no os-migrateLive action",
     ("compute-feature-enabled", "interface_attach"): "no os-interface: there are no Neutron ports",
     ("compute-feature-enabled", "attach_encrypted_volume"): "no volume encryption",

@@ -16,7 +16,7 @@ from dashboard.exceptions import BadRequest, NotFound
 from dashboard.models import Project
 from dashboard.policy import authorize
 from instances import policies
-from instances.models import ComputeHost, ServerGroup
+from instances.models import ComputeHost, Migration, ServerGroup
 from instances.services import hosts as host_services
 from instances.services import keypairs, quotas
 
@@ -228,28 +228,120 @@ def service_json(request, host: ComputeHost) -> dict:
         "state": "up" if host.is_up else "down",
         "updated_at": host.last_heartbeat.isoformat() if host.last_heartbeat else None,
         "disabled_reason": host.disabled_reason or None,
-        "forced_down": False,
+        "forced_down": host.forced_down,
     }
 
 
 class ServiceListView(ComputeView):
     def get(self, request):
         authorize(request.auth, policies.SERVICES_UPDATE)
-        return Response({"services": [service_json(request, h) for h in ComputeHost.objects.all()]})
+        hosts = ComputeHost.objects.all()
+        if request.query_params.get("host"):
+            hosts = hosts.filter(name=request.query_params["host"])
+        if request.query_params.get("binary") not in (None, "nova-compute"):
+            hosts = hosts.none()
+        return Response({"services": [service_json(request, h) for h in hosts]})
 
 
 class ServiceView(ComputeView):
-    """``PUT /os-services/{id}`` (2.53+): {"status": "enabled"|"disabled", "disabled_reason"}."""
+    """``PUT /os-services/{id}`` (2.53+): {"status": "enabled"|"disabled", "disabled_reason",
+    "forced_down": bool}; ``DELETE`` removes a host that holds no instances."""
 
     def put(self, request, service_id: str):
         authorize(request.auth, policies.SERVICES_UPDATE)
         host = _host_by_id(request, service_id)
         body = request.data if isinstance(request.data, dict) else {}
+        extra = sorted(set(body) - {"status", "disabled_reason", "forced_down"})
+        if extra or not body:
+            raise BadRequest(
+                "Invalid input: give status (enabled or disabled), disabled_reason or forced_down"
+                + (f"; unexpected: {', '.join(extra)}" if extra else "")
+            )
         status = body.get("status")
-        if status not in ("enabled", "disabled"):
+        if status is not None and status not in ("enabled", "disabled"):
             raise BadRequest("Invalid input for field/attribute status. It must be enabled or disabled.")
-        host = host_services.set_enabled(host, status == "enabled", body.get("disabled_reason") or "")
+        reason = body.get("disabled_reason")
+        if reason is not None and (not isinstance(reason, str) or len(reason) > 255):
+            raise BadRequest(
+                "Invalid input for field/attribute disabled_reason. It must be at most 255 characters."
+            )
+        if reason is not None and status != "disabled":
+            raise BadRequest("Specifying 'disabled_reason' with status 'enabled' is invalid.")
+        forced = body.get("forced_down")
+        if forced is not None and not isinstance(forced, bool):
+            raise BadRequest("Invalid input for field/attribute forced_down. It must be a boolean.")
+        if status is not None:
+            host = host_services.set_enabled(host, status == "enabled", reason or "")
+        if forced is not None:
+            host = host_services.set_forced_down(host, forced)
         return Response({"service": service_json(request, host)})
+
+    def delete(self, request, service_id: str):
+        authorize(request.auth, policies.SERVICES_DELETE)
+        host = _host_by_id(request, service_id)
+        host_services.remove_host(host)
+        return Response(status=204)
+
+
+class MigrationListView(ComputeView):
+    """``GET /os-migrations``: every move between hosts, newest first (Nova's fields per
+    microversion; filters host, status, instance_uuid, migration_type, source_compute, limit)."""
+
+    def get(self, request):
+        authorize(request.auth, policies.MIGRATIONS_INDEX)
+        params = request.query_params
+        qs = Migration.objects.select_related("instance")
+        if params.get("host"):
+            qs = qs.filter(Q(source_compute=params["host"]) | Q(dest_compute=params["host"]))
+        if params.get("source_compute"):
+            qs = qs.filter(source_compute=params["source_compute"])
+        if params.get("status"):
+            qs = qs.filter(status=params["status"])
+        if params.get("instance_uuid"):
+            try:
+                qs = qs.filter(instance_id=uuid.UUID(params["instance_uuid"]))
+            except ValueError:
+                qs = qs.none()
+        if params.get("migration_type"):
+            qs = qs.filter(migration_type=params["migration_type"])
+        limit = params.get("limit")
+        if limit is not None:
+            if not limit.isdigit():
+                raise BadRequest(
+                    "Invalid input for query parameters limit. It must be a non-negative integer."
+                )
+            qs = qs[: min(int(limit), settings.COMPUTE_API_MAX_LIMIT)]
+        else:
+            qs = qs[: settings.COMPUTE_API_MAX_LIMIT]
+        return Response({"migrations": [migration_json(request, m) for m in qs]})
+
+
+def migration_json(request, m: Migration) -> dict:
+    version = request.api_version
+    out = {
+        "id": m.pk,
+        "instance_uuid": str(m.instance_id),
+        "source_compute": m.source_compute,
+        "source_node": m.source_compute,
+        "dest_compute": m.dest_compute,
+        "dest_node": m.dest_compute,
+        "dest_host": m.dest_compute,
+        "source_region": "RegionOne",
+        "dest_region": "RegionOne",
+        "old_instance_type_id": m.old_flavor_ref,
+        "new_instance_type_id": m.new_flavor_ref,
+        "status": m.status,
+        "created_at": m.created_at.isoformat(),
+        "updated_at": m.updated_at.isoformat(),
+    }
+    if version >= "2.23":
+        out["migration_type"] = m.migration_type
+    if version >= "2.59":
+        out["uuid"] = str(m.uuid)
+    if version >= "2.80":
+        out["user_id"] = m.user_id or None
+        out["project_id"] = m.project_id or None
+    return out
 
 
 # -- quotas and limits ---------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from dashboard.policy import authorize, can
 from flavors.models import Flavor
 from images.models import Image
 from instances import policies
-from instances.api import server_json, server_ops, server_schemas
+from instances.api import server_json, server_moves, server_ops, server_schemas
 from instances.api.volumes import get_volume
 from instances.compute import rpc
 from instances.filters import ServerListFilter
@@ -256,7 +256,7 @@ ACTIONS = {
 }
 
 
-class ServerActionView(server_ops.DiskOpsActions, ComputeView):
+class ServerActionView(server_ops.DiskOpsActions, server_moves.MoveActions, ComputeView):
     """``POST /servers/{id}/action``: the body names one action; each has its handler below (or in
     server_ops), and the power actions of ``ACTIONS`` share one."""
 
@@ -280,6 +280,7 @@ class ServerActionView(server_ops.DiskOpsActions, ComputeView):
         "os-getConsoleOutput": "_console_output",
         "os-getVNCConsole": "_vnc_console",
         **server_ops.HANDLERS,
+        **server_moves.HANDLERS,
         "shelve": "_shelve",
         "shelveOffload": "_shelve_offload",
         "unshelve": "_unshelve",

@@ -50,6 +50,7 @@ urlpatterns = [
     path("os-availability-zone/detail", hosts.AvailabilityZoneDetailView.as_view()),
     path("os-services", hosts.ServiceListView.as_view()),
     path("os-services/<str:service_id>", hosts.ServiceView.as_view()),
+    path("os-migrations", hosts.MigrationListView.as_view()),
     path("os-quota-sets/<str:project_id>", hosts.QuotaSetView.as_view()),
     path("os-quota-sets/<str:project_id>/detail", hosts.QuotaSetDetailView.as_view()),
     path("os-quota-sets/<str:project_id>/defaults", hosts.QuotaDefaultsView.as_view()),

@@ -68,6 +68,7 @@ def register(
             **caps.to_dict(),
             "networking": manager.network_mode.to_dict(),
             "console": consoles.host_console(manager.driver.vnc_socket_dir()),
+            "transfer": manager.transfer_url,
         },
         "last_heartbeat": timezone.now(),
     }

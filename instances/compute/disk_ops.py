@@ -6,8 +6,9 @@ Resize keeps the old disks until confirm: the old host moves the instance's disk
 ``<state_dir>/resize/<uuid>`` (out of ``disks/``, which the orphan sweep owns) and the new host
 builds its own directory from it: the root overlay copied, pointed at the new host's own copy of
 the base image (fetched through its image cache) and grown; the ephemeral disk copied and grown;
-swap made new. The copy reads the old host's directory by path, so the two hosts must share a
-file system (two hosts on one machine); other hosts would need a transfer (Nova uses ssh/rsync).
+swap made new. A resize on the same host reads the directory by path; a move to another host
+(resize or cold migration) streams the files from the old host's transfer endpoint, verified
+against the hashes the old host took (instances.compute.transfer): no shared file system needed.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from pathlib import Path
 from django.conf import settings
 
 from images.models import Image
-from instances.choices import TaskState, VmState
+from instances.choices import MigrationStatus, TaskState, VmState
+from instances.compute import transfer
 from instances.compute.errors import BuildAbort
-from instances.models import Instance
-from instances.services import kernels, rebuild, resize, servers
+from instances.models import ComputeHost, Instance
+from instances.services import evacuate, kernels, migrations, rebuild, resize, servers
 from instances.virt import disks
 from instances.virt.base import DiskSpec, GuestNotFound, VirtError
 
@@ -64,7 +66,7 @@ class DiskOpsMixin:
         or the instance deleted)."""
         root = self.state_dir / "resize"
         if not root.is_dir():
-            return 0
+            return self.prune_incoming()
         keep = {
             str(pk)
             for pk in Instance.objects.alive()
@@ -74,6 +76,25 @@ class DiskOpsMixin:
         removed = 0
         for path in root.iterdir():
             if path.name not in keep:
+                shutil.rmtree(path, ignore_errors=True)
+                removed += 1
+        return removed + self.prune_incoming()
+
+    def prune_incoming(self) -> int:
+        """Disks fetched for a move that is no longer being finished here (the agent stopped
+        during the fetch, or the move failed)."""
+        root = self.state_dir / "incoming"
+        if not root.is_dir():
+            return 0
+        arriving = {
+            str(pk)
+            for pk in Instance.objects.alive()
+            .filter(host__name=self.host_name, task_state=TaskState.RESIZE_MIGRATED)
+            .values_list("pk", flat=True)
+        }
+        removed = 0
+        for path in root.iterdir():
+            if path.name not in arriving:
                 shutil.rmtree(path, ignore_errors=True)
                 removed += 1
         return removed
@@ -97,10 +118,13 @@ class DiskOpsMixin:
                     os.replace(current, aside)
                 elif not aside.is_dir():
                     raise VirtError(f"the disks of instance {uuid} are missing")
+                # Another host fetches the disks through our transfer endpoint: it checks them
+                # against these hashes.
+                files = transfer.manifest(aside) if instance.resize_target_id != instance.host_id else {}
             except FAILURES as exc:
                 self._abort_resize(instance, exc)
                 return
-            resize.disks_moved(instance.pk, str(aside))
+            resize.disks_moved(instance.pk, str(aside), files)
 
     def _abort_resize(self, instance: Instance, exc: BaseException) -> None:
         uuid = str(instance.pk)
@@ -116,26 +140,54 @@ class DiskOpsMixin:
             except VirtError as again:
                 log.warning("instance %s could not be started again after a failed resize: %s", uuid, again)
 
-    def finish_resize(self, instance_id: str, source_dir: str) -> None:
-        """New host: disks for the new flavor from the old ones, then start as the instance was."""
+    def finish_resize(self, instance_id: str, source_dir: str, files: dict | None = None) -> None:
+        """New host: disks for the new flavor from the old ones (fetched from the old host when it
+        is another one), then start as the instance was."""
         with self.op_lock(instance_id):
             instance = self._mine(instance_id, TaskState.RESIZE_MIGRATED)
             if instance is None:
                 return
             uuid = str(instance.pk)
             running = instance.old_flavor.get("vm_state") == VmState.ACTIVE
+            incoming = self.state_dir / "incoming" / uuid
             try:
-                self._resized_disks(instance, Path(source_dir), self.disks_dir / uuid)
+                source = Path(source_dir)
+                if instance.resize_source_id not in (None, instance.host_id):
+                    source = self._fetch_disks(instance, source_dir, files or {}, incoming)
+                self._resized_disks(instance, source, self.disks_dir / uuid)
                 if running:
                     self.driver.spawn(self.plugged_spec(instance))
             except FAILURES as exc:
                 with contextlib.suppress(VirtError):
                     self.driver.destroy(uuid)
                 shutil.rmtree(self.disks_dir / uuid, ignore_errors=True)
-                message = f"Resize of instance {uuid} failed on host {self.host_name}: {exc}"
-                self._failed(instance, TaskState.RESIZE_MIGRATED, "resize", message)
+                action = migrations.action_of(instance.pk)
+                message = f"{action.capitalize()} of instance {uuid} failed on host {self.host_name}: {exc}"
+                migrations.advance(instance.pk, MigrationStatus.ERROR, error=message)
+                self._failed(instance, TaskState.RESIZE_MIGRATED, action, message)
                 return
+            finally:
+                shutil.rmtree(incoming, ignore_errors=True)
             resize.finish_resize(instance.pk, running)
+
+    def _fetch_disks(self, instance: Instance, source_dir: str, files: dict, incoming: Path) -> Path:
+        """The old host's disks of the instance, streamed from its transfer endpoint into
+        ``incoming`` and verified against the hashes the old host took."""
+        source_host = ComputeHost.objects.filter(pk=instance.resize_source_id).first()
+        url = (source_host.capabilities or {}).get("transfer", "") if source_host else ""
+        if not url:
+            if (Path(source_dir) / "disk").is_file():  # an agent without an endpoint, on this machine
+                return Path(source_dir)
+            raise VirtError(f"the old host of instance {instance.pk} has no disk transfer endpoint")
+        if "disk" not in files:
+            raise VirtError(f"the old host listed no root disk of instance {instance.pk}")
+        shutil.rmtree(incoming, ignore_errors=True)
+        incoming.mkdir(parents=True)
+        for name, expected in files.items():
+            if name not in transfer.FILES:
+                raise VirtError(f"the old host offered an unexpected file {name!r}")
+            transfer.fetch(url, str(instance.pk), name, expected, incoming / name)
+        return incoming
 
     def _resized_disks(self, instance: Instance, source: Path, target: Path) -> None:
         if not (source / "disk").is_file():
@@ -236,6 +288,33 @@ class DiskOpsMixin:
                 )
                 return
             rebuild.finish_rebuild(instance.pk, running)
+
+    # -- evacuate --------------------------------------------------------------------------------
+
+    def evacuate(self, instance_id: str) -> None:
+        """New host of an instance whose old host is down: new disks from its image (a boot volume
+        is attached as it was), then started unless it was stopped."""
+        with self.op_lock(instance_id):
+            instance = self._mine(instance_id, TaskState.REBUILDING)
+            if instance is None:
+                return
+            uuid = str(instance.pk)
+            running = instance.vm_state != VmState.STOPPED
+            try:
+                with contextlib.suppress(GuestNotFound):
+                    self.driver.destroy(uuid)  # a half-done earlier attempt
+                self._create_disks(instance)
+                if running:
+                    self.driver.spawn(self.plugged_spec(instance))
+            except FAILURES as exc:
+                with contextlib.suppress(VirtError):
+                    self.driver.destroy(uuid)
+                shutil.rmtree(self.disks_dir / uuid, ignore_errors=True)
+                message = f"Evacuation of instance {uuid} to host {self.host_name} failed: {exc}"
+                evacuate.fail_evacuate(instance.pk, message)
+                self._failed(instance, TaskState.REBUILDING, "evacuate", message)
+                return
+            evacuate.finish_evacuate(instance.pk, running)
 
     # -- rescue ----------------------------------------------------------------------------------
 

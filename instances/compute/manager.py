@@ -29,6 +29,7 @@ from images.pipeline.upload import upload
 from images.stores import StoreError, get_store
 from images.stores.filesystem import FilesystemStore
 from instances.choices import PowerState, TaskState, VmState
+from instances.compute import image_api
 from instances.compute.disk_ops import SWAP_TARGET, DiskOpsMixin
 from instances.compute.errors import BuildAbort
 from instances.compute.networking import InstanceNetworks, Mode
@@ -76,6 +77,8 @@ class ComputeManager(ShelveMixin, VolumeAgentMixin, DiskOpsMixin):
             Mode("bridge", "host bridges") if network is not None else Mode("user", "QEMU user networking")
         )
         self.cache = ImageCache(self.state_dir / "_base")
+        # Where other hosts fetch the disks of instances moving away (set when the endpoint runs).
+        self.transfer_url = ""
         self.disks_dir = self.state_dir / "disks"
         self.locks_dir = self.state_dir / "locks"
         self.disks_dir.mkdir(parents=True, exist_ok=True)
@@ -268,16 +271,22 @@ class ComputeManager(ShelveMixin, VolumeAgentMixin, DiskOpsMixin):
         fmt = "raw" if image.disk_format == DiskFormat.AMI else image.disk_format
         key = location.data_key
         try:
-            store = get_store(location.store)
-            source: Path | Callable
-            if isinstance(store, FilesystemStore) and store.path(key).is_file():
-                source = store.path(key)
-            else:
+            source: Path | Callable = image_api.fetcher(str(image.pk), image.checksum or "")
+            if settings.COMPUTE_IMAGE_SOURCE != "api":
+                store = get_store(location.store)
+                if isinstance(store, FilesystemStore) and store.path(key).is_file():
+                    source = store.path(key)
+                elif not isinstance(store, FilesystemStore) or settings.COMPUTE_IMAGE_SOURCE == "store":
 
-                def source(fh, store=store, key=key) -> None:
-                    for chunk in store.get(key):
-                        fh.write(chunk)
+                    def source(fh, store=store, key=key) -> None:
+                        for chunk in store.get(key):
+                            fh.write(chunk)
 
+                elif not settings.CONTROLLER_URL:
+                    raise BuildAbort(
+                        f"Image {image.pk} is not in the image store visible on host {self.host_name}, "
+                        "and no STRATUS_CONTROLLER_URL says where its image API is."
+                    )
             base = self.cache.ensure(str(image.pk), image.os_hash_value, fmt, source)
         except StoreError as exc:
             raise BuildAbort(f"Image {image.pk} could not be read: {exc}") from exc

@@ -3,6 +3,7 @@
 from instances.models.consoles import ConsoleToken
 from instances.models.hosts import ComputeHost
 from instances.models.keypairs import KeyPair, KeyPairType
+from instances.models.migrations import Migration
 from instances.models.server_groups import ServerGroup, ServerGroupMember
 from instances.models.servers import (
     Instance,
@@ -25,6 +26,7 @@ __all__ = [
     "InstanceTag",
     "KeyPair",
     "KeyPairType",
+    "Migration",
     "PortForward",
     "ProjectNetwork",
     "ServerGroup",

@@ -16,7 +16,7 @@ from instances.choices import HypervisorType
 class ComputeHostQuerySet(models.QuerySet):
     def up(self) -> ComputeHostQuerySet:
         cutoff = timezone.now() - timedelta(seconds=settings.COMPUTE_HOST_DOWN_AFTER)
-        return self.filter(last_heartbeat__gte=cutoff)
+        return self.filter(last_heartbeat__gte=cutoff, forced_down=False)
 
     def schedulable(self) -> ComputeHostQuerySet:
         return self.up().filter(enabled=True)
@@ -51,6 +51,9 @@ class ComputeHost(models.Model):
     local_gb_used = models.IntegerField(default=0)
     enabled = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=255, blank=True, default="")
+    # Nova's forced_down: an admin (or a fencing tool) declares the host dead before its
+    # heartbeat goes stale, so evacuate may rebuild its instances elsewhere at once.
+    forced_down = models.BooleanField(default=False)
     last_heartbeat = models.DateTimeField(null=True, blank=True)
     capabilities = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -73,7 +76,7 @@ class ComputeHost(models.Model):
 
     @property
     def is_up(self) -> bool:
-        if self.last_heartbeat is None:
+        if self.last_heartbeat is None or self.forced_down:
             return False
         return timezone.now() - self.last_heartbeat <= timedelta(seconds=settings.COMPUTE_HOST_DOWN_AFTER)
 

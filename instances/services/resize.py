@@ -28,10 +28,10 @@ from dashboard.models import Project
 from flavors.models import Flavor
 from images.choices import ImageStatus
 from images.models import Image
-from instances.choices import PowerState, TaskState, VmState
+from instances.choices import MigrationStatus, MigrationType, PowerState, TaskState, VmState
 from instances.compute import scheduler
 from instances.models import ComputeHost, Instance, InstanceSizeChange
-from instances.services import locks, quotas
+from instances.services import locks, migrations, quotas
 from instances.services.servers import InstanceInvalidState, finish_action, record_action
 
 RESIZABLE = (VmState.ACTIVE, VmState.STOPPED)
@@ -112,16 +112,78 @@ def begin_resize(ctx, instance: Instance, flavor: Flavor, request_id: str = "") 
     """Check, claim the new flavor on a host, and start: the old host stops the guest first."""
     locks.check_not_locked(ctx, instance)
     check_flavor(instance, flavor)
-    if instance.host_id is None:
-        raise invalid_state("resize", instance.pk)
-    request = scheduler.Request(
-        vcpus=flavor.vcpus,
-        memory_mb=flavor.ram,
-        disk_gb=flavor.disk + flavor.ephemeral,
-        image_properties=instance.image_properties,
-        exclude_host=None if settings.COMPUTE_ALLOW_RESIZE_TO_SAME_HOST else instance.host.name,
+    return _begin_move(
+        ctx,
+        instance,
+        flavor.sizes(),
+        flavor=flavor,
+        exclude_source=not settings.COMPUTE_ALLOW_RESIZE_TO_SAME_HOST,
+        migration_type=MigrationType.RESIZE,
+        request_id=request_id,
     )
-    sizes = flavor.sizes()
+
+
+def begin_migrate(ctx, instance: Instance, host: str | None = None, request_id: str = "") -> ComputeHost:
+    """Cold migration (Nova's ``migrate``): a resize to the same flavor on another host, ``host``
+    if given; it ends in VERIFY_RESIZE and is confirmed or reverted like a resize."""
+    locks.check_not_locked(ctx, instance)
+    if not instance.image_id:
+        raise BadRequest("Cold migration of a volume-backed server is not supported.")
+    if not Image.objects.filter(pk=instance.image_id, status=ImageStatus.ACTIVE).exists():
+        raise BadRequest(f"Image {instance.image_id} of the instance is not active: it cannot be migrated.")
+    if host is not None:
+        target = ComputeHost.objects.filter(name=host).first()
+        if target is None:
+            raise BadRequest(f"Compute host {host} could not be found.")
+        if target.pk == instance.host_id:
+            raise BadRequest("The target host can't be the same one.")
+    sizes = {
+        "id": instance.flavor_ref,
+        "name": instance.flavor_name,
+        "vcpus": instance.vcpus,
+        "ram": instance.memory_mb,
+        "disk": instance.root_gb,
+        "ephemeral": instance.ephemeral_gb,
+        "swap": instance.swap_mb,
+        "rxtx_factor": instance.rxtx_factor,
+        "extra_specs": instance.flavor_extra_specs,
+    }
+    return _begin_move(
+        ctx,
+        instance,
+        sizes,
+        flavor=instance.flavor,
+        exclude_source=True,
+        force_host=host,
+        migration_type=MigrationType.MIGRATION,
+        request_id=request_id,
+    )
+
+
+def _begin_move(
+    ctx,
+    instance: Instance,
+    sizes: dict,
+    *,
+    flavor: Flavor | None,
+    exclude_source: bool,
+    migration_type: str,
+    force_host: str | None = None,
+    request_id: str = "",
+) -> ComputeHost:
+    """Claim ``sizes`` on a host and start the move: the instance's own size fields become
+    ``sizes`` (unchanged for a cold migration), the old ones go to ``old_flavor``."""
+    action = migrations.ACTION[migration_type]
+    if instance.host_id is None:
+        raise invalid_state(action, instance.pk)
+    request = scheduler.Request(
+        vcpus=sizes["vcpus"],
+        memory_mb=sizes["ram"],
+        disk_gb=sizes["disk"] + sizes["ephemeral"],
+        image_properties=instance.image_properties,
+        force_host=force_host,
+        exclude_host=instance.host.name if exclude_source else None,
+    )
     with transaction.atomic():
         Project.objects.lock(instance.project_id)
         current = (
@@ -132,11 +194,12 @@ def begin_resize(ctx, instance: Instance, flavor: Flavor, request_id: str = "") 
             .first()
         )
         if current is None:
-            raise invalid_state("resize", instance.pk)
-        check_quota(current, flavor)
+            raise invalid_state(action, instance.pk)
+        if flavor is not None and migration_type == MigrationType.RESIZE:
+            check_quota(current, flavor)
         try:
             target = scheduler.select_and_claim(request)
-        except scheduler.NoValidHost as exc:  # Nova's resize answers this with 400
+        except scheduler.NoValidHost as exc:  # Nova's resize and migrate answer this with 400
             raise BadRequest(exc.message) from exc
         now = timezone.now()
         updated = Instance.objects.filter(
@@ -160,7 +223,7 @@ def begin_resize(ctx, instance: Instance, flavor: Flavor, request_id: str = "") 
             flavor_extra_specs=sizes["extra_specs"],
         )
         if not updated:
-            raise invalid_state("resize", instance.pk)
+            raise invalid_state(action, instance.pk)
         InstanceSizeChange.record(
             instance.pk,
             now,
@@ -169,14 +232,24 @@ def begin_resize(ctx, instance: Instance, flavor: Flavor, request_id: str = "") 
                 sizes["name"], sizes["vcpus"], sizes["ram"], sizes["disk"], sizes["ephemeral"]
             ),
         )
-        record_action(instance.pk, "resize", ctx, request_id)
+        migrations.begin(
+            current,
+            migration_type,
+            current.host,
+            target,
+            ctx,
+            old_flavor_ref=current.flavor_ref,
+            new_flavor_ref=sizes["id"],
+        )
+        record_action(instance.pk, action, ctx, request_id)
         enqueue("instances.resize", str(instance.pk), queue=current.host.queue)
     return target
 
 
-def disks_moved(instance_id, source_dir: str) -> bool:
+def disks_moved(instance_id, source_dir: str, files: dict | None = None) -> bool:
     """The old host stopped the guest and set its disks aside: the instance moves to the target
-    host, whose agent builds the new disks from ``source_dir``."""
+    host, whose agent builds the new disks from ``source_dir`` (on another host: fetched through
+    the old host's transfer endpoint and checked against ``files``, {name: {size, sha512}})."""
     with transaction.atomic():
         row = (
             Instance.objects.filter(
@@ -198,7 +271,14 @@ def disks_moved(instance_id, source_dir: str) -> bool:
             availability_zone=row.resize_target.availability_zone,
         )
         if updated:
-            enqueue("instances.finish_resize", str(instance_id), source_dir, queue=row.resize_target.queue)
+            migrations.advance(instance_id, MigrationStatus.POST_MIGRATING)
+            enqueue(
+                "instances.finish_resize",
+                str(instance_id),
+                source_dir,
+                files or {},
+                queue=row.resize_target.queue,
+            )
         return bool(updated)
 
 
@@ -229,8 +309,11 @@ def abort_resize(instance_id, message: str) -> bool:
             _record_rollback(row, now)
         if updated and row.resize_target_id:
             scheduler.release(row.resize_target_id, row.vcpus, row.memory_mb, row.root_gb + row.ephemeral_gb)
+        action = migrations.action_of(instance_id)
+        if updated:
+            migrations.advance(instance_id, MigrationStatus.ERROR, error=message)
     if updated:
-        finish_action(instance_id, "resize", "Error", message)
+        finish_action(instance_id, action, "Error", message)
     return bool(updated)
 
 
@@ -260,7 +343,9 @@ def finish_resize(instance_id, running: bool) -> bool:
         updated_at=now,
     )
     if updated:
-        finish_action(instance_id, "resize")
+        action = migrations.action_of(instance_id)
+        migrations.advance(instance_id, MigrationStatus.FINISHED)
+        finish_action(instance_id, action)
     return bool(updated)
 
 
@@ -296,6 +381,7 @@ def confirm_resize(ctx, instance: Instance, request_id: str = "", *, action: str
         )
         if not updated:
             raise invalid_state("confirmResize", instance.pk)
+        migrations.advance(row.pk, MigrationStatus.CONFIRMED)
         source = row.resize_source
         if source is not None:
             scheduler.release(source.pk, old["vcpus"], old["memory_mb"], old["root_gb"] + old["ephemeral_gb"])
@@ -318,6 +404,7 @@ def begin_revert(ctx, instance: Instance, request_id: str = "") -> None:
         )
         if not updated or row is None or row.host is None:
             raise invalid_state("revertResize", instance.pk)
+        migrations.advance(instance.pk, MigrationStatus.REVERTING)
         record_action(instance.pk, "revertResize", ctx, request_id)
         enqueue("instances.revert_resize", str(instance.pk), queue=row.host.queue)
 
@@ -374,6 +461,7 @@ def finish_revert(instance_id, running: bool) -> bool:
         updated_at=now,
     )
     if updated:
+        migrations.advance(instance_id, MigrationStatus.REVERTED)
         finish_action(instance_id, "revertResize")
     return bool(updated)
 

@@ -39,6 +39,7 @@ from instances.services import (
     hardware,
     kernels,
     keypairs,
+    migrations,
     network,
     quotas,
     server_groups,
@@ -464,6 +465,7 @@ def finish_delete(instance_id) -> bool:
             forwards.release_for_instance(instance_id)
         if updated:
             claims.release_claims(row)
+            migrations.settle_on_delete(instance_id)
         if updated and row["shelved_image_id"]:  # Nova deletes a shelved instance's snapshot too
             shelved = (
                 Image.objects.filter(pk=row["shelved_image_id"]).exclude(status=ImageStatus.DELETED).first()

@@ -1,5 +1,7 @@
-"""Admin → Hypervisors: capacity of each compute host and of all of them, and the toggle that
-takes a host out of scheduling."""
+"""Admin → Hypervisors: capacity of each compute host and of all of them, the toggle that takes a
+host out of scheduling, and taking one out of service: Migrate Host (disable it and cold migrate
+its instances away), Evacuate Host (a host that is down: its instances rebuilt elsewhere) and
+Remove Host (one that holds nothing)."""
 
 from __future__ import annotations
 
@@ -75,6 +77,9 @@ def hypervisor_list(request: HttpRequest) -> HttpResponse:
             "summary": summary(capacities),
             "instances_total": sum(c.host.instance_count for c in capacities),
             "can_toggle": can(request.ctx, policies.SERVICES_UPDATE),
+            "can_migrate": can(request.ctx, policies.MIGRATE),
+            "can_evacuate": can(request.ctx, policies.EVACUATE),
+            "can_remove": can(request.ctx, policies.SERVICES_DELETE),
         },
     )
 
@@ -89,4 +94,55 @@ def hypervisor_toggle(request: HttpRequest, host_id: int) -> HttpResponse:
     reason = request.POST.get("reason", "").strip() or f"Disabled by {request.ctx.user.username}"
     host_services.set_enabled(host, enable, reason)
     messages.success(request, f"Compute host {host.name} is {'enabled' if enable else 'disabled'}.")
+    return redirect("admin-hypervisors")
+
+
+def _summary(verb: str, host: ComputeHost, moved: list[str], refused: dict[str, str]) -> str:
+    text = f"{verb} {len(moved)} instance{'s' if len(moved) != 1 else ''} of {host.name}."
+    if refused:
+        text += " Not moved: " + "; ".join(f"{pk}: {why}" for pk, why in refused.items())
+    return text
+
+
+@require_POST
+@policy_required(policies.HYPERVISORS_DETAIL)
+def hypervisor_migrate(request: HttpRequest, host_id: int) -> HttpResponse:
+    """Migrate Host: disabled, and each instance cold migrated (then confirmed or reverted)."""
+    if not can(request.ctx, policies.MIGRATE) or not can(request.ctx, policies.SERVICES_UPDATE):
+        raise PermissionDenied("You may not migrate the instances of compute hosts.")
+    host = get_object_or_404(ComputeHost, pk=host_id)
+    moved, refused = host_services.drain(request.ctx, host)
+    text = _summary("Migrating", host, moved, refused)
+    (messages.warning if refused else messages.success)(
+        request, text + (" Confirm each one once it shows Verify Resize." if moved else "")
+    )
+    return redirect("admin-hypervisors")
+
+
+@require_POST
+@policy_required(policies.HYPERVISORS_DETAIL)
+def hypervisor_evacuate(request: HttpRequest, host_id: int) -> HttpResponse:
+    if not can(request.ctx, policies.EVACUATE):
+        raise PermissionDenied("You may not evacuate compute hosts.")
+    host = get_object_or_404(ComputeHost, pk=host_id)
+    if host.is_up:
+        messages.error(request, f"Compute host {host.name} is up: evacuate only a host that is down.")
+        return redirect("admin-hypervisors")
+    moved, refused = host_services.evacuate_all(request.ctx, host)
+    (messages.warning if refused else messages.success)(request, _summary("Evacuating", host, moved, refused))
+    return redirect("admin-hypervisors")
+
+
+@require_POST
+@policy_required(policies.HYPERVISORS_DETAIL)
+def hypervisor_remove(request: HttpRequest, host_id: int) -> HttpResponse:
+    if not can(request.ctx, policies.SERVICES_DELETE):
+        raise PermissionDenied("You may not remove compute hosts.")
+    host = get_object_or_404(ComputeHost, pk=host_id)
+    try:
+        host_services.remove_host(host)
+    except host_services.HostInUse as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Compute host {host.name} was removed.")
     return redirect("admin-hypervisors")

@@ -79,8 +79,9 @@ def instance_resize(request: HttpRequest, instance_id: uuid.UUID) -> HttpRespons
 @require_POST
 @policy_required(policies.SERVERS_SHOW)
 def instance_op(request: HttpRequest, instance_id: uuid.UUID, name: str) -> HttpResponse:
-    """Confirm Resize, Revert Resize, Unrescue: no questions to ask, so a POST from the row."""
-    if name not in ("confirm_resize", "revert_resize", "unrescue"):
+    """Confirm Resize, Revert Resize, Unrescue, Migrate (the scheduler picks the new host): no
+    questions to ask, so a POST from the row."""
+    if name not in ("confirm_resize", "revert_resize", "unrescue", "migrate"):
         raise PermissionDenied("No such action.")
     instance = visible_instance(request, instance_id)
     op = _allowed(request, instance, name)
@@ -88,6 +89,7 @@ def instance_op(request: HttpRequest, instance_id: uuid.UUID, name: str) -> Http
         "confirm_resize": resize.confirm_resize,
         "revert_resize": resize.begin_revert,
         "unrescue": rebuild.begin_unrescue,
+        "migrate": resize.begin_migrate,
     }[name]
     try:
         run(request.ctx, instance)

@@ -67,6 +67,7 @@ OPS = (
     RowAction("confirm_resize", "Confirm Resize", policies.SERVERS_CONFIRM_RESIZE, "check2-circle"),
     RowAction("revert_resize", "Revert Resize", policies.SERVERS_REVERT_RESIZE, "arrow-counterclockwise"),
     RowAction("resize", "Resize Instance", policies.SERVERS_RESIZE, "arrows-angle-expand"),
+    RowAction("migrate", "Migrate Instance", policies.MIGRATE, "arrow-left-right"),
     RowAction("rebuild", "Rebuild Instance", policies.SERVERS_REBUILD, "bootstrap-reboot", danger=True),
     RowAction("rescue", "Rescue Instance", policies.RESCUE, "life-preserver"),
     RowAction("unrescue", "Unrescue Instance", policies.UNRESCUE, "box-arrow-left"),
@@ -74,6 +75,7 @@ OPS = (
 OPS_BY_NAME = {a.name: a for a in OPS}
 _OP_STATES = {
     "resize": RESIZABLE,
+    "migrate": RESIZABLE,
     "confirm_resize": (VmState.RESIZED,),
     "revert_resize": (VmState.RESIZED,),
     "rebuild": REBUILDABLE,
@@ -85,7 +87,7 @@ _OP_STATES = {
 def op_allowed(instance: Instance, name: str) -> bool:
     if instance.host_id is None or instance.task_state != TaskState.NONE:
         return False
-    if name in ("resize", "rebuild", "rescue") and not instance.image_id:
+    if name in ("resize", "migrate", "rebuild", "rescue") and not instance.image_id:
         return False  # volume-backed: not supported for these
     return instance.vm_state in _OP_STATES[name]
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import socket
+import urllib.error
+import urllib.request
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -13,6 +15,7 @@ from dashboard.celery import app
 from instances.compute import agent, networking
 from instances.compute.manager import ComputeManager
 from instances.compute.metadata import MetadataServer
+from instances.compute.transfer import TransferServer
 from instances.compute.vnc_relay import VncRelay
 from instances.virt import VirtError, get_driver
 
@@ -43,6 +46,16 @@ class Command(BaseCommand):
         host = opts["host"]
         if not host or any(c in host for c in " /:"):
             raise CommandError(f"Invalid host name {host!r}.")
+        if settings.CONTROLLER_URL:
+            # A host that joins a controller from another machine: fail now, not at its first launch.
+            try:
+                with urllib.request.urlopen(f"{settings.CONTROLLER_URL}/healthz", timeout=10):
+                    pass
+            except (urllib.error.URLError, OSError) as exc:
+                raise CommandError(
+                    f"The controller's API at STRATUS_CONTROLLER_URL={settings.CONTROLLER_URL} "
+                    f"cannot be reached: {exc}"
+                ) from exc
         state_dir = agent.state_dir_for(host, opts["state_dir"])
         try:
             driver = get_driver(state_dir=state_dir)
@@ -59,6 +72,17 @@ class Command(BaseCommand):
             self.stdout.write(f"compute host {host}: stopped {stopped} guests; host networking removed")
             return
         agent.configure(manager)
+        # Cold migration to hosts that share no file system fetch the disks from here.
+        transfer_server = TransferServer(
+            host, settings.COMPUTE_TRANSFER_LISTEN, state_dir / "resize", settings.COMPUTE_TRANSFER_ADDRESS
+        ).start()
+        manager.transfer_url = transfer_server.url
+        if settings.CONTROLLER_URL and transfer_server.address.startswith(("127.", "localhost")):
+            log.warning(
+                "the disk transfer endpoint %s is reachable from this machine only: set "
+                "STRATUS_COMPUTE_TRANSFER_LISTEN (and _ADDRESS) for migrations to other machines",
+                transfer_server.url,
+            )
         row = agent.register(
             manager,
             opts["availability_zone"],
@@ -93,6 +117,7 @@ class Command(BaseCommand):
             worker.start()
         finally:
             heartbeat.stopped.set()
+            transfer_server.stop()
             if metadata is not None:
                 metadata.stop()
             if relay is not None:
