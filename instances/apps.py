@@ -9,8 +9,11 @@ class InstancesConfig(AppConfig):
         # Imported here, not at the top: Django loads apps.py before the app registry is ready.
         from dashboard import nav, overview, policy
         from dashboard.identity.admin import register_project_usage
+        from flavors import usage as flavor_usage
+        from images import usage as image_usage
         from instances import policies
         from instances.services.projects import project_usage
+        from instances.services.usage import flavor_users, image_users
         from instances.views.keypairs import own
         from instances.views.overview import overview_section
 
@@ -42,3 +45,5 @@ class InstancesConfig(AppConfig):
             nav.register(panel)
         overview.register("instances", 20, overview_section)
         register_project_usage(project_usage)
+        image_usage.register_usage_provider(image_users)
+        flavor_usage.register_usage_provider(flavor_users)

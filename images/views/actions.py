@@ -133,7 +133,7 @@ def image_delete(request: HttpRequest) -> HttpResponse:
                 f"Deleted {len(deleted)} image{'s' if len(deleted) != 1 else ''}: {', '.join(deleted)}.",
             )
         return redirect(back)
-    usage = image_usage(images)
+    usage = image_usage(ctx, images)
     rows = []
     for image in images:
         refusal = ""
@@ -141,7 +141,7 @@ def image_delete(request: HttpRequest) -> HttpResponse:
             refusal = "You are not allowed to delete this image."
         elif image.protected:
             refusal = "Protected: turn protection off (Edit Image) before deleting it."
-        rows.append({"image": image, "uses": usage.get(str(image.pk), []), "refusal": refusal})
+        rows.append({"image": image, "usage": usage[str(image.pk)], "refusal": refusal})
     return render(
         request,
         "images/confirm_delete.html",

@@ -257,7 +257,7 @@ def test_delete_lists_uses_refuses_protected_and_deletes_the_rest(client, member
     locked = image(home, "locked", protected=True)
     foreign = image(make_project(), "foreign", visibility=Visibility.PUBLIC)
     confirm = client.get(reverse("image-delete"), {"id": [base.pk, locked.pk, foreign.pk]}).content.decode()
-    assert "snapshot snap" in confirm and "permanent" in confirm
+    assert ">snap</a>" in confirm and "permanent" in confirm
     assert confirm.count('data-testid="refusal"') == 2
     response = client.post(
         reverse("image-delete"), {"id": [base.pk, locked.pk, foreign.pk], "confirm": "1"}, follow=True
