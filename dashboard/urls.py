@@ -15,6 +15,7 @@ urlpatterns = [
     path("auth/logout/", views.LogoutView.as_view(), name="logout"),
     path("auth/switch/<str:project_id>/", views.switch_project, name="switch-project"),
     path("healthz", views.health, name="health"),
+    path("jobs/<uuid:job_id>/", views.bulk_job, name="bulk-job"),
     path("admin/", views.admin_overview, name="admin-overview"),
     path("admin/projects/", views.project_list, name="admin-projects"),
     path("admin/projects/create/", views.project_create, name="admin-project-create"),

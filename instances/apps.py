@@ -12,6 +12,7 @@ class InstancesConfig(AppConfig):
         from flavors import usage as flavor_usage
         from images import usage as image_usage
         from instances import policies
+        from instances.services import bulk
         from instances.services.projects import project_usage
         from instances.services.usage import flavor_users, image_users
         from instances.views.keypairs import own
@@ -47,3 +48,4 @@ class InstancesConfig(AppConfig):
         register_project_usage(project_usage)
         image_usage.register_usage_provider(image_users)
         flavor_usage.register_usage_provider(flavor_users)
+        bulk.register_actions()
