@@ -112,3 +112,33 @@ def test_the_image_id_column_copies_the_id_and_the_list_fits_1366_pixels(page, l
     expect(row.locator(".unfold .bi-shield-lock-fill")).to_be_visible()
     assert table.evaluate("t => t.parentElement.scrollWidth <= t.parentElement.clientWidth")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_select_all_matching_deletes_every_instance_the_filter_matches(page, live_stack, credentials):
+    prefix = f"fleet{uuid.uuid4().hex[:6]}"
+    # Rows only, on no host: deleting such an instance finishes at once (Nova's local delete).
+    live_stack.shell(
+        "import uuid; from dashboard.models import Project; from instances.models import Instance; "
+        "demo = Project.objects.get(name='demo'); "
+        "Instance.objects.bulk_create([Instance(id=uuid.uuid4(), project=demo, name=name, flavor_ref='x', "
+        "flavor_name='x', vcpus=1, memory_mb=64, root_gb=1, vm_state='active', power_state=1) "
+        f"for name in ['{prefix}-%02d' % n for n in range(45)] + ['keep-{prefix}']])"
+    )
+    sign_in(page, "demo", credentials["demo"])
+    page.goto(f"/instances/?name={prefix}-")
+    expect(page.get_by_test_id("count")).to_contain_text("Displaying 20 of 45 items")
+    page.get_by_label("Select all", exact=True).check()
+    page.get_by_role("button", name="Select all 45 matching instances").click()
+    expect(page.get_by_text("All 45 matching instances are selected.")).to_be_visible()
+    page.get_by_role("button", name="Delete Instances").click()
+    confirm = page.get_by_test_id("confirm")
+    expect(confirm).to_contain_text("You have selected all 45 instances matching the filter")
+    confirm.get_by_role("button", name="Delete").click()
+    expect(page.get_by_test_id("bulk-job")).to_have_attribute("data-job-status", "done", timeout=SLOW)
+    expect(page.get_by_test_id("bulk-counts").locator("[data-count=done]")).to_have_text("45 done")
+    left = live_stack.shell(
+        "from instances.models import Instance; "
+        f"alive = Instance.objects.filter(name__contains='{prefix}', deleted=False); "
+        "print(sorted(alive.values_list('name', flat=True)))"
+    )
+    assert left == f"['keep-{prefix}']"
