@@ -252,3 +252,69 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_name} ({self.queue or 'routed'})"
+
+
+class BulkJobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Finished"
+
+
+class BulkItemStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DONE = "done", "Done"
+    REFUSED = "refused", "Refused"
+    FAILED = "failed", "Failed"
+
+
+class BulkJob(models.Model):
+    """One action over many rows of a panel (delete 60 images, stop 200 instances), run by a worker.
+
+    The items are fixed when the job is made (the rows matching the filter at that moment); the
+    worker that holds the lease works through the pending ones, so a job resumed after a crash
+    never acts twice on an item that is already settled."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=32)  # "images", "instances": the registry of actions
+    action = models.CharField(max_length=32)
+    label = models.CharField(max_length=128)  # "Delete images", for the progress page
+    params = models.JSONField(default=dict, blank=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="bulk_jobs")
+    project = models.ForeignKey(Project, null=True, on_delete=models.CASCADE, related_name="bulk_jobs")
+    back_url = models.CharField(max_length=2048, blank=True, default="")
+    status = models.CharField(max_length=16, choices=BulkJobStatus.choices, default=BulkJobStatus.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    lease_owner = models.CharField(max_length=64, blank=True, default="")
+    lease_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "lease_until"], name="bulkjob_status_lease")]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.total})"
+
+
+class BulkJobItem(models.Model):
+    job = models.ForeignKey(BulkJob, on_delete=models.CASCADE, related_name="items")
+    position = models.PositiveIntegerField()
+    target_id = models.CharField(max_length=64)
+    name = models.CharField(max_length=255, blank=True, default="")
+    status = models.CharField(max_length=16, choices=BulkItemStatus.choices, default=BulkItemStatus.PENDING)
+    message = models.TextField(blank=True, default="")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "target_id"],
+                name="bulkjobitem_once_per_job",
+                violation_error_message="A job acts on each row once.",
+            ),
+        ]
+        indexes = [models.Index(fields=["job", "status", "position"], name="bulkjobitem_job_status")]
+
+    def __str__(self) -> str:
+        return f"{self.name or self.target_id}: {self.status}"

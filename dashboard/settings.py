@@ -272,6 +272,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE = {
     "purge-expired-tokens": {"task": "dashboard.tasks.purge_expired_tokens", "schedule": 600.0},
+    # Bulk jobs whose worker died are sent again (see dashboard.bulk).
+    "bulk-resume": {"task": "dashboard.bulk_resume", "schedule": 120.0},
 }
 # The outbox (dashboard.celery.enqueue): how often the relay sends again what the broker could not
 # take, and how old a message must be before the relay sends it (younger ones are being sent now).

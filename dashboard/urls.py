@@ -17,6 +17,7 @@ urlpatterns = [
     path("settings/", user_settings.user_settings, name="user-settings"),
     path("settings/password/", user_settings.password_change, name="password-change"),
     path("healthz", views.health, name="health"),
+    path("jobs/<uuid:job_id>/", views.bulk_job, name="bulk-job"),
     path("admin/", views.admin_overview, name="admin-overview"),
     path("admin/projects/", views.project_list, name="admin-projects"),
     path("admin/projects/create/", views.project_create, name="admin-project-create"),

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from dashboard import bulk
 from dashboard.api.errors import json_error
 from dashboard.decorators import policy_required
 from dashboard.exceptions import Conflict
 from dashboard.forms import AssignmentForm, ProjectForm, UserCreateForm, UserUpdateForm
 from dashboard.identity import admin as identity_admin
 from dashboard.middleware import SESSION_PROJECT
-from dashboard.models import Project, RoleAssignment, Token, User
+from dashboard.models import BulkItemStatus, BulkJobStatus, Project, RoleAssignment, Token, User
 from dashboard.overview import render_sections
 from dashboard.redirects import next_or
 
@@ -296,3 +300,35 @@ def server_error(request):
 
 def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
+
+
+# --- bulk jobs ------------------------------------------------------------------------------------
+
+JOB_PAGE_SIZE = 100
+
+
+@login_required
+def bulk_job(request: HttpRequest, job_id) -> HttpResponse:
+    """A bulk job's progress and its result per item; the progress part refreshes itself (htmx)
+    until the job is finished. ``?status=refused`` shows the items with that result only."""
+    job = get_object_or_404(bulk.jobs_visible_to(request.ctx), pk=job_id)
+    status = request.GET.get("status", "")
+    items = job.items.exclude(status=BulkItemStatus.PENDING)
+    if status in BulkItemStatus.values:
+        items = job.items.filter(status=status)
+    page = Paginator(items.order_by("position"), JOB_PAGE_SIZE).get_page(request.GET.get("page"))
+    counts = bulk.counts(job)
+    settled = job.total - counts[BulkItemStatus.PENDING]
+    context = {
+        "job": job,
+        "counts": counts,
+        "settled": settled,
+        "percent": round(100 * settled / job.total) if job.total else 100,
+        "finished": job.status == BulkJobStatus.DONE,
+        "page": page,
+        "status": status,
+        "statuses": BulkItemStatus.choices,
+        "query": urlencode({"status": status}) if status else "",
+    }
+    template = "dashboard/_bulk_progress.html" if request.htmx else "dashboard/bulk_job.html"
+    return render(request, template, context)

@@ -16,6 +16,7 @@ from dashboard.policy import can
 from flavors import extra_specs, policies, services
 from flavors.forms import ExtraSpecsForm, FlavorAccessForm, FlavorInfoForm
 from flavors.models import Flavor
+from flavors.usage import flavor_usage
 
 
 @policy_required(policies.FLAVOR_CREATE)
@@ -124,10 +125,16 @@ def flavor_delete(request: HttpRequest) -> HttpResponse:
         )
         return redirect("admin-flavors")
     in_use = sum(f.instance_count for f in flavors)
+    usage = flavor_usage(request.ctx, [f.pk for f in flavors])
     return render(
         request,
         "flavors/confirm_delete.html",
-        {"flavors": flavors, "in_use": in_use, "cancel_url": reverse("admin-flavors")},
+        {
+            "rows": [(f, usage[str(f.pk)]) for f in flavors],
+            "flavors": flavors,
+            "in_use": in_use,
+            "cancel_url": reverse("admin-flavors"),
+        },
     )
 
 

@@ -131,6 +131,10 @@ class Image(models.Model):
             models.Index(fields=["visibility", "owner"], name="image_visibility_owner"),
             models.Index(fields=["name"], name="image_name"),
             models.Index(fields=["scrubbed_at"], name="image_scrubbed"),
+            # The Images panel's project tab: a page of the newest without sorting every image.
+            models.Index(fields=["owner", "created_at", "id"], name="image_owner_created"),
+            # The Create Image form's kernel and ramdisk choices (active aki/ari images).
+            models.Index(fields=["disk_format", "status"], name="image_format_status"),
         ]
         constraints = [
             models.CheckConstraint(

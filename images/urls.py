@@ -3,12 +3,14 @@
 from django.urls import path
 
 from images.views import actions as manage
+from images.views import bulk
 from images.views import pages as views
 
 urlpatterns = [
     path("images/", views.image_list, name="images"),
     path("images/create/", views.image_create, name="image-create"),
     path("images/delete/", manage.image_delete, name="image-delete"),
+    path("images/bulk/<str:action>/", bulk.image_bulk, name="image-bulk"),
     path("images/<uuid:image_id>/", views.image_detail, name="image-detail"),
     path("images/<uuid:image_id>/row/", views.image_row, name="image-row"),
     path("images/<uuid:image_id>/edit/", manage.image_edit, name="image-edit"),

@@ -9,8 +9,11 @@ class InstancesConfig(AppConfig):
         # Imported here, not at the top: Django loads apps.py before the app registry is ready.
         from dashboard import nav, overview, policy
         from dashboard.identity.admin import register_project_usage
+        from flavors import usage as flavor_usage
+        from images import usage as image_usage
         from instances import policies
-        from instances.services import quotas, volume_quotas
+        from instances.services import bulk, quotas, volume_quotas
+        from instances.services.dependents import flavor_users, image_users
         from instances.services.projects import project_usage
         from instances.views.keypairs import own
         from instances.views.overview import overview_section
@@ -47,3 +50,6 @@ class InstancesConfig(AppConfig):
         register_project_usage(project_usage)
         quotas.register()
         volume_quotas.register()
+        image_usage.register_usage_provider(image_users)
+        flavor_usage.register_usage_provider(flavor_users)
+        bulk.register_actions()

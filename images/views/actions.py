@@ -20,12 +20,12 @@ from dashboard.redirects import next_or
 from images import services
 from images.api import patch
 from images.api.fields import readable
-from images.api.views import find_image
 from images.choices import MemberStatus
 from images.forms import ARCHITECTURES, EditImageForm, MemberForm, MetadataForm
 from images.models import Image
 from images.policies import target
 from images.usage import image_usage
+from images.views import bulk as bulk_views
 from images.views.pages import get_image
 
 
@@ -103,49 +103,40 @@ def image_metadata(request: HttpRequest, image_id: str) -> HttpResponse:
 @policy_required("delete_image")
 @require_http_methods(["GET", "POST"])
 def image_delete(request: HttpRequest) -> HttpResponse:
-    """Delete one or more images (``?id=…&id=…``) after a dialog listing them, what uses them, and
-    which of them will be refused; then one result per image."""
+    """Delete the ticked images (``?id=…&id=…``) or every image matching the panel's filter
+    (``?all=1&…``) after a dialog listing them, what uses them, and which will be refused; the
+    deletion is a bulk job with a result per image."""
     ctx = request.ctx
-    ids = request.POST.getlist("id") if request.method == "POST" else request.GET.getlist("id")
-    images: list[Image] = []
-    for image_id in dict.fromkeys(ids):
-        try:
-            images.append(find_image(ctx, image_id))
-        except StratusError:
-            continue
+    chosen = bulk_views.selection(request)
     back = _back(request)
-    if not images:
+    if not chosen.total:
         messages.error(request, "Select at least one image to delete.")
         return redirect(back)
     if request.method == "POST" and "confirm" in request.POST:
-        deleted: list[str] = []
-        for image in images:
-            try:
-                _forbidden_unless(request, "delete_image", image)
-                services.delete_image(image)
-            except StratusError as exc:
-                messages.error(request, f'Image "{image}" was not deleted: {exc.message}')
-            else:
-                deleted.append(str(image))
-        if deleted:
-            messages.success(
-                request,
-                f"Deleted {len(deleted)} image{'s' if len(deleted) != 1 else ''}: {', '.join(deleted)}.",
-            )
-        return redirect(back)
-    usage = image_usage(images)
+        return bulk_views.start(request, chosen, "delete")
+    usage = image_usage(ctx, chosen.shown)
     rows = []
-    for image in images:
+    for image in chosen.shown:
         refusal = ""
         if not can(ctx, "delete_image", target(ctx, image)):
             refusal = "You are not allowed to delete this image."
         elif image.protected:
             refusal = "Protected: turn protection off (Edit Image) before deleting it."
-        rows.append({"image": image, "uses": usage.get(str(image.pk), []), "refusal": refusal})
+        rows.append({"image": image, "usage": usage[str(image.pk)], "refusal": refusal})
+    protected = sum(1 for r in rows if r["refusal"])
+    if chosen.table is not None:
+        protected = chosen.table.queryset(ctx).filter(protected=True).count()
     return render(
         request,
         "images/confirm_delete.html",
-        {"rows": rows, "deletable": sum(1 for r in rows if not r["refusal"]), "next": back},
+        {
+            "rows": rows,
+            "chosen": chosen,
+            "more": chosen.total - len(rows),
+            "refused": protected,
+            "deletable": chosen.table is not None or any(not r["refusal"] for r in rows),
+            "next": back,
+        },
     )
 
 

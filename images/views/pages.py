@@ -62,6 +62,9 @@ def _panel(request: HttpRequest, *, admin: bool) -> HttpResponse:
             "page_sizes": PAGE_SIZES,
             "can_create": creating,
             "can_delete": can(ctx, "delete_image"),
+            # The ticked rows are the ones the user may delete: the other bulk actions need that too.
+            "can_bulk": can(ctx, "delete_image") and (can(ctx, "deactivate") or can(ctx, "modify_image")),
+            "matching_fields": [*table.params(page="").items(), *([("admin", "1")] if admin else [])],
             "create_form": CreateImageForm(ctx=ctx, owner=ctx.project_id) if creating else None,
             "architectures": ARCHITECTURES,
             "row_query": "admin=1" if admin else "",

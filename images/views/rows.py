@@ -41,6 +41,9 @@ def decorate(images, ctx) -> None:
     for image in images:
         # Fill Django's prefetch cache so policies.target() reads members without a query per row.
         image._prefetched_objects_cache = {"members": _Prefetched(members.get(image.pk, []))}
+        image.my_member_status = next(
+            (m.status for m in members.get(image.pk, []) if m.member == ctx.project_id), None
+        )
         image.owner_name = names.get(image.owner, image.owner or "")
         image.kind = "snapshot" if image.properties.get("image_type") == "snapshot" else "image"
         image.server_uuid = image.properties.get("instance_uuid", "") if image.kind == "snapshot" else ""

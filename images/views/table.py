@@ -3,14 +3,15 @@
 Everything is decided from the query string so a filtered, sorted page can be shared as a link;
 unknown or bad values fall back to the defaults. A page costs a fixed number of queries however
 many images there are: a count, the page, and one query each for the members and owner projects
-of the rows on it."""
+of the rows on it. (The caller's own membership comes from those members, not from a subquery in
+the page's query: that would run for every matching row before the sort.)"""
 
 from __future__ import annotations
 
 from urllib.parse import urlencode
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, QuerySet
 
 from dashboard import preferences
 from images.choices import Visibility
@@ -79,7 +80,6 @@ class ImageTable:
             qs = qs.filter(Exists(membership), visibility=Visibility.SHARED).exclude(owner=ctx.project_id)
         elif self.scope in ("public", "community"):
             qs = qs.filter(visibility=self.scope)
-        qs = qs.annotate(my_member_status=Subquery(membership.values("status")[:1]))
         qs = self.filters.filter_queryset(qs)
         key = SORTS[self.sort]
         order = [f"-{key}" if self.descending else key]

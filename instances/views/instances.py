@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from dashboard import preferences
+from dashboard import bulk, preferences
 from dashboard.decorators import policy_required
 from dashboard.exceptions import StratusError
 from dashboard.models import Project
@@ -20,11 +20,13 @@ from instances import policies
 from instances.filters import InstanceFilter
 from instances.forms.instances import SnapshotForm
 from instances.models import Instance
+from instances.services import bulk as instance_bulk
 from instances.services import servers, shelve
 from instances.views import rows
 from instances.views.common import back_url, visible_instance
 
 PAGE_SIZE = 20
+LISTED = 50  # a batch dialog lists this many instances by name; the rest are counted
 
 
 def _page(request: HttpRequest, all_projects: bool) -> dict:
@@ -62,6 +64,7 @@ def _page(request: HttpRequest, all_projects: bool) -> dict:
         "all_projects": all_projects,
         "can_launch": can(ctx, policies.SERVERS_CREATE),
         "batch": {name: label for name, (label, rule) in rows.BATCH_ACTIONS.items() if can(ctx, rule)},
+        "matching_fields": filter_fields(request.GET, all_projects),
     }
 
 
@@ -130,60 +133,73 @@ def instance_action(request: HttpRequest, instance_id: uuid.UUID, action: str) -
     return row_response(request, instance, None, error)
 
 
-def _selected(request: HttpRequest) -> list[Instance]:
+FILTERS = ("name", "status", "image", "flavor", "project")
+
+
+def filter_fields(params, all_projects: bool) -> list[tuple[str, str]]:
+    """The panel's filter as (name, value) pairs, for the hidden fields of "all matching"."""
+    fields = [(k, v) for k in FILTERS for v in params.getlist(k) if v]
+    return [*fields, ("admin", "1")] if all_projects else fields
+
+
+def matching(request: HttpRequest, params, all_projects: bool):
+    """Every instance the panel's filter in ``params`` matches, in the panel's order."""
+    qs = Instance.objects.visible_to(request.ctx, all_projects=all_projects)
+    filters = InstanceFilter(params, queryset=qs, project_choices=[] if all_projects else None)
+    return filters.qs.order_by("-created_at", "-id")
+
+
+def _selected(request: HttpRequest) -> tuple[list[Instance], int, list[tuple[str, str]] | None]:
+    """(the instances the dialog lists, how many are selected, the filter when "all matching")."""
+    params = request.POST if request.method == "POST" else request.GET
+    if params.get("all") == "1":
+        all_projects = params.get("admin") == "1" and request.ctx.is_admin
+        qs = matching(request, params, all_projects).select_related("host", "project")
+        fields = [("all", "1"), *filter_fields(params, all_projects)]
+        return list(qs[:LISTED]), qs.count(), fields
     ids = []
-    for value in request.POST.getlist("id") if request.method == "POST" else request.GET.getlist("id"):
+    for value in params.getlist("id"):
         try:
             ids.append(uuid.UUID(value))
         except ValueError:
             continue
     qs = Instance.objects.accessible_to(request.ctx).filter(pk__in=ids).select_related("host", "project")
-    return list(qs.order_by("name"))
-
-
-def _run_batch(request: HttpRequest, action: str, instance: Instance) -> str | None:
-    """Begin ``action`` on one instance; the reason it was refused, or None."""
-    label, rule = rows.BATCH_ACTIONS[action]
-    if not can(request.ctx, rule, {"project_id": instance.project_id}):
-        return "not allowed by policy"
-    try:
-        if action == "delete":
-            servers.begin_delete(request.ctx, instance, request.request_id)
-        else:
-            servers.begin_action(request.ctx, instance, action, request_id=request.request_id)
-    except StratusError as exc:
-        return exc.message
-    return None
+    listed = list(qs.order_by("name"))
+    return listed, len(listed), None
 
 
 @require_http_methods(["GET", "POST"])
 @policy_required(policies.SERVERS_SHOW)
 def instance_batch(request: HttpRequest, action: str) -> HttpResponse:
-    """Confirm a batch action listing what will happen to each instance, then run it and
-    report each one's result."""
+    """Confirm a batch action on the ticked instances or on every instance matching the filter,
+    listing what will happen to each; then a bulk job does it, with a result per instance."""
     if action not in rows.BATCH_ACTIONS:
         raise PermissionDenied("No such batch action.")
     label, rule = rows.BATCH_ACTIONS[action]
-    selected = _selected(request)
+    listed, total, fields = _selected(request)
     back = back_url(request)
-    if not selected:
+    if not total:
         messages.error(request, "Select at least one instance.")
         return redirect(back)
     if request.method == "POST" and "confirm" in request.POST:
-        done, refused = [], []
-        for instance in selected:
-            reason = _run_batch(request, action, instance)
-            if reason is None:
-                done.append(instance.name)
-            else:
-                refused.append((instance.name, reason))
-        if done:
-            messages.success(request, f"{label}: requested for {', '.join(done)}.")
-        for name, reason in refused:
-            messages.error(request, f"{label} of {name} was refused: {reason}")
-        return redirect(back)
+        if fields is None:
+            targets = [(str(i.pk), i.name) for i in listed]
+        else:
+            params = request.POST
+            qs = matching(request, params, params.get("admin") == "1" and request.ctx.is_admin)
+            targets = [(str(pk), name) for pk, name in qs.values_list("pk", "name")]
+        job = bulk.start_job(
+            request.ctx,
+            instance_bulk.KIND,
+            action,
+            targets,
+            label=instance_bulk.LABELS[action],
+            params={"request_id": f"req-{uuid.uuid4()}"},
+            back_url=back,
+        )
+        return redirect("bulk-job", job_id=job.pk)
     plan = []
-    for instance in selected:
+    for instance in listed:
         allowed = rows.state_allows(instance, action) and can(
             request.ctx, rule, {"project_id": instance.project_id}
         )
@@ -191,7 +207,16 @@ def instance_batch(request: HttpRequest, action: str) -> HttpResponse:
     return render(
         request,
         "instances/servers/confirm_batch.html",
-        {"action": action, "label": label, "plan": plan, "next": back, "danger": action == "delete"},
+        {
+            "action": action,
+            "label": label,
+            "plan": plan,
+            "total": total,
+            "fields": fields or [("id", str(i.pk)) for i in listed],
+            "all_matching": fields is not None,
+            "next": back,
+            "danger": action == "delete",
+        },
     )
 
 

@@ -44,6 +44,72 @@ document.addEventListener("DOMContentLoaded", () => {
     const log = box.querySelector("pre");
     if (log) log.scrollTop = box.dataset.atEnd === "no" ? Number(box.dataset.scrollTop) : log.scrollHeight;
   });
+  // "Select all N matching" ([data-select-matching], templates/generic/_select_matching.html):
+  // offered when every row of the page is ticked and more rows match; choosing it enables the
+  // hidden filter fields, and unticking any row goes back to the ticked rows only.
+  const matching = document.querySelector("[data-select-matching]");
+  if (matching) {
+    const fields = document.querySelector("[data-matching-fields]");
+    const header = document.querySelector("[data-select-all]");
+    const boxes = () => [...document.querySelectorAll(`input[type=checkbox][name="${header.dataset.selectAll}"]`)]
+      .filter((b) => !b.disabled);
+    const show = (el, on) => { matching.querySelector(el).hidden = !on; };
+    const update = () => {
+      const rows = boxes();
+      const allTicked = rows.length > 0 && rows.every((b) => b.checked);
+      if (!allTicked) fields.disabled = true;
+      const total = Number(matching.dataset.total);
+      matching.hidden = !allTicked || total <= rows.length;
+      matching.querySelector("[data-page-count]").textContent = rows.length;
+      show("[data-page-note]", fields.disabled);
+      show("[data-select-matching-on]", fields.disabled);
+      show("[data-all-note]", !fields.disabled);
+      show("[data-select-matching-off]", !fields.disabled);
+    };
+    matching.querySelector("[data-select-matching-on]").addEventListener("click", () => {
+      fields.disabled = false;
+      update();
+    });
+    matching.querySelector("[data-select-matching-off]").addEventListener("click", () => {
+      fields.disabled = true;
+      boxes().forEach((b) => { b.checked = false; });
+      header.checked = false;
+      document.dispatchEvent(new Event("selection-changed"));
+      update();
+    });
+    document.addEventListener("change", (event) => {
+      if (event.target.matches("input[type=checkbox]")) update();
+    });
+    document.addEventListener("selection-changed", update);
+    update();
+  }
+  // Copy buttons: <button data-copy="text" aria-label="Copy …">. The clipboard API needs a secure
+  // context; on plain HTTP the text is copied through a selected, off-screen text area.
+  document.addEventListener("click", async (event) => {
+    const button = event.target.closest("[data-copy]");
+    if (!button) return;
+    const text = button.dataset.copy;
+    try {
+      await navigator.clipboard.writeText(text);
+    } catch {
+      const area = Object.assign(document.createElement("textarea"), { value: text, readOnly: true });
+      area.className = "position-fixed top-0 start-0 opacity-0";
+      document.body.append(area);
+      area.select();
+      document.execCommand("copy");
+      area.remove();
+    }
+    const label = button.getAttribute("aria-label");
+    const title = button.title;
+    button.setAttribute("aria-label", "Copied");
+    button.title = "Copied";
+    button.dataset.copied = "yes";
+    setTimeout(() => {
+      button.setAttribute("aria-label", label);
+      button.title = title;
+      delete button.dataset.copied;
+    }, 2000);
+  });
   // Wizard steps: a button with data-next-step="#tab-id" shows that tab (pages carry no inline script).
   document.querySelectorAll("[data-next-step]").forEach((button) => {
     button.addEventListener("click", () => {

@@ -108,7 +108,10 @@ def test_demo_creates_an_image_from_a_file_watches_it_go_active_edits_and_delete
     expect(dialog).to_contain_text("permanent")
     expect(dialog.get_by_test_id("delete-list")).to_contain_text(name)
     dialog.get_by_role("button", name="Delete Image").click()
-    expect(page.get_by_role("alert")).to_contain_text(f"Deleted 1 image: {name}.")
+    # A worker deletes it; the progress page shows the result.
+    expect(page.get_by_test_id("bulk-job")).to_have_attribute("data-job-status", "done", timeout=SLOW)
+    expect(page.locator(f'tr[data-item="{name}"]')).to_have_attribute("data-result", "done")
+    page.get_by_role("link", name="Back to the list").click()
     expect(page.locator(f'tr[data-image="{name}"]')).to_have_count(0)
     assert image_state(live_stack, image_id)["status"] == "deleted"
 
@@ -217,9 +220,12 @@ def test_a_protected_image_cannot_be_deleted(page, live_stack, credentials):
     page.get_by_label(f"Select {names[1]}").check()
     page.get_by_role("button", name="Delete Images").click()
     page.get_by_role("dialog").get_by_role("button", name="Delete Images").click()
-    alerts = page.get_by_role("alert")
-    expect(alerts.filter(has_text=f"Deleted 1 image: {names[1]}.")).to_have_count(1)
-    expect(alerts.filter(has_text="Image is protected and cannot be deleted")).to_have_count(1)
+    expect(page.get_by_test_id("bulk-job")).to_have_attribute("data-job-status", "done", timeout=SLOW)
+    expect(page.locator(f'tr[data-item="{names[1]}"]')).to_have_attribute("data-result", "done")
+    refused = page.locator(f'tr[data-item="{names[0]}"]')
+    expect(refused).to_have_attribute("data-result", "refused")
+    expect(refused).to_contain_text("Image is protected and cannot be deleted")
+    page.get_by_role("link", name="Back to the list").click()
     expect(page.locator(f'tr[data-image="{names[0]}"]')).to_have_count(1)
 
 

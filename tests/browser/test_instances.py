@@ -134,7 +134,10 @@ def test_demo_launches_watches_it_boot_reads_the_log_powers_it_snapshots_and_del
     confirm = page.get_by_test_id("confirm")
     expect(confirm.locator(f'tr[data-instance="{name}"]')).to_contain_text("Delete")
     confirm.get_by_role("button", name="Delete").click()
-    expect(page.get_by_role("alert").first).to_contain_text(f"Delete: requested for {name}")
+    # A worker begins the deletion; the progress page shows it done, then the row leaves the panel.
+    expect(page.get_by_test_id("bulk-job")).to_have_attribute("data-job-status", "done", timeout=60_000)
+    expect(page.locator(f'tr[data-item="{name}"]')).to_have_attribute("data-result", "done")
+    page.get_by_role("link", name="Back to the list").click()
     expect(row_of(page, name)).to_have_count(0, timeout=60_000)
 
 

@@ -8,6 +8,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from dashboard import bulk
+from dashboard.models import BulkJob
 from images.models import Image
 from instances.choices import TaskState, VmState
 from instances.models import ComputeHost, Instance, InstanceAction
@@ -103,23 +105,59 @@ def test_batch_confirm_lists_what_will_happen_and_reports_each_result(
     Deliver(host)(callbacks)
     confirm = client.get(f"/instances/batch/stop/?id={running.pk}&id={stopped.pk}").content.decode()
     assert "Confirm Shut Off" in confirm and "skipped: shut off is not possible" in confirm
+    with capture() as sent:
+        response = client.post("/instances/batch/stop/", {"id": [running.pk, stopped.pk], "confirm": "1"})
+    # The request only records the job and hands it to a worker; the worker begins each action.
+    job = BulkJob.objects.get()
+    assert response.url == f"/jobs/{job.pk}/" and [c.args[0] for c in sent] == ["dashboard.bulk_run"]
+    assert Instance.objects.get(pk=running.pk).task_state == TaskState.NONE
     with capture() as callbacks:
-        response = client.post(
-            "/instances/batch/stop/", {"id": [running.pk, stopped.pk], "confirm": "1"}, follow=True
-        )
-    page = response.content.decode()
-    assert "Shut Off: requested for web." in page
-    assert "Shut Off of db was refused: Cannot &#x27;stop&#x27;" in page
+        assert bulk.run_job(str(job.pk)) == "done"
+    page = client.get(response.url).content.decode()
+    assert "1 done" in page and "1 refused" in page
+    assert 'data-item="web" data-result="done"' in page
+    assert 'data-item="db" data-result="refused"' in page and "Cannot &#x27;stop&#x27;" in page
     assert len(callbacks) == 1
+    # Run again (a redelivered message): nothing is begun twice.
+    BulkJob.objects.filter(pk=job.pk).update(status="running")
+    with capture() as again:
+        assert bulk.run_job(str(job.pk)) == "done"
+    assert again == []
+
+
+def run_jobs(capture) -> list:
+    with capture() as callbacks:
+        for job in BulkJob.objects.all():
+            bulk.run_job(str(job.pk))
+    return callbacks
 
 
 def test_batch_delete_deletes_through_the_service(world, running, host, capture):
     client = browser_for("member")
-    with capture() as callbacks:
-        client.post("/instances/batch/delete/", {"id": [running.pk], "confirm": "1"})
-    Deliver(host)(callbacks)
+    client.post("/instances/batch/delete/", {"id": [running.pk], "confirm": "1"})
+    Deliver(host)(run_jobs(capture))
     assert Instance.objects.get(pk=running.pk).deleted
     assert ComputeHost.objects.get().vcpus_used == 0
+
+
+def test_all_matching_acts_on_every_instance_the_filter_matches_across_pages(world, host, capture):
+    compute = ComputeHost.objects.get()
+    bulk_instances(world["home"], 3, host=compute)
+    Instance.objects.update(name="keep")
+    bulk_instances(world["home"], 45, host=compute)
+    bulk_instances(world["other"], 5, host=compute)
+    client = browser_for("member")
+    listing = client.get("/instances/?name=bulk").content.decode()
+    assert 'data-total="45"' in listing and "Select all 45 matching instances" in listing
+    confirm = client.get("/instances/batch/stop/", {"all": "1", "name": "bulk"}).content.decode()
+    assert "all 45 instances matching the filter" in confirm and 'name="all" value="1"' in confirm
+    client.post("/instances/batch/stop/", {"all": "1", "name": "bulk", "confirm": "1"})
+    job = BulkJob.objects.get()
+    assert job.total == 45
+    assert not job.items.exclude(name__startswith="bulk").exists()
+    run_jobs(capture)
+    stopping = Instance.objects.filter(task_state=TaskState.POWERING_OFF)
+    assert stopping.count() == 45 and set(stopping.values_list("project", flat=True)) == {world["home"].pk}
 
 
 def test_batch_actions_ignore_other_projects_instances(world, running):

@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from dashboard import bulk
 from instances.compute import agent
 from instances.compute.manager import ComputeManager
 from instances.models import ComputeHost, Instance
@@ -92,8 +93,9 @@ def test_hypervisors_show_capacity_bars_that_follow_launch_and_delete(world, hos
     card = admin.get("/admin/hypervisors/").content.decode().split('data-host="host1"')[1]
     assert 'data-testid="vcpus-used">1 / 8' in card and 'data-testid="ram-used">128 MB / 4096 MB' in card
     assert 'data-testid="disk-used">2 GB / 100 GB' in card and "1 instance<" in card
+    job = browser_for("member").post("/instances/batch/delete/", {"id": [instance.pk], "confirm": "1"})
     with capture() as callbacks:
-        browser_for("member").post("/instances/batch/delete/", {"id": [instance.pk], "confirm": "1"})
+        bulk.run_job(job.url.split("/")[2])
     Deliver(host)(callbacks)
     card = admin.get("/admin/hypervisors/").content.decode().split('data-host="host1"')[1]
     assert 'data-testid="vcpus-used">0 / 8' in card and "0 instances<" in card
