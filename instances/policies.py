@@ -37,6 +37,7 @@ QUOTA_UPDATE = "os_compute_api:os-quota-sets:update"
 QUOTA_DEFAULTS = "os_compute_api:os-quota-sets:defaults"
 LIMITS = "os_compute_api:limits"
 SERVICES_UPDATE = "os_compute_api:os-services:update"
+MIGRATE_LIVE = "os_compute_api:os-migrate-server:migrate_live"
 
 _ACT = "Project members act on their project's servers; administrators on any."
 RULES = [
@@ -62,6 +63,7 @@ RULES = [
     RuleDefault(REMOTE_CONSOLES, ADMIN_OR_MEMBER, "Open a server's console in the browser (noVNC)."),
     RuleDefault(EXTENDED_SERVER_ATTRIBUTES, ADMIN, "See OS-EXT-SRV-ATTR:* (the host) of servers."),
     RuleDefault(HYPERVISORS_LIST, ADMIN, "List compute hosts."),
+    RuleDefault(MIGRATE_LIVE, ADMIN, "Live-migrate a server to another host (os-migrateLive)."),
     RuleDefault(HYPERVISORS_DETAIL, ADMIN, "List compute hosts with details."),
     RuleDefault(HYPERVISORS_SHOW, ADMIN, "Show a compute host."),
     RuleDefault(HYPERVISORS_STATISTICS, ADMIN, "Sum the capacity of all compute hosts (before 2.88)."),

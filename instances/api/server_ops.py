@@ -19,7 +19,7 @@ from images.models import Image
 from instances import policies
 from instances.api import server_json
 from instances.models import Instance
-from instances.services import rebuild, resize
+from instances.services import live_migration, rebuild, resize
 
 # action body key → handler method of DiskOpsActions
 HANDLERS = {
@@ -29,6 +29,7 @@ HANDLERS = {
     "rebuild": "_rebuild",
     "rescue": "_rescue",
     "unrescue": "_unrescue",
+    "os-migrateLive": "_migrate_live",
 }
 
 _DISK_CONFIG = ("AUTO", "MANUAL")
@@ -190,4 +191,26 @@ class DiskOpsActions:
         authorize(ctx, policies.UNRESCUE, {"project_id": instance.project_id})
         _null_body(body, name)
         rebuild.begin_unrescue(ctx, instance, self.request_id(request))
+        return self.empty(202)
+
+    def _migrate_live(self, request, ctx: RequestContext, instance: Instance, name: str, body: dict):
+        """Nova's os-migrateLive: ``host`` (null: the scheduler picks), ``block_migration`` (true or
+        "auto" from 2.25; false is refused, as hosts share no storage); ``disk_over_commit`` (before
+        2.25) and ``force`` (2.30–2.67) are accepted and change nothing."""
+        authorize(ctx, policies.MIGRATE_LIVE, {"project_id": instance.project_id})
+        data = body[name]
+        if not isinstance(data, dict):
+            raise invalid(name, data, "It must be an object.")
+        _only(data, {"host", "block_migration", "disk_over_commit", "force"}, name)
+        if "block_migration" not in data:
+            raise BadRequest(
+                "Invalid input for field/attribute os-migrateLive. 'block_migration' is a required property"
+            )
+        block = data["block_migration"]
+        if block != "auto":
+            block = boolean("block_migration", block)
+        host = data.get("host")
+        if host is not None and (not isinstance(host, str) or not host.strip()):
+            raise invalid("host", host, "It must be a non-empty string or null.")
+        live_migration.begin(ctx, instance, host, block, self.request_id(request))
         return self.empty(202)

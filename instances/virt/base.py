@@ -358,8 +358,13 @@ class VirtDriver(abc.ABC):
         the destination complete; on failure the source runs as before (VirtError)."""
         raise VirtError(f"the {self.name} driver cannot live-migrate guests")
 
-    def finish_incoming(self, uuid: str, running: bool = True) -> None:
-        """Destination: the copy is over, the guest runs here (or stays paused if it was)."""
+    def finish_incoming(self, uuid: str, running: bool = True, console_before: str = "") -> None:
+        """Destination: the copy is over, the guest runs here (or stays paused if it was); its
+        console log starts with ``console_before`` (the end of the source's)."""
+        raise VirtError(f"the {self.name} driver cannot live-migrate guests")
+
+    def has_left(self, uuid: str) -> bool:
+        """Source: True once the guest's copy is complete elsewhere (this one stays paused)."""
         raise VirtError(f"the {self.name} driver cannot live-migrate guests")
 
     def resume_source(self, uuid: str) -> None:

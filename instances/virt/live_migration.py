@@ -122,9 +122,15 @@ def _family(address: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ipaddress.ip_address(address).version == 6 else socket.AF_INET
 
 
-def finish_incoming(driver: QemuDriver, uuid: str, running: bool = True) -> None:
+def finish_incoming(driver: QemuDriver, uuid: str, running: bool = True, console_before: str = "") -> None:
     """The migration is complete and the source's mirrors have ended: stop exporting the disks and
-    start the vCPUs (a guest that was paused on the source stays paused)."""
+    start the vCPUs (a guest that was paused on the source stays paused). ``console_before`` goes
+    into the console log first: QEMU appends to it, and the guest has written nothing here yet."""
+    if console_before:
+        log = driver.dirs.dir(uuid) / "console.log"
+        if not log.exists() or log.stat().st_size == 0:  # not again on a second delivery
+            with open(log, "ab") as fh:
+                fh.write(console_before.encode())
     with driver._qmp(uuid, timeout=30) as qmp:
         status = qmp.execute("query-migrate") or {}
         if status.get("status") != "completed":

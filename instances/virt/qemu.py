@@ -463,9 +463,12 @@ class QemuDriver(VirtDriver):
         with self.dirs.lock(uuid):
             live_migration.migrate_to(self, uuid, endpoint, timeout)
 
-    def finish_incoming(self, uuid: str, running: bool = True) -> None:
+    def finish_incoming(self, uuid: str, running: bool = True, console_before: str = "") -> None:
         with self.dirs.lock(uuid):
-            live_migration.finish_incoming(self, uuid, running)
+            live_migration.finish_incoming(self, uuid, running, console_before)
+
+    def has_left(self, uuid: str) -> bool:
+        return self._pid(uuid) is not None and self._status(uuid) == "postmigrate"
 
     def resume_source(self, uuid: str) -> None:
         with self.dirs.lock(uuid):
