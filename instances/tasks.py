@@ -243,7 +243,7 @@ def check_live_migration_source(instance_id: str) -> None:
 
 
 @_action("prepare_live_migration", "Live migration")
-def prepare_live_migration(instance_id: str, layout: list) -> None:
+def prepare_live_migration(instance_id: str, layout: dict) -> None:
     agent.current().prepare_live_migration(instance_id, layout)
 
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 from instances.choices import BUILD_TASKS, DISK_TASKS, PowerState, TaskState, VmState
 from instances.compute.manager import POWER_TO_DB, ComputeManager
 from instances.models import ComputeHost, Instance
-from instances.services import claims, consoles, servers, shelve
+from instances.services import claims, consoles, live_migration, servers, shelve
 from instances.virt import VirtError
 
 log = logging.getLogger(__name__)
@@ -259,6 +259,10 @@ def sweep_stuck() -> dict[str, int]:
             f"Instance {instance.pk} was stuck in task state {instance.task_state} "
             f"for more than {settings.COMPUTE_TASK_TIMEOUT} seconds."
         )
+        if instance.task_state == TaskState.MIGRATING:
+            # Given up like a failed one: the target's claim goes back, the instance stays where it is.
+            counts["stuck"] += live_migration.failed(instance.pk, message)
+            continue
         counts["stuck"] += servers.set_error(instance.pk, message, expected_task=instance.task_state)
     return counts
 

@@ -3,9 +3,11 @@ services.live_migration; the QEMU side in virt/live_migration.py). Mixed into Co
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import logging
 import shutil
+from pathlib import Path
 
 from django.conf import settings
 
@@ -17,6 +19,7 @@ from instances.services import live_migration as service
 from instances.virt import disks
 from instances.virt.base import IncomingEndpoint, VirtError
 from instances.virt.base import PowerState as DriverPower
+from instances.virt.state import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +27,7 @@ FAILURES = (BuildAbort, VirtError, OSError)
 # The end of the source's console log that the target's log starts with, so the log reads on
 # across the move.
 CONSOLE_TAIL = 256 * 1024
+CONFIG_DRIVE_LIMIT = 16 * 1024 * 1024  # it travels in a task message; drives are a few hundred KiB
 
 
 class LiveMigrationMixin:
@@ -57,18 +61,23 @@ class LiveMigrationMixin:
             try:
                 if self.driver.power_state(uuid) not in (DriverPower.RUNNING, DriverPower.PAUSED):
                     raise VirtError(f"guest {uuid} is not running here")
-                layout = []
-                for disk in self.driver.saved_spec(uuid).disks:
+                spec = self.driver.saved_spec(uuid)
+                layout: dict = {"disks": [], "config_drive": ""}
+                for disk in spec.disks:
                     if disk.readonly:
                         continue
                     details = disks.info(disk.path, disk.format, in_use=True)
-                    layout.append(
-                        {
-                            "target": disk.target,
-                            "size": details.virtual_size,
-                            "overlay": bool(details.backing_file),
-                        }
-                    )
+                    size, overlay = details.virtual_size, bool(details.backing_file)
+                    layout["disks"].append({"target": disk.target, "size": size, "overlay": overlay})
+                if spec.config_drive:
+                    # The guest may have it mounted: the target gets these bytes, not a drive
+                    # written anew (that one would have other timestamps).
+                    drive = Path(spec.config_drive)
+                    if drive.stat().st_size > CONFIG_DRIVE_LIMIT:
+                        raise VirtError(
+                            f"the config drive of guest {uuid} is over {CONFIG_DRIVE_LIMIT} bytes"
+                        )
+                    layout["config_drive"] = base64.b64encode(drive.read_bytes()).decode()
             except FAILURES as exc:
                 self._give_up(instance, "before it began", exc)
                 return
@@ -76,7 +85,7 @@ class LiveMigrationMixin:
 
     # -- 2. target: empty disks, the guest waiting -----------------------------------------------
 
-    def prepare_live_migration(self, instance_id: str, layout: list[dict]) -> None:
+    def prepare_live_migration(self, instance_id: str, layout: dict) -> None:
         with self.op_lock(instance_id):
             instance = self._migrating_here(instance_id, as_target=True)
             if instance is None:
@@ -84,8 +93,10 @@ class LiveMigrationMixin:
             uuid = str(instance.pk)
             try:
                 self.destroy_local(uuid)  # a half-done earlier attempt
-                self._incoming_disks(instance, layout)
+                self._incoming_disks(instance, layout["disks"])
                 spec = self.plugged_spec(instance)
+                if spec.config_drive and layout.get("config_drive"):
+                    write_atomic(Path(spec.config_drive), base64.b64decode(layout["config_drive"]))
                 endpoint = self.driver.prepare_incoming(spec, settings.LIVE_MIGRATION_ADDRESS)
             except FAILURES as exc:
                 with contextlib.suppress(VirtError):

@@ -103,8 +103,9 @@ def _hand_over(instance_id, task: str, *args, to_target: bool) -> bool:
     return True
 
 
-def source_checked(instance_id, layout: list[dict]) -> bool:
-    """Step 1 done: the target makes the disks ``layout`` describes and waits for the guest."""
+def source_checked(instance_id, layout: dict) -> bool:
+    """Step 1 done: the target makes the disks ``layout`` describes (and gets the config drive's
+    bytes) and waits for the guest."""
     return _hand_over(instance_id, "instances.prepare_live_migration", layout, to_target=True)
 
 

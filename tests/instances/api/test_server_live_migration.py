@@ -4,7 +4,10 @@ failures that leave the instance running where it was, and the 400s, 403s and 40
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from instances.choices import PowerState, TaskState, VmState
 from instances.compute import agent
@@ -44,6 +47,8 @@ def migrate_live(world, capture, server_id, *managers, who="admin", **body):
 def test_a_running_server_moves_to_the_host_the_admin_names(world, host, host2, image, tiny, capture):
     server_id = launch(world, capture, image, tiny, host, host2)
     assert usage("host1") == (1, 128, 2) and usage("host2") == (0, 0, 0)
+    instance = Instance.objects.get(pk=server_id)
+    drive = host.config_drive_path(instance).read_bytes()
 
     response, ran = migrate_live(world, capture, server_id, host, host2, host="host2")
 
@@ -61,6 +66,8 @@ def test_a_running_server_moves_to_the_host_the_admin_names(world, host, host2, 
     assert root.backing_file == str(host2.cache.base_path(str(image.pk)).resolve())
     assert disks.info(paths["vdb"], "qcow2").virtual_size == 1 * GiB
     assert disks.info(paths["vdh"], "qcow2").backing_file is None
+    # The guest may have its config drive mounted: the same bytes, not a drive written anew.
+    assert host2.config_drive_path(instance).read_bytes() == drive
     # Nothing of it is left on the source, and the claim moved with it.
     assert host.driver.list_defined() == [] and not (host.disks_dir / server_id).exists()
     assert usage("host1") == (0, 0, 0) and usage("host2") == (1, 128, 2)
@@ -193,3 +200,27 @@ def test_a_host_without_room_is_a_400(world, host, host2, image, tiny, capture):
     ComputeHost.objects.filter(name="host2").update(memory_mb_used=4096)
     response, _ = migrate_live(world, capture, server_id, host, host2, host="host2")
     assert response.status_code == 400 and "No valid host" in response.content.decode()
+
+
+def test_a_migration_stuck_past_the_task_timeout_is_given_up(
+    world, host, host2, image, tiny, capture, settings
+):
+    server_id = launch(world, capture, image, tiny, host, host2)
+    with capture():  # the steps are enqueued, never delivered: both agents stay silent
+        body = {"os-migrateLive": {"host": None, "block_migration": "auto"}}
+        assert world["admin"].post(f"/servers/{server_id}/action", body, "2.30").status_code == 202
+    Instance.objects.filter(pk=server_id).update(task_started_at=timezone.now() - timedelta(hours=2))
+    settings.COMPUTE_TASK_TIMEOUT = 3600
+
+    with capture():
+        assert agent.sweep_stuck()["stuck"] == 1
+
+    instance = Instance.objects.get(pk=server_id)
+    assert (instance.vm_state, instance.task_state, instance.host.name) == (
+        VmState.ACTIVE,
+        TaskState.NONE,
+        "host1",
+    )
+    assert instance.live_migration_target is None and "stuck" in instance.fault_message
+    assert usage("host2") == (0, 0, 0)
+    assert actions(server_id)[-1] == ("live-migration", "Error")
