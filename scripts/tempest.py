@@ -271,7 +271,8 @@ def write_config(client: Client, password: str, workspace: Path, accounts: Path 
             "metadata_service": "true",
             "disk_config": "true",
             "personality": "false",
-            # os-migrateLive copies the local disks (hosts share no storage); volumes must be detached.
+            # os-migrateLive copies the local disks (hosts share no storage) and keeps attached volumes;
+            # a server booted from a volume is not tried here.
             "live_migration": "true",
             "block_migration_for_live_migration": "true",
             "volume_backed_live_migration": "false",

@@ -45,6 +45,11 @@ class LiveMigrationMixin:
             action_log.start_event(instance.pk, TaskState.MIGRATING, self.host_name)
         return instance
 
+    def _shared_disks(self, instance: Instance) -> tuple[str, ...]:
+        """The targets of the instance's volumes: files in the volumes directory every compute host
+        shares (STRATUS_VOLUMES_DIR), which both guests open and nothing copies."""
+        return tuple(sorted(d.target for d in self.volume_disks(instance)))
+
     def _give_up(self, instance: Instance, step: str, exc: BaseException, **kwargs) -> None:
         message = f"Live migration of instance {instance.pk} failed {step} on host {self.host_name}: {exc}"
         log.warning("%s", message)
@@ -62,9 +67,10 @@ class LiveMigrationMixin:
                 if self.driver.power_state(uuid) not in (DriverPower.RUNNING, DriverPower.PAUSED):
                     raise VirtError(f"guest {uuid} is not running here")
                 spec = self.driver.saved_spec(uuid)
-                layout: dict = {"disks": [], "config_drive": ""}
+                shared = self._shared_disks(instance)
+                layout: dict = {"disks": [], "config_drive": "", "shared": list(shared)}
                 for disk in spec.disks:
-                    if disk.readonly:
+                    if disk.readonly or disk.target in shared:
                         continue
                     details = disks.info(disk.path, disk.format, in_use=True)
                     size, overlay = details.virtual_size, bool(details.backing_file)
@@ -97,7 +103,10 @@ class LiveMigrationMixin:
                 spec = self.plugged_spec(instance)
                 if spec.config_drive and layout.get("config_drive"):
                     write_atomic(Path(spec.config_drive), base64.b64decode(layout["config_drive"]))
-                endpoint = self.driver.prepare_incoming(spec, settings.LIVE_MIGRATION_ADDRESS)
+                shared = self._shared_disks(instance)
+                if set(shared) != set(layout.get("shared", ())):
+                    raise VirtError("the instance's volumes changed since the migration began")
+                endpoint = self.driver.prepare_incoming(spec, settings.LIVE_MIGRATION_ADDRESS, shared)
             except FAILURES as exc:
                 with contextlib.suppress(VirtError):
                     self.destroy_local(uuid)
@@ -140,7 +149,10 @@ class LiveMigrationMixin:
             else:
                 try:
                     self.driver.migrate_to(
-                        uuid, IncomingEndpoint.from_dict(endpoint), timeout=settings.LIVE_MIGRATION_TIMEOUT
+                        uuid,
+                        IncomingEndpoint.from_dict(endpoint),
+                        timeout=settings.LIVE_MIGRATION_TIMEOUT,
+                        shared=self._shared_disks(instance),
                     )
                 except FAILURES as exc:
                     self._give_up(instance, "while copying it", exc)

@@ -29,7 +29,6 @@ from instances.compute import scheduler
 from instances.models import ComputeHost, Instance
 from instances.services import locks
 from instances.services.action_log import finish_action, record_action
-from instances.services.attachments import attached_disks
 from instances.services.resize import invalid_state
 
 ACTION = "live-migration"
@@ -51,8 +50,6 @@ def begin(ctx, instance: Instance, host: str | None, block_migration, request_id
             f"Instance {instance.pk} has local disks and compute hosts share no storage: "
             "live migration needs block_migration true or auto."
         )
-    if attached_disks(instance.pk):
-        raise BadRequest(f"Instance {instance.pk} has volumes attached: detach them to live-migrate it.")
     if instance.host_id is None or instance.vm_state not in MIGRATABLE:
         raise invalid_state("os-migrateLive", instance.pk)
     if host is not None and host == instance.host.name:

@@ -349,11 +349,16 @@ class VirtDriver(abc.ABC):
 
     # Live migration (see live_migration.py for the QEMU driver's way). A driver without it says so.
 
-    def prepare_incoming(self, spec: GuestSpec, address: str) -> IncomingEndpoint:
-        """Destination: start the guest waiting for its memory and disks, listening on ``address``."""
+    def prepare_incoming(
+        self, spec: GuestSpec, address: str, shared: tuple[str, ...] = ()
+    ) -> IncomingEndpoint:
+        """Destination: start the guest waiting for its memory and disks, listening on ``address``;
+        the disks named in ``shared`` are on storage both hosts reach and are not copied."""
         raise VirtError(f"the {self.name} driver cannot live-migrate guests")
 
-    def migrate_to(self, uuid: str, endpoint: IncomingEndpoint, timeout: float = 600.0) -> None:
+    def migrate_to(
+        self, uuid: str, endpoint: IncomingEndpoint, timeout: float = 600.0, shared: tuple[str, ...] = ()
+    ) -> None:
         """Source: copy the disks and the memory to ``endpoint``; returns with the source paused and
         the destination complete; on failure the source runs as before (VirtError)."""
         raise VirtError(f"the {self.name} driver cannot live-migrate guests")

@@ -132,7 +132,9 @@ class FakeDriver(VirtDriver):
 
     # -- live migration: no memory or disks move; the states change as the QEMU driver's do ---------
 
-    def prepare_incoming(self, spec: GuestSpec, address: str) -> IncomingEndpoint:
+    def prepare_incoming(
+        self, spec: GuestSpec, address: str, shared: tuple[str, ...] = ()
+    ) -> IncomingEndpoint:
         with self.dirs.lock(spec.uuid):
             for disk in spec.disks:
                 if not Path(disk.path).exists():
@@ -140,10 +142,13 @@ class FakeDriver(VirtDriver):
             self.dirs.save_spec(spec)
             self._set(spec.uuid, PowerState.PAUSED)
             write_atomic(self.dirs.dir(spec.uuid) / "incoming", b"")
-            exports = tuple(d.target for d in sorted(spec.disks, key=lambda d: d.target) if not d.readonly)
+            ordered = sorted(spec.disks, key=lambda d: d.target)
+            exports = tuple(d.target for d in ordered if not d.readonly and d.target not in shared)
             return IncomingEndpoint(address, 10809, 49152, exports)
 
-    def migrate_to(self, uuid: str, endpoint: IncomingEndpoint, timeout: float = 600.0) -> None:
+    def migrate_to(
+        self, uuid: str, endpoint: IncomingEndpoint, timeout: float = 600.0, shared: tuple[str, ...] = ()
+    ) -> None:
         with self.dirs.lock(uuid):
             self._expect(uuid, PowerState.RUNNING, PowerState.PAUSED)
             write_atomic(self.dirs.dir(uuid) / "left", self._get(uuid).value.encode())

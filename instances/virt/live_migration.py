@@ -80,10 +80,13 @@ def _wait(what: str, check: Callable[[], bool], timeout: float) -> None:
 # -- destination ---------------------------------------------------------------------------------
 
 
-def prepare_incoming(driver: QemuDriver, spec: GuestSpec, address: str) -> IncomingEndpoint:
-    """Start the destination guest waiting for the migration (see the module's step 1). On any
-    failure the destination QEMU is stopped and its runtime files removed; the disks are the
-    caller's."""
+def prepare_incoming(
+    driver: QemuDriver, spec: GuestSpec, address: str, shared: tuple[str, ...] = ()
+) -> IncomingEndpoint:
+    """Start the destination guest waiting for the migration (see the module's step 1). The disks
+    named in ``shared`` are files both hosts reach (volumes): they are not copied; QEMU opens them
+    here without taking their locks until the guest arrives. On any failure the destination QEMU
+    is stopped and its runtime files removed; the disks are the caller's."""
     _check_address(address)
     uuid = spec.uuid
     if driver._pid(uuid) is not None:
@@ -99,7 +102,11 @@ def prepare_incoming(driver: QemuDriver, spec: GuestSpec, address: str) -> Incom
                 qmp.execute("nbd-server-start", addr={"type": "fd", "data": {"str": NBD_LISTEN_FD}})
         finally:
             listener.close()  # QEMU holds its own copy of the listening socket now
-        exports = tuple(d.target for d in sorted(spec.disks, key=lambda d: d.target) if not d.readonly)
+        exports = tuple(
+            d.target
+            for d in sorted(spec.disks, key=lambda d: d.target)
+            if not d.readonly and d.target not in shared
+        )
         with driver._qmp(uuid, timeout=30) as qmp:
             for target in exports:
                 export = {"id": f"migration-{target}", "node-name": f"fmt-{target}", "name": target}
@@ -146,17 +153,25 @@ def finish_incoming(driver: QemuDriver, uuid: str, running: bool = True, console
 # -- source --------------------------------------------------------------------------------------
 
 
-def migrate_to(driver: QemuDriver, uuid: str, endpoint: IncomingEndpoint, timeout: float = TIMEOUT) -> None:
-    """Copy the disks and the memory to the prepared destination (the module's step 2). Returns
-    with the source paused and complete on the destination; raises VirtError with the source
-    running as before."""
+def migrate_to(
+    driver: QemuDriver,
+    uuid: str,
+    endpoint: IncomingEndpoint,
+    timeout: float = TIMEOUT,
+    shared: tuple[str, ...] = (),
+) -> None:
+    """Copy the disks (all writable ones but those in ``shared``) and the memory to the prepared
+    destination (the module's step 2). Returns with the source paused and complete on the
+    destination; raises VirtError with the source running as before."""
     driver._running_pid(uuid)
     spec = driver.dirs.load_spec(uuid)
     for target in endpoint.exports:
         disk = spec.disk(target)
         if disk is None or disk.readonly:
             raise VirtError(f"guest {uuid} has no writable disk {target} to copy")
-    missing = [d.target for d in spec.disks if not d.readonly and d.target not in endpoint.exports]
+    missing = [
+        d.target for d in spec.disks if not d.readonly and d.target not in (*endpoint.exports, *shared)
+    ]
     if missing:
         raise VirtError(f"the destination has no disk for {', '.join(missing)} of guest {uuid}")
     qmp = _Session(driver, uuid)

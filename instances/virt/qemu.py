@@ -453,15 +453,21 @@ class QemuDriver(VirtDriver):
 
     # -- live migration (live_migration.py) -------------------------------------------------------
 
-    def prepare_incoming(self, spec: GuestSpec, address: str) -> IncomingEndpoint:
+    def prepare_incoming(
+        self, spec: GuestSpec, address: str, shared: tuple[str, ...] = ()
+    ) -> IncomingEndpoint:
         with self.dirs.lock(spec.uuid):
-            return live_migration.prepare_incoming(self, spec, address)
+            return live_migration.prepare_incoming(self, spec, address, shared)
 
     def migrate_to(
-        self, uuid: str, endpoint: IncomingEndpoint, timeout: float = live_migration.TIMEOUT
+        self,
+        uuid: str,
+        endpoint: IncomingEndpoint,
+        timeout: float = live_migration.TIMEOUT,
+        shared: tuple[str, ...] = (),
     ) -> None:
         with self.dirs.lock(uuid):
-            live_migration.migrate_to(self, uuid, endpoint, timeout)
+            live_migration.migrate_to(self, uuid, endpoint, timeout, shared)
 
     def finish_incoming(self, uuid: str, running: bool = True, console_before: str = "") -> None:
         with self.dirs.lock(uuid):

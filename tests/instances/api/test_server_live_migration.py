@@ -9,14 +9,16 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from instances.choices import PowerState, TaskState, VmState
+from instances.choices import PowerState, TaskState, VmState, VolumeStatus
 from instances.compute import agent
-from instances.models import ComputeHost, Instance
+from instances.models import ComputeHost, Instance, Volume
 from instances.virt import disks
 from instances.virt.base import PowerState as DriverPower
 from instances.virt.base import VirtError
 from tests.instances.api.test_server_resize_rebuild_rescue import act, actions, launch, show, usage
+from tests.instances.api.test_volumes import create
 from tests.instances.conftest import make_host
+from tests.instances.volume_support import Run, VolumeCaller
 
 GiB = 1024**3
 STEPS = [
@@ -36,6 +38,12 @@ def capture(django_capture_on_commit_callbacks):
 @pytest.fixture
 def host2(host, tmp_path):
     return make_host(tmp_path, "host2")
+
+
+@pytest.fixture
+def cinder(world, settings, tmp_path):
+    settings.VOLUMES_DIR = tmp_path / "volumes"  # one directory both hosts reach
+    return {"member": VolumeCaller(world["member"])}
 
 
 def migrate_live(world, capture, server_id, *managers, who="admin", **body):
@@ -121,7 +129,7 @@ def test_a_target_that_cannot_prepare_leaves_the_server_running_where_it_was(
 ):
     server_id = launch(world, capture, image, tiny, host, host2)
 
-    def refuse(spec, address):
+    def refuse(spec, address, shared=()):
         raise VirtError("no room for the guest")
 
     monkeypatch.setattr(host2.driver, "prepare_incoming", refuse)
@@ -224,3 +232,26 @@ def test_a_migration_stuck_past_the_task_timeout_is_given_up(
     assert instance.live_migration_target is None and "stuck" in instance.fault_message
     assert usage("host2") == (0, 0, 0)
     assert actions(server_id)[-1] == ("live-migration", "Error")
+
+
+def test_an_attached_volume_stays_where_it_is_and_the_new_host_opens_it(
+    world, cinder, host, host2, image, tiny, capture
+):
+    server_id = launch(world, capture, image, tiny, host, host2)
+    volume_id = create(cinder, capture, host)["id"]
+    with capture() as callbacks:
+        response = world["member"].post(
+            f"/servers/{server_id}/os-volume_attachments", {"volumeAttachment": {"volumeId": volume_id}}
+        )
+    assert response.status_code == 200, response.content
+    Run(capture, host)(callbacks)
+    path = str(Volume.objects.get(pk=volume_id).path)
+
+    response, ran = migrate_live(world, capture, server_id, host, host2, host="host2")
+
+    assert ran == STEPS
+    assert host2.driver.saved_spec(server_id).disk("vdc").path == path  # the volumes directory is shared
+    assert sorted(p.name for p in (host2.disks_dir / server_id).iterdir()) == [
+        "disk", "disk.config", "disk.eph0", "disk.swap",
+    ]  # fmt: skip
+    assert Volume.objects.get(pk=volume_id).status == VolumeStatus.IN_USE

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from instances.virt import disks
-from instances.virt.base import DiskSpec, GuestSpec, PowerState, VirtError
+from instances.virt.base import DiskSpec, GuestSpec, IncomingEndpoint, PowerState, VirtError
 from instances.virt.bootsector import build_ticker_image
 from instances.virt.qemu import QemuDriver
 from instances.virt.qmp import QMPClient
@@ -218,3 +218,35 @@ def test_the_migration_address_must_be_an_ip_address(hosts, limits):
     with pytest.raises(VirtError, match="IP address"):
         destination.driver.prepare_incoming(spec, "compute-2.example")
     assert destination.driver.list_defined() == []
+
+
+def test_a_volume_both_hosts_reach_is_not_copied_and_the_guest_keeps_using_it(hosts, limits, tmp_path):
+    source, destination = hosts
+    volume = disks.create_blank(tmp_path / "volumes" / "volume-1", size_mb=8, limits=limits)
+    spec = running_guest(source, limits)
+    source.driver.attach_disk(spec.uuid, DiskSpec(str(volume), "qcow2", "vdc"))
+    spec = source.driver.saved_spec(spec.uuid)
+    write_block(source, spec.uuid, "vdc", 0x77, "256k")
+    target = spec.with_disks([*destination.disks_for(spec.uuid, limits), spec.disk("vdc")])
+
+    endpoint = destination.driver.prepare_incoming(target, "127.0.0.1", shared=("vdc",))
+    assert endpoint.exports == ("vda", "vdb")
+    source.driver.migrate_to(spec.uuid, endpoint, shared=("vdc",))
+    destination.driver.finish_incoming(spec.uuid)
+    source.driver.destroy(spec.uuid)
+
+    wait_ticks(destination, spec.uuid, 2)
+    # The destination took the volume over, locks and all: it writes to it as the source did.
+    write_block(destination, spec.uuid, "vdc", 0x78, "512k")
+    assert read_matches(str(volume), 0x77, "256k") and read_matches(str(volume), 0x78, "512k")
+
+
+def test_a_disk_neither_copied_nor_shared_is_refused_before_anything_moves(hosts, limits):
+    source, destination = hosts
+    spec = running_guest(source, limits)
+    endpoint = destination.driver.prepare_incoming(destination_spec(destination, spec, limits), "127.0.0.1")
+    incomplete = IncomingEndpoint(endpoint.address, endpoint.nbd_port, endpoint.migration_port, ("vda",))
+    with pytest.raises(VirtError, match="no disk for vdb"):
+        source.driver.migrate_to(spec.uuid, incomplete)
+    assert source.driver.power_state(spec.uuid) == PowerState.RUNNING
+    assert migration_leftovers(source, spec.uuid) == ([], [])
