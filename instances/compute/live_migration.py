@@ -148,7 +148,7 @@ class LiveMigrationMixin:
                 tail = self._console_tail(uuid)  # a second delivery after the copy was complete
             else:
                 try:
-                    self.driver.migrate_to(
+                    figures = self.driver.migrate_to(
                         uuid,
                         IncomingEndpoint.from_dict(endpoint),
                         timeout=settings.LIVE_MIGRATION_TIMEOUT,
@@ -157,6 +157,11 @@ class LiveMigrationMixin:
                 except FAILURES as exc:
                     self._give_up(instance, "while copying it", exc)
                     return
+                log.info(
+                    "instance %s copied to %s: memory in %s ms, %s ms stopped, %s bytes sent",
+                    uuid, instance.live_migration_target.name, figures.get("total-time"),
+                    figures.get("downtime"), (figures.get("ram") or {}).get("transferred"),
+                )  # fmt: skip
                 tail = self._console_tail(uuid)
             service.memory_copied(instance.pk, tail)
 

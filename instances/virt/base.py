@@ -358,9 +358,10 @@ class VirtDriver(abc.ABC):
 
     def migrate_to(
         self, uuid: str, endpoint: IncomingEndpoint, timeout: float = 600.0, shared: tuple[str, ...] = ()
-    ) -> None:
+    ) -> dict:
         """Source: copy the disks and the memory to ``endpoint``; returns with the source paused and
-        the destination complete; on failure the source runs as before (VirtError)."""
+        the destination complete, with the driver's figures of the copy (may be empty); on failure
+        the source runs as before (VirtError)."""
         raise VirtError(f"the {self.name} driver cannot live-migrate guests")
 
     def finish_incoming(self, uuid: str, running: bool = True, console_before: str = "") -> None:

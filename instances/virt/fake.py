@@ -148,11 +148,12 @@ class FakeDriver(VirtDriver):
 
     def migrate_to(
         self, uuid: str, endpoint: IncomingEndpoint, timeout: float = 600.0, shared: tuple[str, ...] = ()
-    ) -> None:
+    ) -> dict:
         with self.dirs.lock(uuid):
             self._expect(uuid, PowerState.RUNNING, PowerState.PAUSED)
             write_atomic(self.dirs.dir(uuid) / "left", self._get(uuid).value.encode())
             self._set(uuid, PowerState.PAUSED)
+            return {}
 
     def has_left(self, uuid: str) -> bool:
         return (self.dirs.dir(uuid) / "left").exists()

@@ -159,10 +159,11 @@ def migrate_to(
     endpoint: IncomingEndpoint,
     timeout: float = TIMEOUT,
     shared: tuple[str, ...] = (),
-) -> None:
+) -> dict[str, Any]:
     """Copy the disks (all writable ones but those in ``shared``) and the memory to the prepared
     destination (the module's step 2). Returns with the source paused and complete on the
-    destination; raises VirtError with the source running as before."""
+    destination, with QEMU's figures of the memory copy (``query-migrate``: total-time and
+    downtime in ms, ram bytes); raises VirtError with the source running as before."""
     driver._running_pid(uuid)
     spec = driver.dirs.load_spec(uuid)
     for target in endpoint.exports:
@@ -199,6 +200,7 @@ def migrate_to(
             lambda: _migration_done(qmp),
             max(1.0, deadline - time.monotonic()),
         )
+        figures = qmp("query-migrate") or {}
         for job in jobs:
             # A ready mirror that is cancelled completes without a pivot: the source keeps its disk.
             qmp("block-job-cancel", device=job)
@@ -210,6 +212,7 @@ def migrate_to(
     except VirtError:
         _roll_back(qmp, jobs, nodes, was_running)
         raise
+    return figures
 
 
 def resume_source(driver: QemuDriver, uuid: str) -> None:

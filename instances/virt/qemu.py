@@ -465,9 +465,9 @@ class QemuDriver(VirtDriver):
         endpoint: IncomingEndpoint,
         timeout: float = live_migration.TIMEOUT,
         shared: tuple[str, ...] = (),
-    ) -> None:
+    ) -> dict:
         with self.dirs.lock(uuid):
-            live_migration.migrate_to(self, uuid, endpoint, timeout, shared)
+            return live_migration.migrate_to(self, uuid, endpoint, timeout, shared)
 
     def finish_incoming(self, uuid: str, running: bool = True, console_before: str = "") -> None:
         with self.dirs.lock(uuid):
