@@ -16,7 +16,7 @@ import pytest
 from instances.virt.bootsector import build_ticker_image
 from instances.virt.qmp import QMPClient
 from tests.instances.live import Cloud, qemu_pids, token
-from tests.support.wait import wait_for
+from tests.support.wait import WaitTimeout, wait_for
 
 pytestmark = pytest.mark.live
 
@@ -79,17 +79,21 @@ def test_a_running_guest_moves_to_another_host_and_keeps_counting(
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
         try:
-            cli.run(
-                "--os-compute-api-version", "2.30", "server", "migrate", "--live-migration", "--host", second,
-                server_id,
-            )  # fmt: skip
+            # No microversion given: the client negotiates one (≥ 2.30 for --host, block_migration auto).
+            cli.run("server", "migrate", "--live-migration", "--host", second, server_id)
 
             def moved() -> bool:
                 shown = admin.server(server_id)
                 assert shown["status"] != "ERROR", shown.get("fault")
                 return shown["status"] == "ACTIVE" and shown["OS-EXT-SRV-ATTR:host"] == second
 
-            wait_for(moved, timeout=180, interval=0.1, what=f"the server to run on {second}")
+            try:
+                wait_for(moved, timeout=300, interval=0.1, what=f"the server to run on {second}")
+            except WaitTimeout as exc:
+                logs = "\n".join(
+                    live_stack.log(name) for name in ("compute-live1", f"compute-{second}", "web")
+                )
+                raise AssertionError(f"{exc}; statuses {statuses}\n{logs}") from exc
         finally:
             done.set()
             watcher.join()
