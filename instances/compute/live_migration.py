@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import logging
-import shutil
 from pathlib import Path
 
 from django.conf import settings
@@ -216,19 +215,16 @@ class LiveMigrationMixin:
         """Target: the migration was given up; the waiting guest and its disks go."""
         with self.op_lock(instance_id):
             instance = (
-                Instance.objects.select_related("network", "host")
+                Instance.objects.select_related("host", "live_migration_target")
                 .filter(pk=instance_id, deleted=False)
                 .first()
             )
-            if instance is None or (instance.host is not None and instance.host.name == self.host_name):
-                return  # it runs here (a newer migration finished): nothing to throw away
-            if (
-                instance.live_migration_target_id is not None
-                and instance.live_migration_target.name == self.host_name
+            if instance is not None and self.host_name in (
+                instance.host.name if instance.host else "",
+                instance.live_migration_target.name if instance.live_migration_target else "",
             ):
-                return  # a newer attempt to this host is under way
+                return  # it runs here after all, or a newer attempt to this host is under way
             self.destroy_local(str(instance_id))
-            shutil.rmtree(self.disks_dir / str(instance_id), ignore_errors=True)
 
     def resume_live_migration_source(self, instance_id: str, message: str) -> None:
         """Source: the target failed after the copy; the guest runs here again."""
