@@ -255,3 +255,23 @@ def test_an_attached_volume_stays_where_it_is_and_the_new_host_opens_it(
         "disk", "disk.config", "disk.eph0", "disk.swap",
     ]  # fmt: skip
     assert Volume.objects.get(pk=volume_id).status == VolumeStatus.IN_USE
+
+
+@pytest.mark.parametrize(
+    ("version", "body", "status"),
+    [
+        ("2.24", {"host": None, "block_migration": True, "disk_over_commit": False}, 202),
+        ("2.24", {"host": None, "block_migration": "auto", "disk_over_commit": False}, 400),
+        ("2.25", {"host": None, "block_migration": "auto", "disk_over_commit": False}, 400),
+        ("2.30", {"host": "host2", "block_migration": "auto", "force": False}, 202),
+        ("2.68", {"host": "host2", "block_migration": "auto", "force": False}, 400),
+        ("2.96", {"block_migration": "auto"}, 400),
+    ],
+)
+def test_the_body_follows_novas_microversions(
+    world, host, host2, image, tiny, capture, version, body, status
+):
+    server_id = launch(world, capture, image, tiny, host, host2)
+    with capture():
+        response = world["admin"].post(f"/servers/{server_id}/action", {"os-migrateLive": body}, version)
+    assert response.status_code == status, response.content
