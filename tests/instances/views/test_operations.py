@@ -180,3 +180,15 @@ def test_a_refused_live_migration_shows_the_reason_and_members_get_no_dialog(wor
     member = browser_for("member")
     assert member.get(f"/instances/{running.pk}/live-migrate/").status_code == 403
     assert "Live Migrate" not in member.get("/instances/").content.decode()
+
+
+def test_the_hypervisors_panel_leads_to_a_hosts_instances_with_their_live_migrate_action(
+    world, running, host2
+):
+    admin = browser_for("admin")
+    panel = admin.get("/admin/hypervisors/").content.decode()
+    assert 'href="/admin/instances/?host=host1"' in panel and 'href="/admin/instances/?host=host2"' in panel
+    on_host1 = admin.get("/admin/instances/?host=host1").content.decode()
+    assert f"/instances/{running.pk}/live-migrate/" in on_host1
+    on_host2 = admin.get("/admin/instances/?host=host2").content.decode()
+    assert str(running.pk) not in on_host2
