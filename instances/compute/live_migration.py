@@ -172,8 +172,11 @@ class LiveMigrationMixin:
             return False
 
     def _console_tail(self, uuid: str) -> str:
-        text = self.driver.console_output(uuid)
-        return text[-CONSOLE_TAIL:]
+        """The last CONSOLE_TAIL bytes of the guest's console log, read a chunk at a time."""
+        tail = b""
+        for chunk in self.driver.console_log(uuid):
+            tail = (tail + chunk)[-CONSOLE_TAIL:]
+        return tail.decode(errors="replace")
 
     # -- 4. target: run it -----------------------------------------------------------------------
 
