@@ -5,6 +5,7 @@ Every variable is parsed with its type; a bad value stops the process with a mes
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from datetime import timedelta
@@ -507,6 +508,22 @@ if CONTROLLER_URL and urlsplit(CONTROLLER_URL).scheme not in ("http", "https"):
     )
 if COMPUTE_IMAGE_SOURCE == "api" and not CONTROLLER_URL:
     raise ImproperlyConfigured("STRATUS_COMPUTE_IMAGE_SOURCE=api needs STRATUS_CONTROLLER_URL.")
+# Live migration: the IP address of this compute host on which a guest arriving from another host
+# is received (QEMU's NBD server for its disks and its migration listener, on ports chosen at run
+# time). Other compute hosts must reach it; the streams are not authenticated, so it belongs on a
+# network only compute hosts share (Nova's live_migration_inbound_addr).
+LIVE_MIGRATION_ADDRESS = _read("str", "STRATUS_LIVE_MIGRATION_ADDRESS", "127.0.0.1")
+try:
+    ipaddress.ip_address(LIVE_MIGRATION_ADDRESS)
+except ValueError:
+    raise ImproperlyConfigured(
+        f"STRATUS_LIVE_MIGRATION_ADDRESS={LIVE_MIGRATION_ADDRESS!r} must be an IP address."
+    ) from None
+# How long the copy of a guest's disks and memory may take before it is given up (the guest then
+# keeps running where it was).
+LIVE_MIGRATION_TIMEOUT = _read("float", "STRATUS_LIVE_MIGRATION_TIMEOUT", 600.0)
+if LIVE_MIGRATION_TIMEOUT <= 0:
+    raise ImproperlyConfigured("STRATUS_LIVE_MIGRATION_TIMEOUT must be positive.")
 CELERY_BEAT_SCHEDULE["compute-sync"] = {"task": "instances.sync_hosts", "schedule": COMPUTE_SYNC_INTERVAL}
 
 # --- Volumes (the Cinder subset) ---

@@ -44,6 +44,7 @@ class TaskState(models.TextChoices):
     SHELVING = "shelving", "Shelving"
     SHELVING_OFFLOADING = "shelving_offloading", "Shelving Offloading"
     UNSHELVING = "unshelving", "Unshelving"
+    MIGRATING = "migrating", "Migrating"  # a live migration
 
 
 class PowerState(models.IntegerChoices):
@@ -87,6 +88,8 @@ def api_status(vm_state: str, task_state: str) -> str:
         return "REBUILD"
     if vm_state == VmState.RESIZED:
         return "REVERT_RESIZE" if task_state == TaskState.RESIZE_REVERTING else "VERIFY_RESIZE"
+    if task_state == TaskState.MIGRATING and vm_state in (VmState.ACTIVE, VmState.PAUSED):
+        return "MIGRATING"
     if vm_state == VmState.ACTIVE:
         if task_state == TaskState.REBOOTING:
             return "REBOOT"
@@ -111,6 +114,7 @@ def api_status(vm_state: str, task_state: str) -> str:
 STATUS_FILTERS: dict[str, tuple[str, str | None]] = {
     "BUILD": (VmState.BUILDING, None),
     "ACTIVE": (VmState.ACTIVE, None),
+    "MIGRATING": (VmState.ACTIVE, TaskState.MIGRATING),
     "REBOOT": (VmState.ACTIVE, TaskState.REBOOTING),
     "HARD_REBOOT": (VmState.ACTIVE, TaskState.REBOOTING_HARD),
     "SHUTOFF": (VmState.STOPPED, None),

@@ -25,19 +25,27 @@ class InstanceFilter(django_filters.FilterSet):
     image = django_filters.CharFilter(field_name="image_id", label="Image")
     flavor = django_filters.CharFilter(field_name="flavor_ref", label="Flavor")
     project = django_filters.CharFilter(field_name="project_id", label="Project")
+    host = django_filters.CharFilter(field_name="host__name", label="Host")
 
     class Meta:
         model = Instance
         fields: list[str] = []
 
-    def __init__(self, *args, image_choices=(), flavor_choices=(), project_choices=None, **kwargs):
+    def __init__(
+        self, *args, image_choices=(), flavor_choices=(), project_choices=None, host_choices=None, **kwargs
+    ):
         super().__init__(*args, **kwargs)
         self._select("image", "Any image", image_choices)
         self._select("flavor", "Any flavor", flavor_choices)
-        if project_choices is None:
-            del self.filters["project"]
-        else:
-            self._select("project", "Any project", project_choices)
+        # Projects and hosts: for an admin's list of every project only (None: no such filter).
+        for name, empty, choices in (
+            ("project", "Any project", project_choices),
+            ("host", "Any host", host_choices),
+        ):
+            if choices is None:
+                del self.filters[name]
+            else:
+                self._select(name, empty, choices)
         self.filters["name"].field.widget = forms.TextInput(
             attrs={"placeholder": "Name contains", "class": "form-control form-control-sm"}
         )
@@ -78,7 +86,7 @@ class ServerListFilter(InstanceFilter):
     tenant_id = django_filters.CharFilter(field_name="project_id")
 
     def __init__(self, data, *, queryset, ctx, all_projects: bool):
-        super().__init__(data, queryset=queryset)
+        super().__init__(data, queryset=queryset, host_choices=())  # host: its own, kept for admins
         if not ctx.is_admin:
             del self.filters["host"]
         if not (ctx.is_admin and all_projects):

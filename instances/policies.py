@@ -41,6 +41,7 @@ LIMITS = "os_compute_api:limits"
 SERVICES_UPDATE = "os_compute_api:os-services:update"
 USAGE_LIST = "os_compute_api:os-simple-tenant-usage:list"
 USAGE_SHOW = "os_compute_api:os-simple-tenant-usage:show"
+MIGRATE_LIVE = "os_compute_api:os-migrate-server:migrate_live"
 
 _ACT = "Project members act on their project's servers; administrators on any."
 RULES = [
@@ -66,6 +67,7 @@ RULES = [
     RuleDefault(REMOTE_CONSOLES, ADMIN_OR_MEMBER, "Open a server's console in the browser (noVNC)."),
     RuleDefault(EXTENDED_SERVER_ATTRIBUTES, ADMIN, "See OS-EXT-SRV-ATTR:* (the host) of servers."),
     RuleDefault(HYPERVISORS_LIST, ADMIN, "List compute hosts."),
+    RuleDefault(MIGRATE_LIVE, ADMIN, "Live-migrate a server to another host (os-migrateLive)."),
     RuleDefault(HYPERVISORS_DETAIL, ADMIN, "List compute hosts with details."),
     RuleDefault(HYPERVISORS_SHOW, ADMIN, "Show a compute host."),
     RuleDefault(HYPERVISORS_STATISTICS, ADMIN, "Sum the capacity of all compute hosts (before 2.88)."),

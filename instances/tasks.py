@@ -237,3 +237,41 @@ def delete_volume(volume_id: str) -> bool:
 def sweep_volumes() -> dict:
 
     return volume_sweeper.sweep()
+
+
+# --- live migration (instances.compute.live_migration) ------------------------------------------
+
+
+@_action("check_live_migration_source", "Live migration")
+def check_live_migration_source(instance_id: str) -> None:
+    agent.current().check_live_migration_source(instance_id)
+
+
+@_action("prepare_live_migration", "Live migration")
+def prepare_live_migration(instance_id: str, layout: dict) -> None:
+    agent.current().prepare_live_migration(instance_id, layout)
+
+
+@_action("live_migrate", "Live migration")
+def live_migrate(instance_id: str, endpoint: dict) -> None:
+    agent.current().live_migrate(instance_id, endpoint)
+
+
+@_action("finish_live_migration", "Live migration")
+def finish_live_migration(instance_id: str, console_tail: str) -> None:
+    agent.current().finish_live_migration(instance_id, console_tail)
+
+
+@shared_task(name="instances.clean_up_live_migration_source", **_TASK)
+def clean_up_live_migration_source(instance_id: str) -> None:
+    agent.current().clean_up_live_migration_source(instance_id)
+
+
+@shared_task(name="instances.abort_live_migration", **_TASK)
+def abort_live_migration(instance_id: str) -> None:
+    agent.current().abort_live_migration(instance_id)
+
+
+@_action("resume_live_migration_source", "Live migration")
+def resume_live_migration_source(instance_id: str, message: str) -> None:
+    agent.current().resume_live_migration_source(instance_id, message)

@@ -49,6 +49,11 @@ urlpatterns = [
     path("instances/<uuid:instance_id>/rebuild/", operations.instance_rebuild, name="instance-rebuild"),
     path("instances/<uuid:instance_id>/rescue/", operations.instance_rescue, name="instance-rescue"),
     path("instances/<uuid:instance_id>/op/<str:name>/", operations.instance_op, name="instance-op"),
+    path(
+        "instances/<uuid:instance_id>/live-migrate/",
+        operations.instance_live_migrate,
+        name="instance-live_migrate",
+    ),
     path("instances/<uuid:instance_id>/forwards/", forwards.forward_add, name="instance-forward-add"),
     path(
         "instances/<uuid:instance_id>/forwards/<uuid:forward_id>/remove/",

@@ -69,7 +69,6 @@ SWITCHED_OFF = {
     ("identity-feature-enabled", "access_rules"): "application credential access rules are not implemented",
     ("identity-feature-enabled", "api_v2_admin"): "Keystone v2 does not exist here (v3 only)",
     ("compute-feature-enabled", "change_password"): "no changePassword action (no guest agent)",
-    ("compute-feature-enabled", "live_migration"): "no os-migrateLive action",
     ("compute-feature-enabled", "interface_attach"): "no os-interface: there are no Neutron ports",
     ("compute-feature-enabled", "attach_encrypted_volume"): "no volume encryption",
     ("compute-feature-enabled", "spice_console"): "only the VNC console exists",
@@ -271,6 +270,11 @@ def write_config(client: Client, password: str, workspace: Path, accounts: Path 
             "metadata_service": "true",
             "disk_config": "true",
             "personality": "false",
+            # os-migrateLive copies the local disks (hosts share no storage) and keeps attached volumes;
+            # a server booted from a volume is not tried here.
+            "live_migration": "true",
+            "block_migration_for_live_migration": "true",
+            "volume_backed_live_migration": "false",
         },
         "validation": {"run_validation": "false"},
         "image": {

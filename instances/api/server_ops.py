@@ -19,7 +19,7 @@ from images.models import Image
 from instances import policies
 from instances.api import server_json
 from instances.models import Instance
-from instances.services import rebuild, resize
+from instances.services import live_migration, rebuild, resize
 
 # action body key → handler method of DiskOpsActions
 HANDLERS = {
@@ -29,6 +29,7 @@ HANDLERS = {
     "rebuild": "_rebuild",
     "rescue": "_rescue",
     "unrescue": "_unrescue",
+    "os-migrateLive": "_migrate_live",
 }
 
 _DISK_CONFIG = ("AUTO", "MANUAL")
@@ -190,4 +191,34 @@ class DiskOpsActions:
         authorize(ctx, policies.UNRESCUE, {"project_id": instance.project_id})
         _null_body(body, name)
         rebuild.begin_unrescue(ctx, instance, self.request_id(request))
+        return self.empty(202)
+
+    def _migrate_live(self, request, ctx: RequestContext, instance: Instance, name: str, body: dict):
+        """Nova's os-migrateLive: ``host`` (null: the scheduler picks), ``block_migration`` (true, or
+        "auto" from 2.25; false is refused, as hosts share no storage); ``disk_over_commit`` (before
+        2.25) and ``force`` (2.30–2.67) are accepted and change nothing: the target host is always
+        checked (claimed) as the scheduler would."""
+        authorize(ctx, policies.MIGRATE_LIVE, {"project_id": instance.project_id})
+        data = body[name]
+        if not isinstance(data, dict):
+            raise invalid(name, data, "It must be an object.")
+        version = request.api_version
+        allowed = {"host", "block_migration"}
+        allowed |= {"disk_over_commit"} if version < "2.25" else set()
+        allowed |= {"force"} if "2.30" <= version < "2.68" else set()
+        _only(data, allowed, name)
+        for field in ("block_migration", "host"):  # host is required even when null
+            if field not in data:
+                raise BadRequest(
+                    f"Invalid input for field/attribute os-migrateLive. '{field}' is a required property"
+                )
+        block = data["block_migration"]
+        if block != "auto" or version < "2.25":  # "auto" came with 2.25
+            block = boolean("block_migration", block)
+        if "force" in data:
+            boolean("force", data["force"])
+        host = data.get("host")
+        if host is not None and (not isinstance(host, str) or not host.strip()):
+            raise invalid("host", host, "It must be a non-empty string or null.")
+        live_migration.begin(ctx, instance, host, block, self.request_id(request))
         return self.empty(202)

@@ -19,7 +19,7 @@ from django.utils import timezone
 from instances.choices import BUILD_TASKS, DISK_TASKS, PowerState, TaskState, VmState
 from instances.compute.manager import POWER_TO_DB, ComputeManager
 from instances.models import ComputeHost, Instance
-from instances.services import claims, consoles, servers, shelve
+from instances.services import claims, consoles, live_migration, servers, shelve
 from instances.virt import VirtError
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,9 @@ def recount_claims(host: ComputeHost) -> None:
     """Set the usage counters to what the host's live instances claim (repairs any drift)."""
     list(ComputeHost.objects.select_for_update().filter(pk=host.pk).values_list("pk"))
     # An instance being resized holds claims on its source and target hosts, whichever it is on.
-    mine = Instance.objects.alive().filter(Q(host=host) | Q(resize_source=host) | Q(resize_target=host))
+    mine = Instance.objects.alive().filter(
+        Q(host=host) | Q(resize_source=host) | Q(resize_target=host) | Q(live_migration_target=host)
+    )
     vcpus, memory, disk = claims.claims_by_host(mine).get(host.pk, (0, 0, 0))
     ComputeHost.objects.filter(pk=host.pk).update(vcpus_used=vcpus, memory_mb_used=memory, local_gb_used=disk)
 
@@ -125,6 +127,8 @@ def heal(manager: ComputeManager) -> dict[str, int]:
         elif instance.task_state == TaskState.SHELVING_OFFLOADING:
             manager.shelve_offload(str(instance.pk))  # idempotent: finish what was begun
             counts["settled"] += 1
+        elif instance.task_state == TaskState.MIGRATING:
+            counts["settled"] += manager.heal_live_migration(instance)
         elif instance.task_state == TaskState.UNSHELVING:
             message = "The compute agent stopped while the instance was being unshelved."
             if servers.set_error(instance.pk, message, expected_task=instance.task_state):
@@ -140,10 +144,9 @@ def heal(manager: ComputeManager) -> dict[str, int]:
 
 def destroy_orphans(manager: ComputeManager) -> int:
     """Guests and disk dirs on this host that belong to no live instance of this host."""
-    known = {
-        str(pk)
-        for pk in Instance.objects.alive().filter(host__name=manager.host_name).values_list("pk", flat=True)
-    }
+    # A guest arriving by live migration is this host's before its instance is.
+    here = Q(host__name=manager.host_name) | Q(live_migration_target__name=manager.host_name)
+    known = {str(pk) for pk in Instance.objects.alive().filter(here).values_list("pk", flat=True)}
     removed = 0
     on_disk = {p.name for p in manager.disks_dir.iterdir() if p.is_dir()}
     for uuid in sorted((set(manager.driver.list_defined()) | on_disk) - known):
@@ -257,6 +260,10 @@ def sweep_stuck() -> dict[str, int]:
             f"Instance {instance.pk} was stuck in task state {instance.task_state} "
             f"for more than {settings.COMPUTE_TASK_TIMEOUT} seconds."
         )
+        if instance.task_state == TaskState.MIGRATING:
+            # Given up like a failed one: the target's claim goes back, the instance stays where it is.
+            counts["stuck"] += live_migration.failed(instance.pk, message)
+            continue
         counts["stuck"] += servers.set_error(instance.pk, message, expected_task=instance.task_state)
     return counts
 

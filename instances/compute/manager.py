@@ -32,6 +32,7 @@ from instances.choices import PowerState, TaskState, VmState
 from instances.compute import image_api
 from instances.compute.disk_ops import SWAP_TARGET, DiskOpsMixin
 from instances.compute.errors import BuildAbort
+from instances.compute.live_migration import LiveMigrationMixin
 from instances.compute.networking import InstanceNetworks, Mode
 from instances.compute.shelve import ShelveMixin
 from instances.compute.volume_agent import VolumeAgentMixin
@@ -58,7 +59,7 @@ POWER_TO_DB = {
 }
 
 
-class ComputeManager(ShelveMixin, VolumeAgentMixin, DiskOpsMixin):
+class ComputeManager(LiveMigrationMixin, ShelveMixin, VolumeAgentMixin, DiskOpsMixin):
     def __init__(
         self,
         host_name: str,

@@ -126,6 +126,11 @@ class Instance(models.Model):
     resize_target = models.ForeignKey(
         ComputeHost, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # A live migration in progress (task state migrating): the host it goes to, which holds a claim
+    # for the instance's sizes until the move ends either way. Null otherwise.
+    live_migration_target = models.ForeignKey(
+        ComputeHost, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # When the instance reached VERIFY_RESIZE: the auto-confirm window counts from here.
     resized_at = models.DateTimeField(null=True, blank=True)
     launched_at = models.DateTimeField(null=True, blank=True)

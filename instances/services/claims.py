@@ -15,6 +15,13 @@ def release_claims(row: dict) -> None:
     new_on = row["resize_target_id"] if old and row["resize_target_id"] else row["host_id"]
     if new_on:
         scheduler.release(new_on, row["vcpus"], row["memory_mb"], row["root_gb"] + row["ephemeral_gb"])
+    if row.get("live_migration_target_id"):  # a live migration's claim on the host it was going to
+        scheduler.release(
+            row["live_migration_target_id"],
+            row["vcpus"],
+            row["memory_mb"],
+            row["root_gb"] + row["ephemeral_gb"],
+        )
     if old and row["resize_target_id"] and row["resize_source_id"]:
         scheduler.release(
             row["resize_source_id"], old["vcpus"], old["memory_mb"], old["root_gb"] + old["ephemeral_gb"]
@@ -36,4 +43,5 @@ def claims_by_host(instances) -> dict[int, tuple[int, int, int]]:
         add(i.resize_target_id if in_resize else i.host_id, i.vcpus, i.memory_mb, i.root_gb + i.ephemeral_gb)
         if in_resize:
             add(i.resize_source_id, old["vcpus"], old["memory_mb"], old["root_gb"] + old["ephemeral_gb"])
+        add(i.live_migration_target_id, i.vcpus, i.memory_mb, i.root_gb + i.ephemeral_gb)
     return {k: tuple(v) for k, v in totals.items()}

@@ -443,6 +443,7 @@ def finish_delete(instance_id) -> bool:
                 "old_flavor",
                 "resize_source_id",
                 "resize_target_id",
+                "live_migration_target_id",
                 "shelved_image_id",
             )
             .first()
@@ -458,6 +459,7 @@ def finish_delete(instance_id) -> bool:
             task_state=TaskState.NONE,
             task_started_at=None,
             power_state=PowerState.NOSTATE,
+            live_migration_target=None,
             updated_at=now,
         )
         if updated:

@@ -19,7 +19,7 @@ from dashboard.policy import can
 from instances import policies
 from instances.filters import InstanceFilter
 from instances.forms.instances import SnapshotForm
-from instances.models import Instance
+from instances.models import ComputeHost, Instance
 from instances.services import bulk as instance_bulk
 from instances.services import servers, shelve
 from instances.views import rows
@@ -40,15 +40,17 @@ def _page(request: HttpRequest, all_projects: bool) -> dict:
         image_ids.add(image_id)
         flavors[flavor_ref] = flavor_name
     names = rows.image_names(image_ids)
-    projects = None
+    projects = hosts = None
     if all_projects:
         projects = list(Project.objects.order_by("name").values_list("id", "name"))
+        hosts = [(name, name) for name in ComputeHost.objects.order_by("name").values_list("name", flat=True)]
     filters = InstanceFilter(
         request.GET or None,
         queryset=qs,
         image_choices=sorted(((i, names.get(i, i)) for i in image_ids if i), key=lambda c: c[1]),
         flavor_choices=sorted(flavors.items(), key=lambda c: c[1]),
         project_choices=projects,
+        host_choices=hosts,
     )
     per_page = preferences.items_per_page(request.user, PAGE_SIZE)
     page = Paginator(filters.qs.order_by("-created_at", "-id"), per_page).get_page(request.GET.get("page"))

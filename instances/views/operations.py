@@ -21,8 +21,8 @@ from dashboard.policy import can
 from flavors.models import Flavor
 from images.models import Image
 from instances import policies
-from instances.models import Instance
-from instances.services import rebuild, resize
+from instances.models import ComputeHost, Instance
+from instances.services import live_migration, rebuild, resize
 from instances.views import launch_options, rows
 from instances.views.common import back_url, visible_instance
 
@@ -163,3 +163,46 @@ def instance_rebuild(request: HttpRequest, instance_id: uuid.UUID) -> HttpRespon
 @policy_required(policies.SERVERS_SHOW)
 def instance_rescue(request: HttpRequest, instance_id: uuid.UUID) -> HttpResponse:
     return _image_dialog(request, instance_id, "rescue")
+
+
+class LiveMigrateForm(BootstrapMixin, forms.Form):
+    host = forms.ChoiceField(
+        label="New host",
+        required=False,
+        help_text="The guest keeps running; its memory and local disks are copied to the new host.",
+    )
+
+    def __init__(self, *args, instance: Instance, **kwargs):
+        super().__init__(*args, **kwargs)
+        hosts = ComputeHost.objects.schedulable().exclude(pk=instance.host_id).order_by("name")
+        self.fields["host"].choices = [("", "Automatically schedule a new host")] + [
+            (h.name, f"{h.name} ({h.free_memory_mb:.0f} MB RAM free, zone {h.availability_zone})")
+            for h in hosts
+        ]
+
+
+@require_http_methods(["GET", "POST"])
+@policy_required(policies.SERVERS_SHOW)
+def instance_live_migrate(request: HttpRequest, instance_id: uuid.UUID) -> HttpResponse:
+    """Admin: Live Migrate, to a host of the admin's choice or the scheduler's."""
+    instance = visible_instance(request, instance_id)
+    op = _allowed(request, instance, "live_migrate")
+    form = LiveMigrateForm(request.POST or None, instance=instance)
+    if request.method == "POST" and form.is_valid():
+        try:
+            target = live_migration.begin(request.ctx, instance, form.cleaned_data["host"] or None, "auto")
+        except StratusError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"{op.label}: {instance.name} is moving to {target.name}.")
+            return redirect(back_url(request))
+    return render(
+        request,
+        "generic/form.html",
+        {
+            "form": form,
+            "title": f"{op.label}: {instance.name} (on {instance.host.name if instance.host else 'no host'})",
+            "submit": "Live Migrate",
+            "cancel_url": back_url(request),
+        },
+    )

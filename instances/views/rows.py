@@ -14,6 +14,7 @@ from instances import policies
 from instances.choices import TaskState, VmState
 from instances.models import Instance
 from instances.services import locks
+from instances.services.live_migration import MIGRATABLE
 from instances.services.rebuild import REBUILDABLE, RESCUABLE
 from instances.services.resize import RESIZABLE
 from instances.services.servers import ACTIONS
@@ -62,7 +63,7 @@ BATCH_ACTIONS = {
 
 # Resize, rebuild and rescue: the dialogs (a page each) and the confirm/revert/unrescue POSTs
 # (instance-op), offered when the state allows them (the states of services.resize and .rebuild).
-DIALOG_OPS = ("resize", "rebuild", "rescue")
+DIALOG_OPS = ("resize", "rebuild", "rescue", "live_migrate")
 OPS = (
     RowAction("confirm_resize", "Confirm Resize", policies.SERVERS_CONFIRM_RESIZE, "check2-circle"),
     RowAction("revert_resize", "Revert Resize", policies.SERVERS_REVERT_RESIZE, "arrow-counterclockwise"),
@@ -71,6 +72,7 @@ OPS = (
     RowAction("rebuild", "Rebuild Instance", policies.SERVERS_REBUILD, "bootstrap-reboot", danger=True),
     RowAction("rescue", "Rescue Instance", policies.RESCUE, "life-preserver"),
     RowAction("unrescue", "Unrescue Instance", policies.UNRESCUE, "box-arrow-left"),
+    RowAction("live_migrate", "Live Migrate Instance", policies.MIGRATE_LIVE, "arrow-left-right"),
 )
 OPS_BY_NAME = {a.name: a for a in OPS}
 _OP_STATES = {
@@ -81,13 +83,14 @@ _OP_STATES = {
     "rebuild": REBUILDABLE,
     "rescue": RESCUABLE,
     "unrescue": (VmState.RESCUED,),
+    "live_migrate": MIGRATABLE,
 }
 
 
 def op_allowed(instance: Instance, name: str) -> bool:
     if instance.host_id is None or instance.task_state != TaskState.NONE:
         return False
-    if name in ("resize", "migrate", "rebuild", "rescue") and not instance.image_id:
+    if name in ("resize", "migrate", "rebuild", "rescue", "live_migrate") and not instance.image_id:
         return False  # volume-backed: not supported for these
     return instance.vm_state in _OP_STATES[name]
 
@@ -106,6 +109,7 @@ STATUS_BADGES = {
     "REVERT_RESIZE": "info",
     "REBUILD": "info",
     "RESCUE": "warning",
+    "MIGRATING": "info",
 }
 
 

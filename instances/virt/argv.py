@@ -11,7 +11,14 @@ from instances.virt.devices import disk_options
 
 
 def qemu_argv(
-    spec: GuestSpec, *, binary: str, accel: str, pidfile: Path, ovmf_code: Path | None, incoming: bool
+    spec: GuestSpec,
+    *,
+    binary: str,
+    accel: str,
+    pidfile: Path,
+    ovmf_code: Path | None,
+    incoming: bool,
+    paused: bool = False,
 ) -> list[str]:
     """The command line of a guest; QEMU runs with the instance dir as its working dir."""
     machine = f"{spec.machine},accel={accel}"
@@ -69,4 +76,6 @@ def qemu_argv(
         argv += ["-netdev", netdev, "-device", devices.nic_device(spec)]
     if incoming:
         argv += ["-incoming", "defer"]
+    if paused:  # vCPUs stopped until `cont` (a live migration's destination)
+        argv.append("-S")
     return argv

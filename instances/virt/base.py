@@ -232,6 +232,29 @@ class GuestSpec:
 
 
 @dataclass(frozen=True)
+class IncomingEndpoint:
+    """Where a prepared destination waits: its NBD server (one export per disk target, named by
+    the target) and its migration listener. Plain data, so it can travel in a task's arguments."""
+
+    address: str
+    nbd_port: int
+    migration_port: int
+    exports: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "exports": list(self.exports)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> IncomingEndpoint:
+        return cls(
+            address=str(data["address"]),
+            nbd_port=int(data["nbd_port"]),
+            migration_port=int(data["migration_port"]),
+            exports=tuple(data["exports"]),
+        )
+
+
+@dataclass(frozen=True)
 class Capabilities:
     hypervisor_type: str  # "kvm", "qemu" (TCG) or "fake"
     arch: str
@@ -323,6 +346,36 @@ class VirtDriver(abc.ABC):
 
     @abc.abstractmethod
     def capabilities(self) -> Capabilities: ...
+
+    # Live migration (see live_migration.py for the QEMU driver's way). A driver without it says so.
+
+    def prepare_incoming(
+        self, spec: GuestSpec, address: str, shared: tuple[str, ...] = ()
+    ) -> IncomingEndpoint:
+        """Destination: start the guest waiting for its memory and disks, listening on ``address``;
+        the disks named in ``shared`` are on storage both hosts reach and are not copied."""
+        raise VirtError(f"the {self.name} driver cannot live-migrate guests")
+
+    def migrate_to(
+        self, uuid: str, endpoint: IncomingEndpoint, timeout: float = 600.0, shared: tuple[str, ...] = ()
+    ) -> dict:
+        """Source: copy the disks and the memory to ``endpoint``; returns with the source paused and
+        the destination complete, with the driver's figures of the copy (may be empty); on failure
+        the source runs as before (VirtError)."""
+        raise VirtError(f"the {self.name} driver cannot live-migrate guests")
+
+    def finish_incoming(self, uuid: str, running: bool = True, console_before: str = "") -> None:
+        """Destination: the copy is over, the guest runs here (or stays paused if it was); its
+        console log starts with ``console_before`` (the end of the source's)."""
+        raise VirtError(f"the {self.name} driver cannot live-migrate guests")
+
+    def has_left(self, uuid: str) -> bool:
+        """Source: True once the guest's copy is complete elsewhere (this one stays paused)."""
+        raise VirtError(f"the {self.name} driver cannot live-migrate guests")
+
+    def resume_source(self, uuid: str) -> None:
+        """Source: the destination failed after the memory copy; the guest runs here again."""
+        raise VirtError(f"the {self.name} driver cannot live-migrate guests")
 
     def vnc_socket_dir(self) -> Path | None:
         """The dir holding ``<uuid>/vnc.sock`` of each guest (see vnc.socket_path); None for a

@@ -103,3 +103,86 @@ def build_boot_image(path: Path, marker: str, *, port_writes: int = 0, end_marke
         fh.write(boot_sector(marker, port_writes=port_writes, end_marker=end_marker))
         fh.truncate(DISK_SIZE)
     return path
+
+
+TICKS_PER_LINE = 9  # BIOS timer interrupts (18.2 Hz) between two lines: about two lines a second
+
+
+def ticker_sector(marker: str, prefix: str = "tick ") -> bytes:
+    """An MBR that prints ``marker`` once, then ``<prefix><counter>`` forever, about twice a second
+    (the counter is four hex digits, from 0000). It waits for the BIOS timer with interrupts on and
+    ``hlt``, so it costs almost no host CPU and its pace follows the wall clock. The counter lives in
+    a register: a guest moved between hosts with its CPU and memory intact goes on counting where it
+    was, and one that booted again starts from 0000 after a second ``marker``."""
+    serial = b"".join(
+        _out(port, value)
+        for port, value in (
+            (0x3F9, 0x00),
+            (0x3FB, 0x80),
+            (0x3F8, 0x01),
+            (0x3F9, 0x00),
+            (0x3FB, 0x03),
+            (0x3FA, 0xC7),
+            (0x3FC, 0x0B),
+        )
+    )  # fmt: skip (the same 115200 8N1 set-up as boot_sector)
+    head = b"\xfa\x31\xc0\x8e\xd8\x8e\xd0\xbc\x00\x7c\xfc"  # cli; ds = ss = 0; sp = 0x7c00; cld
+    # Offsets below are relative to `body`, which follows head + serial.
+    body = bytearray()
+    body += b"\xbe\x00\x00"  # 00 mov si, <marker>
+    body += b"\xe8\x31\x00"  # 03 call print (0x37)
+    body += b"\x31\xff"  # 06 xor di, di: the counter
+    body += b"\xfb"  # 08 sti: the BIOS timer wakes the hlt below
+    body += b"\xbe\x00\x00"  # 09 main: mov si, <prefix>
+    body += b"\xe8\x28\x00"  # 0c call print
+    body += b"\x89\xfb"  # 0f mov bx, di
+    body += b"\xb9\x04\x00"  # 11 mov cx, 4: four hex digits, highest first
+    body += b"\xc1\xc3\x04"  # 14 next: rol bx, 4
+    body += b"\x88\xd8"  # 17 mov al, bl
+    body += b"\x24\x0f"  # 19 and al, 0x0f
+    body += b"\x04\x30"  # 1b add al, '0'
+    body += b"\x3c\x39"  # 1d cmp al, '9'
+    body += b"\x76\x02"  # 1f jbe +2
+    body += b"\x04\x07"  # 21 add al, 7: 'A'..'F'
+    body += b"\xe8\x1c\x00"  # 23 call putc (0x42)
+    body += b"\xe2\xec"  # 26 loop next
+    body += b"\xbe\x00\x00"  # 28 mov si, <crlf>
+    body += b"\xe8\x09\x00"  # 2b call print
+    body += b"\x47"  # 2e inc di
+    body += b"\xb9" + struct.pack("<H", TICKS_PER_LINE)  # 2f mov cx, TICKS_PER_LINE
+    body += b"\xf4"  # 32 wait: hlt until the next interrupt
+    body += b"\xe2\xfd"  # 33 loop wait
+    body += b"\xeb\xd2"  # 35 jmp main
+    assert len(body) == 0x37
+    body += b"\xac"  # 37 print: lodsb
+    body += b"\x84\xc0"  # 38 test al, al
+    body += b"\x74\x05"  # 3a jz ret
+    body += b"\xe8\x03\x00"  # 3c call putc
+    body += b"\xeb\xf6"  # 3f jmp print
+    body += b"\xc3"  # 41 ret
+    body += b"\x88\xc4"  # 42 putc: mov ah, al
+    body += b"\xba\xfd\x03"  # 44 mov dx, 0x3fd (line status)
+    body += b"\xec"  # 47 in al, dx
+    body += b"\xa8\x20"  # 48 test al, 0x20 (transmit holding register empty)
+    body += b"\x74\xfb"  # 4a jz back to the in
+    body += b"\x88\xe0"  # 4c mov al, ah
+    body += b"\xba\xf8\x03"  # 4e mov dx, 0x3f8 (data)
+    body += b"\xee"  # 51 out dx, al
+    body += b"\xc3"  # 52 ret
+    code = bytearray(head + serial + body)
+    start = len(head) + len(serial)
+    for at, text in ((0x01, f"\r\n{marker}\r\n"), (0x0A, prefix), (0x29, "\r\n")):
+        struct.pack_into("<H", code, start + at, LOAD_ADDRESS + len(code))
+        code += text.encode("ascii") + b"\x00"
+    if len(code) > CODE_LIMIT:
+        raise ValueError(f"marker {marker!r} and prefix {prefix!r} are too long for a boot sector")
+    entry = struct.pack("<B3BB3BII", 0x80, 0, 2, 0, 0x83, 0xFE, 0xFF, 0xFF, 1, DISK_SIZE // SECTOR - 1)
+    return bytes(code).ljust(CODE_LIMIT, b"\x00") + entry.ljust(64, b"\x00") + b"\x55\xaa"
+
+
+def build_ticker_image(path: Path, marker: str, prefix: str = "tick ") -> Path:
+    """A raw 1 MiB disk that boots ``ticker_sector``: a guest that keeps writing to its serial port."""
+    with open(path, "wb") as fh:
+        fh.write(ticker_sector(marker, prefix))
+        fh.truncate(DISK_SIZE)
+    return path

@@ -18,6 +18,7 @@ from instances.virt.base import (
     DiskSpec,
     GuestNotFound,
     GuestSpec,
+    IncomingEndpoint,
     PowerState,
     VirtDriver,
     VirtError,
@@ -128,6 +129,51 @@ class FakeDriver(VirtDriver):
             self._expect(uuid, PowerState.SUSPENDED)
             os.unlink(self.dirs.dir(uuid) / "memory.state")
             self._set(uuid, PowerState.RUNNING)
+
+    # -- live migration: no memory or disks move; the states change as the QEMU driver's do ---------
+
+    def prepare_incoming(
+        self, spec: GuestSpec, address: str, shared: tuple[str, ...] = ()
+    ) -> IncomingEndpoint:
+        with self.dirs.lock(spec.uuid):
+            for disk in spec.disks:
+                if not Path(disk.path).exists():
+                    raise VirtError(f"disk {disk.target} is missing: {disk.path}")
+            self.dirs.save_spec(spec)
+            self._set(spec.uuid, PowerState.PAUSED)
+            write_atomic(self.dirs.dir(spec.uuid) / "incoming", b"")
+            ordered = sorted(spec.disks, key=lambda d: d.target)
+            exports = tuple(d.target for d in ordered if not d.readonly and d.target not in shared)
+            return IncomingEndpoint(address, 10809, 49152, exports)
+
+    def migrate_to(
+        self, uuid: str, endpoint: IncomingEndpoint, timeout: float = 600.0, shared: tuple[str, ...] = ()
+    ) -> dict:
+        with self.dirs.lock(uuid):
+            self._expect(uuid, PowerState.RUNNING, PowerState.PAUSED)
+            write_atomic(self.dirs.dir(uuid) / "left", self._get(uuid).value.encode())
+            self._set(uuid, PowerState.PAUSED)
+            return {}
+
+    def has_left(self, uuid: str) -> bool:
+        return (self.dirs.dir(uuid) / "left").exists()
+
+    def finish_incoming(self, uuid: str, running: bool = True, console_before: str = "") -> None:
+        with self.dirs.lock(uuid):
+            marker = self.dirs.dir(uuid) / "incoming"
+            if not marker.exists():
+                raise VirtError(f"guest {uuid} is not waiting for a migration")
+            with open(self.dirs.dir(uuid) / "console.log", "a") as fh:
+                fh.write(console_before)
+            marker.unlink()
+            self._set(uuid, PowerState.RUNNING if running else PowerState.PAUSED)
+
+    def resume_source(self, uuid: str) -> None:
+        with self.dirs.lock(uuid):
+            left = self.dirs.dir(uuid) / "left"
+            if left.exists():
+                self._set(uuid, PowerState(left.read_text()))
+                left.unlink()
 
     def snapshot(self, uuid: str, target_path: str | Path) -> Path:
         with self.dirs.lock(uuid):

@@ -21,9 +21,17 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from instances.virt import disks, vnc
+from instances.virt import disks, live_migration, vnc
 from instances.virt.argv import qemu_argv
-from instances.virt.base import Capabilities, DiskSpec, GuestSpec, PowerState, VirtDriver, VirtError
+from instances.virt.base import (
+    Capabilities,
+    DiskSpec,
+    GuestSpec,
+    IncomingEndpoint,
+    PowerState,
+    VirtDriver,
+    VirtError,
+)
 from instances.virt.devices import GUEST_AGENT_SOCKET, disk_options
 from instances.virt.migration import restore_memory, save_memory
 from instances.virt.probe import kvm_probe
@@ -48,6 +56,9 @@ QMP_STATES = {
     "internal-error": PowerState.CRASHED,
     "guest-panicked": PowerState.CRASHED,
     "io-error": PowerState.PAUSED,
+    # Live migration: the destination waiting for the guest, the source once it has left.
+    "inmigrate": PowerState.PAUSED,
+    "postmigrate": PowerState.PAUSED,
 }
 START_TIMEOUT = 60.0
 KILL_TIMEOUT = 10.0
@@ -161,7 +172,7 @@ class QemuDriver(VirtDriver):
                 return
         raise VirtError(f"QEMU process of guest {uuid} did not exit after SIGKILL")
 
-    def _start(self, spec: GuestSpec, incoming: bool = False) -> None:
+    def _start(self, spec: GuestSpec, incoming: bool = False, paused: bool = False) -> None:
         for disk in spec.disks:
             if not Path(disk.path).is_file():
                 raise VirtError(f"disk {disk.target} of guest {spec.uuid} is missing: {disk.path}")
@@ -183,6 +194,7 @@ class QemuDriver(VirtDriver):
             pidfile=directory / "pid",
             ovmf_code=self.ovmf_code if spec.firmware == "uefi" else None,
             incoming=incoming,
+            paused=paused,
         )
         try:
             result = subprocess.run(
@@ -438,6 +450,35 @@ class QemuDriver(VirtDriver):
                                     raise
                                 qmp.wait_event("DEVICE_DELETED", 0.05)
             self.dirs.save_spec(spec.with_disks([d for d in spec.disks if d.target != target]))
+
+    # -- live migration (live_migration.py) -------------------------------------------------------
+
+    def prepare_incoming(
+        self, spec: GuestSpec, address: str, shared: tuple[str, ...] = ()
+    ) -> IncomingEndpoint:
+        with self.dirs.lock(spec.uuid):
+            return live_migration.prepare_incoming(self, spec, address, shared)
+
+    def migrate_to(
+        self,
+        uuid: str,
+        endpoint: IncomingEndpoint,
+        timeout: float = live_migration.TIMEOUT,
+        shared: tuple[str, ...] = (),
+    ) -> dict:
+        with self.dirs.lock(uuid):
+            return live_migration.migrate_to(self, uuid, endpoint, timeout, shared)
+
+    def finish_incoming(self, uuid: str, running: bool = True, console_before: str = "") -> None:
+        with self.dirs.lock(uuid):
+            live_migration.finish_incoming(self, uuid, running, console_before)
+
+    def has_left(self, uuid: str) -> bool:
+        return self._pid(uuid) is not None and self._status(uuid) == "postmigrate"
+
+    def resume_source(self, uuid: str) -> None:
+        with self.dirs.lock(uuid):
+            live_migration.resume_source(self, uuid)
 
 
 def _is_guest_cmdline(cmdline: bytes, uuid: str) -> bool:

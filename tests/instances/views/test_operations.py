@@ -7,7 +7,7 @@ import pytest
 
 from flavors import services
 from instances.choices import VmState
-from instances.models import Instance, InstanceAction
+from instances.models import ComputeHost, Instance, InstanceAction
 from instances.services import quotas
 from tests.instances.api.test_server_resize_rebuild_rescue import deliver
 from tests.instances.conftest import make_host
@@ -148,3 +148,48 @@ def test_the_detail_page_offers_the_same_operations(world, running):
     page = browser_for("member").get(f"/instances/{running.pk}/").content.decode()
     assert f"/instances/{running.pk}/resize/" in page and f"/instances/{running.pk}/rescue/" in page
     assert f"/instances/{running.pk}/op/confirm_resize/" not in page
+
+
+def test_an_admin_live_migrates_an_instance_to_the_host_chosen_in_the_dialog(
+    world, running, host, host2, capture
+):
+    admin = browser_for("admin")
+    page = admin.get("/admin/instances/").content.decode()
+    assert f"/instances/{running.pk}/live-migrate/" in page and "Live Migrate Instance" in page
+    dialog = admin.get(f"/instances/{running.pk}/live-migrate/").content.decode()
+    assert 'value="host2"' in dialog and 'value="host1"' not in dialog  # never the host it is on
+    assert "Automatically schedule a new host" in dialog
+
+    with capture() as callbacks:
+        response = admin.post(
+            f"/instances/{running.pk}/live-migrate/", {"host": "host2", "next": "/admin/instances/"}
+        )
+    assert response.status_code == 302 and response["Location"] == "/admin/instances/"
+    assert 'data-status="MIGRATING"' in admin.get("/admin/instances/").content.decode()
+    deliver(capture, callbacks, host, host2)
+    running.refresh_from_db()
+    assert (running.vm_state, running.host.name) == (VmState.ACTIVE, "host2")
+    assert InstanceAction.objects.filter(instance=running, action="live-migration", result="Success").exists()
+
+
+def test_a_refused_live_migration_shows_the_reason_and_members_get_no_dialog(world, running, host2, capture):
+    ComputeHost.objects.filter(name="host2").update(memory_mb_used=4096)
+    with capture() as callbacks:
+        response = browser_for("admin").post(f"/instances/{running.pk}/live-migrate/", {"host": "host2"})
+    assert response.status_code == 200 and callbacks == []
+    assert "No valid host" in response.content.decode()
+    member = browser_for("member")
+    assert member.get(f"/instances/{running.pk}/live-migrate/").status_code == 403
+    assert "Live Migrate" not in member.get("/instances/").content.decode()
+
+
+def test_the_hypervisors_panel_leads_to_a_hosts_instances_with_their_live_migrate_action(
+    world, running, host2
+):
+    admin = browser_for("admin")
+    panel = admin.get("/admin/hypervisors/").content.decode()
+    assert 'href="/admin/instances/?host=host1"' in panel and 'href="/admin/instances/?host=host2"' in panel
+    on_host1 = admin.get("/admin/instances/?host=host1").content.decode()
+    assert f"/instances/{running.pk}/live-migrate/" in on_host1
+    on_host2 = admin.get("/admin/instances/?host=host2").content.decode()
+    assert str(running.pk) not in on_host2
