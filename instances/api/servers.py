@@ -6,9 +6,7 @@ import secrets
 import uuid
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from rest_framework.response import Response
 
 from dashboard.api.compute import ComputeView, compute_url
@@ -18,7 +16,7 @@ from dashboard.policy import authorize, can
 from flavors.models import Flavor
 from images.models import Image
 from instances import policies
-from instances.api import server_json, server_moves, server_ops, server_schemas
+from instances.api import paging, server_json, server_moves, server_ops, server_schemas
 from instances.api.volumes import get_volume
 from instances.compute import rpc
 from instances.filters import ServerListFilter
@@ -63,23 +61,10 @@ class ServerListView(ComputeView):
             rule = policies.SERVERS_DETAIL_ALL_TENANTS if self.detail else policies.SERVERS_ALL_TENANTS
             authorize(ctx, rule, {"project_id": ctx.project_id})
         servers_qs = self._filtered(ctx, params, all_projects)
-        max_limit = settings.COMPUTE_API_MAX_LIMIT
-        limit = params.get("limit")
-        try:
-            limit = max_limit if limit is None else min(int(limit), max_limit)
-        except ValueError as exc:
-            raise BadRequest(f"Invalid limit [{params.get('limit')}]") from exc
-        if limit < 0:
-            raise BadRequest(f"Invalid limit [{limit}]")
-        marker = params.get("marker")
-        if marker is not None:
-            anchor = servers_qs.filter(pk=_uuid_or_none(marker)).values("created_at", "pk").first()
-            if anchor is None:
-                raise BadRequest(f"marker [{marker}] not found")
-            servers_qs = servers_qs.filter(
-                Q(created_at__lt=anchor["created_at"])
-                | Q(created_at=anchor["created_at"], pk__lt=anchor["pk"])
-            )
+        limit = paging.limit_from(params)
+        servers_qs = paging.after_marker(
+            servers_qs, params.get("marker"), newest_first=True, missing="marker [{marker}] not found"
+        )
         if self.detail:
             servers_qs = servers_qs.with_volumes().with_tags()
         page = list(servers_qs.order_by("-created_at", "-id")[:limit]) if limit else []

@@ -5,12 +5,9 @@ in Nova."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
-from django.conf import settings
-from django.db.models import Q
 from django.utils import timezone
 from rest_framework.response import Response
 
@@ -19,6 +16,7 @@ from dashboard.context import RequestContext
 from dashboard.exceptions import BadRequest
 from dashboard.policy import authorize
 from instances import policies
+from instances.api import paging
 from instances.services import usage
 
 FORMATS = ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S")
@@ -92,22 +90,10 @@ class _UsageView(ComputeView):
         if request.api_version < "2.40":
             return list(instances), None
         params = request.query_params
-        max_limit = settings.COMPUTE_API_MAX_LIMIT
-        try:
-            limit = min(int(params.get("limit", max_limit)), max_limit)
-        except ValueError as exc:
-            raise BadRequest(f"Invalid limit [{params.get('limit')}]") from exc
-        if limit < 0:
-            raise BadRequest(f"Invalid limit [{limit}]")
-        marker = params.get("marker")
-        if marker is not None:
-            anchor = instances.filter(pk=_uuid(marker)).values("created_at", "pk").first()
-            if anchor is None:
-                raise BadRequest(f"Marker {marker} could not be found.")
-            instances = instances.filter(
-                Q(created_at__gt=anchor["created_at"])
-                | Q(created_at=anchor["created_at"], pk__gt=anchor["pk"])
-            )
+        limit = paging.limit_from(params)
+        instances = paging.after_marker(
+            instances, params.get("marker"), newest_first=False, missing="Marker {marker} could not be found."
+        )
         page = list(instances[:limit]) if limit else []
         link = None
         if page and len(page) == limit:
@@ -116,13 +102,6 @@ class _UsageView(ComputeView):
             path = request.path.split("/v2.1/", 1)[-1]
             link = [{"rel": "next", "href": f"{compute_url(request)}/v2.1/{path}?{urlencode(query)}"}]
         return page, link
-
-
-def _uuid(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
 
 
 class UsageListView(_UsageView):
