@@ -6,7 +6,7 @@ from pathlib import Path
 
 import requests
 
-from tests.support.processes import LiveStack
+from tests.support.processes import LiveStack, Service
 from tests.support.wait import wait_for
 
 MARKER_FLAVOR = {"name": "t.marker", "ram": 128, "vcpus": 1, "disk": 1, "OS-FLV-EXT-DATA:ephemeral": 1}
@@ -129,3 +129,20 @@ def qemu_pids(uuid: str) -> list[int]:
             if b"-uuid" in args and uuid.encode() in args:
                 found.append(int(entry.name))
     return found
+
+
+def start_far_agent(live_stack: LiveStack, host: str, root: Path) -> Service:
+    """An agent configured as a compute machine of its own: own data dir (no image store, no
+    compute state of the controller's), the controller's database, Redis, key and API URL. The
+    volume directory is shared storage, as a volume back end is for every host."""
+    env = {
+        "STRATUS_DATA_DIR": str(root / "data"),
+        "DATABASE_URL": live_stack.env.get("DATABASE_URL")
+        or f"sqlite:///{live_stack.data_dir / 'stratus.sqlite3'}",
+        "SECRET_KEY": (live_stack.data_dir / "secret_key").read_text().strip(),
+        "STRATUS_CONTROLLER_URL": live_stack.url,
+        "STRATUS_VOLUMES_DIR": str(live_stack.data_dir / "volumes"),
+        "STRATUS_QEMU_ACCEL": "tcg",
+    }
+    (root / "data").mkdir(parents=True, exist_ok=True)
+    return live_stack.start_compute_agent(host, root / "state", "nova", env=env)

@@ -19,28 +19,10 @@ from pathlib import Path
 import pytest
 
 from tests.instances.bootimage import build_boot_image
-from tests.instances.live import Cloud, qemu_pids, token
-from tests.support.processes import LiveStack, Service
+from tests.instances.live import Cloud, qemu_pids, start_far_agent, token
 from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.live
-
-
-def start_far_agent(live_stack: LiveStack, host: str, root: Path) -> Service:
-    """An agent configured as a compute machine of its own: own data dir (no image store, no
-    compute state of the controller's), the controller's database, Redis, key and API URL. The
-    volume directory is shared storage, as a volume back end is for every host."""
-    env = {
-        "STRATUS_DATA_DIR": str(root / "data"),
-        "DATABASE_URL": live_stack.env.get("DATABASE_URL")
-        or f"sqlite:///{live_stack.data_dir / 'stratus.sqlite3'}",
-        "SECRET_KEY": (live_stack.data_dir / "secret_key").read_text().strip(),
-        "STRATUS_CONTROLLER_URL": live_stack.url,
-        "STRATUS_VOLUMES_DIR": str(live_stack.data_dir / "volumes"),
-        "STRATUS_QEMU_ACCEL": "tcg",
-    }
-    (root / "data").mkdir(parents=True, exist_ok=True)
-    return live_stack.start_compute_agent(host, root / "state", "nova", env=env)
 
 
 def disk_content_equal(one: Path, other: Path) -> bool:
