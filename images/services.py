@@ -19,7 +19,7 @@ from dashboard.exceptions import BadRequest, Conflict, Forbidden, NotFound, Stra
 from dashboard.models import Project
 from images import quotas
 from images.choices import ImageStatus, MemberStatus, Visibility
-from images.models import Image, ImageLocation, ImageMember, ImageTag
+from images.models import Image, ImageLocation, ImageMember, ImageTag, ImageUpload
 from images.staging import staging_path
 from images.stores import StoreError, get_store
 
@@ -319,6 +319,43 @@ def heartbeat(image_id: str, owner: str) -> bool:
         .exclude(status=ImageStatus.DELETED)
         .update(lease_expires_at=timezone.now() + timedelta(seconds=settings.IMAGE_IMPORT_LEASE))
     )
+
+
+def holds_lease(image_id: str, owner: str) -> bool:
+    """Whether the import is still this worker's (an abort or a delete takes the lease away)."""
+    return Image.objects.filter(pk=image_id, lease_owner=owner).exclude(status=ImageStatus.DELETED).exists()
+
+
+def forget_upload(image_id) -> None:
+    """The resumable upload that fed an import is done with once the import ends, however it ends."""
+    ImageUpload.objects.filter(image_id=image_id, offset=F("length")).delete()
+
+
+def abort_processing(image: Image, reason: str) -> None:
+    """Stop a running import (download, verification, conversion) or copy: importing → queued with
+    the reason and no reservation, in one UPDATE. The worker notices the lost lease within a second,
+    stops and removes its temporary files. Conflict when nothing is running."""
+    qs = Image.objects.filter(pk=image.pk, import_method__gt="")
+    importing = qs.filter(status=ImageStatus.IMPORTING).update(
+        status=ImageStatus.QUEUED,
+        reason=reason[:2000],
+        reserved_bytes=0,
+        size=None,
+        checksum=None,
+        os_hash_algo=None,
+        os_hash_value=None,
+        lease_owner="",
+        lease_expires_at=None,
+        import_method="",
+        import_hash_algo="",
+        import_hash_value="",
+        updated_at=timezone.now(),
+    )
+    copying = qs.filter(status=ImageStatus.ACTIVE).update(
+        reason=reason[:2000], lease_owner="", lease_expires_at=None, import_method="", import_stores=[]
+    )
+    if not (importing or copying):
+        raise Conflict("Nothing is being processed for this image.")
 
 
 def fail_import(image_id: str, owner: str | None, reason: str, *, kill: bool = False) -> None:
