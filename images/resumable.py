@@ -4,13 +4,16 @@ The staged file and the ``offset`` in the database are the whole state: a reques
 offset, fsyncs, and only then moves the offset with a conditional UPDATE. So a dropped connection,
 a reload of the page or a restart of the web server loses at most the bytes of the last unsynced
 chunk, and any process can take the upload over. Two requests racing at the same offset write the
-same bytes of the same file to the same place; only one of them moves the offset, the other stops.
+same bytes of the same file to the same place, and the offset only ever moves forward over bytes
+that are on disk (a request whose chunk starts at or before the offset may extend it); so a
+request that a dropped client left running on the server never spoils the one that replaced it.
 
 The bytes stream through the pipeline's Ingest (count, cap) without hashing: see
 images.pipeline.imports for where the hashes and the format inspection happen, and why."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from datetime import timedelta
@@ -18,6 +21,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from dashboard.exceptions import BadRequest, Conflict, NotFound, StratusError
@@ -113,20 +117,23 @@ def append(upload: ImageUpload, offset: int, body, content_length: int | None) -
                 written += os.pwrite(fd, chunk[written:], position + written)
             # On disk before the offset says so: a crash must never leave an offset past the data.
             os.fdatasync(fd)
-            moved = ImageUpload.objects.filter(pk=upload.pk, offset=position).update(
-                offset=position + written, received=F("received") + counter.take(), expires_at=_expiry()
+            # [0, offset) and [position, position + written) are on disk and position <= offset.
+            moved = ImageUpload.objects.filter(pk=upload.pk, offset__gte=position).update(
+                offset=Greatest(F("offset"), position + written),
+                received=F("received") + counter.take(),
+                expires_at=_expiry(),
             )
             if not moved:
-                raise Conflict("Another request moved this upload on, or it was terminated.")
+                raise Conflict("The upload was terminated, or its offset is behind this request.")
             position += written
     finally:
         os.close(fd)
         if counter.pending:
             ImageUpload.objects.filter(pk=upload.pk).update(received=F("received") + counter.take())
-    upload.offset = position
-    if upload.complete:
+    upload.refresh_from_db(fields=["offset"])
+    if upload.complete and position == upload.length:
         finish(upload)
-    return position
+    return upload.offset
 
 
 def finish(upload: ImageUpload) -> None:
@@ -136,7 +143,9 @@ def finish(upload: ImageUpload) -> None:
     if upload.metadata.get("import") == ImportMethod.GLANCE_DIRECT:
         image = Image.objects.get(pk=upload.image_id)
         if image.status == ImageStatus.UPLOADING:
-            services.start_import(image, ImportMethod.GLANCE_DIRECT)
+            # A request that wrote the same last bytes may have started it first.
+            with contextlib.suppress(Conflict):
+                services.start_import(image, ImportMethod.GLANCE_DIRECT)
 
 
 def terminate(upload: ImageUpload, reason: str) -> None:
@@ -172,3 +181,24 @@ def expire() -> int:
         elif gone:
             log.info("Forgot the finished upload of image %s", upload.image_id)
     return count
+
+
+def abort(image: Image) -> str:
+    """Stop whatever moves the image's bytes: a resumable upload (terminated), a staging PUT in
+    flight, or a running import or conversion (the worker stops within a second and removes its
+    files). The image is queued again with the reason and without its reservation. Returns what
+    was stopped, for the message; Conflict when nothing was running."""
+    upload = ImageUpload.objects.filter(image=image).first()
+    if image.status == ImageStatus.UPLOADING and upload is not None and not upload.complete:
+        terminate(upload, "Upload aborted: the partial data was removed; upload the file again.")
+        return "upload"
+    if image.status == ImageStatus.UPLOADING:
+        # A PUT /stage still streaming notices the status change when its body ends, and removes
+        # its file; a finished one waits for an import that will not come.
+        if not services.fail_upload(image.pk, "Upload aborted.", expected=ImageStatus.UPLOADING):
+            raise Conflict("The upload already ended.")
+        ImageUpload.objects.filter(image=image).delete()
+        staging_path(image.pk).unlink(missing_ok=True)
+        return "upload"
+    services.abort_processing(image, "Processing aborted: upload or import the image again.")
+    return "processing"

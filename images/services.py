@@ -19,7 +19,7 @@ from dashboard.exceptions import BadRequest, Conflict, Forbidden, NotFound, Stra
 from dashboard.models import Project
 from images import quotas
 from images.choices import ImageStatus, MemberStatus, Visibility
-from images.models import Image, ImageLocation, ImageMember, ImageTag, ImageUpload
+from images.models import Image, ImageLocation, ImageMember, ImageTag
 from images.staging import staging_path
 from images.stores import StoreError, get_store
 
@@ -324,11 +324,6 @@ def heartbeat(image_id: str, owner: str) -> bool:
 def holds_lease(image_id: str, owner: str) -> bool:
     """Whether the import is still this worker's (an abort or a delete takes the lease away)."""
     return Image.objects.filter(pk=image_id, lease_owner=owner).exclude(status=ImageStatus.DELETED).exists()
-
-
-def forget_upload(image_id) -> None:
-    """The resumable upload that fed an import is done with once the import ends, however it ends."""
-    ImageUpload.objects.filter(image_id=image_id, offset=F("length")).delete()
 
 
 def abort_processing(image: Image, reason: str) -> None:

@@ -4,6 +4,7 @@ from django.urls import path
 
 from images.views import actions as manage
 from images.views import pages as views
+from images.views import transfers
 
 urlpatterns = [
     path("images/", views.image_list, name="images"),
@@ -11,6 +12,7 @@ urlpatterns = [
     path("images/delete/", manage.image_delete, name="image-delete"),
     path("images/<uuid:image_id>/", views.image_detail, name="image-detail"),
     path("images/<uuid:image_id>/row/", views.image_row, name="image-row"),
+    path("images/<uuid:image_id>/abort/", transfers.image_abort, name="image-abort"),
     path("images/<uuid:image_id>/edit/", manage.image_edit, name="image-edit"),
     path("images/<uuid:image_id>/metadata/", manage.image_metadata, name="image-metadata"),
     path("images/<uuid:image_id>/members/", manage.image_members, name="image-members"),

@@ -187,7 +187,6 @@ def run_import(image_id: str, owner: str) -> None:
         for path in (staged, disk, converted):
             path.unlink(missing_ok=True)
         progress.clear(image_id)
-        services.forget_upload(image_id)
 
 
 def _stage_and_verify(image: Image, staged: Path, beat: Heartbeat, steps: list[str]) -> Ingest | None:
