@@ -178,7 +178,8 @@ class ImageUpload(models.Model):
     """A resumable (tus) upload into an image's staging area. ``offset`` is how many bytes of the
     staged file are known to be on disk (fsynced before the offset moves); anything past it in the
     file is a leftover of a cut request and is overwritten by the next one. ``received`` counts
-    every byte read from request bodies, kept or not, so resends can be measured."""
+    every byte read from request bodies, kept or not, so resends can be measured. A finished
+    upload's record stays until it expires (its image went on to an import), then it is removed."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     image = models.OneToOneField(Image, on_delete=models.CASCADE, related_name="resumable_upload")

@@ -27,7 +27,7 @@ from django.conf import settings
 
 from dashboard.exceptions import StratusError
 from images import progress, services
-from images.choices import ImportMethod
+from images.choices import ImageStatus, ImportMethod
 from images.integrity import Throttle
 from images.models import Image, ImageLocation
 from images.pipeline import ova, qemu
@@ -184,7 +184,10 @@ def run_import(image_id: str, owner: str) -> None:
         _discard(store, key, image_id)
         services.fail_import(image_id, owner, f"Import failed: {exc}")
     finally:
-        for path in (staged, disk, converted):
+        # After an abort the user may already be uploading into the image again: the staged
+        # file is then the new upload's, not this import's.
+        uploading = Image.objects.filter(pk=image_id, status=ImageStatus.UPLOADING).exists()
+        for path in (disk, converted) if uploading else (staged, disk, converted):
             path.unlink(missing_ok=True)
         progress.clear(image_id)
 

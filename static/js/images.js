@@ -231,7 +231,12 @@
       uploads.delete(transfer);
       try {
         await transfer.abort(true); // terminates the upload on the server (DELETE)
-      } catch (err) { /* already gone */ }
+      } catch (err) {
+        // The last bytes arrived meanwhile and the import started: stop that instead.
+        item.processing = true;
+        abortOnServer(id, item);
+        return;
+      }
       item.done(false, "Aborted: the partial data was removed; the image stays queued.");
       refreshRow(id);
     };
