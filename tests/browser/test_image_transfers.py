@@ -2,10 +2,12 @@
 stack of its own (gunicorn, a Celery worker) whose imports are rate-limited, so that processing
 lasts long enough to be watched and aborted: a 200 MiB upload cut at about 40 % resumes; a reload
 mid-upload resumes once the same file is chosen again; the processing bar moves for an upload and
-for a URL import; Abort during processing stops the worker and removes its files."""
+for a URL import; Abort during processing stops the worker and removes its files; and an upload
+outlives a restart of the web server."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -14,6 +16,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import requests
 from playwright.sync_api import expect
 
 from tests.browser.test_login import sign_in
@@ -263,3 +266,48 @@ def test_a_url_import_shows_downloading_then_processing_on_one_bar(tpage, stack,
     assert 0 <= first < later <= 50
     expect(row.get_by_test_id("job-label")).to_contain_text("Processing:", timeout=30_000)
     expect(row).to_have_attribute("data-status", "active", timeout=SLOW)
+
+
+def test_an_upload_survives_a_restart_of_the_web_server(stack):
+    """The same protocol from a client of its own (no browser): the offset and the staged bytes
+    outlive the web server, which the test stops and starts again half-way."""
+    api = f"{stack.url}/image/v2/images"
+    auth = {"X-Auth-Token": stack.token("demo", DEMO_PASSWORD, "demo"), "Tus-Resumable": "1.0.0"}
+    image = requests.post(
+        api,
+        json={"name": "restart", "disk_format": "raw", "container_format": "bare"},
+        headers=auth,
+        timeout=30,
+    ).json()
+    data = os.urandom(12 * MiB)
+    created = requests.post(
+        f"{api}/{image['id']}/uploads",
+        headers={**auth, "Upload-Length": str(len(data)), "Upload-Metadata": "import Z2xhbmNlLWRpcmVjdA=="},
+        timeout=30,
+    )
+    assert created.status_code == 201, created.text
+    url = created.headers["Location"]
+    octets = {**auth, "Content-Type": "application/offset+octet-stream"}
+    first = requests.patch(url, data=data[: 5 * MiB], headers={**octets, "Upload-Offset": "0"}, timeout=60)
+    assert first.status_code == 204 and first.headers["Upload-Offset"] == str(5 * MiB)
+
+    stack.services["web"].stop()
+    stack.start_web()
+
+    probe = requests.head(url, headers=auth, timeout=30)
+    assert probe.status_code == 200 and probe.headers["Upload-Offset"] == str(5 * MiB)
+    behind = {**octets, "Upload-Offset": str(MiB)}
+    stale = requests.patch(url, data=data[MiB : MiB + 4096], headers=behind, timeout=60)
+    assert stale.status_code == 409
+    rest = requests.patch(
+        url, data=data[5 * MiB :], headers={**octets, "Upload-Offset": str(5 * MiB)}, timeout=60
+    )
+    assert rest.status_code == 204 and rest.headers["Upload-Offset"] == str(len(data))
+    wait_for(
+        lambda: requests.get(f"{api}/{image['id']}", headers=auth, timeout=30).json()["status"] == "active",
+        timeout=120,
+        interval=0.5,
+        what="the import to finish",
+    )
+    shown = requests.get(f"{api}/{image['id']}", headers=auth, timeout=30).json()
+    assert shown["size"] == len(data) and shown["os_hash_value"] == hashlib.sha512(data).hexdigest()
