@@ -19,6 +19,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
+from tests.browser.test_images import make_qcow2
 from tests.browser.test_login import sign_in
 from tests.images.live_support import RemoteFiles
 from tests.plugin import TEST_ROOT
@@ -268,18 +269,18 @@ def test_a_url_import_shows_downloading_then_processing_on_one_bar(tpage, stack,
     expect(row).to_have_attribute("data-status", "active", timeout=SLOW)
 
 
-def test_an_upload_survives_a_restart_of_the_web_server(stack):
+def test_an_upload_survives_a_restart_of_the_web_server(stack, tmp_path):
     """The same protocol from a client of its own (no browser): the offset and the staged bytes
     outlive the web server, which the test stops and starts again half-way."""
     api = f"{stack.url}/image/v2/images"
     auth = {"X-Auth-Token": stack.token("demo", DEMO_PASSWORD, "demo"), "Tus-Resumable": "1.0.0"}
     image = requests.post(
         api,
-        json={"name": "restart", "disk_format": "raw", "container_format": "bare"},
+        json={"name": "restart", "disk_format": "qcow2", "container_format": "bare"},
         headers=auth,
         timeout=30,
     ).json()
-    data = os.urandom(12 * MiB)
+    data = make_qcow2(tmp_path / "restart.qcow2", random_mib=12).read_bytes()  # stored as it is
     created = requests.post(
         f"{api}/{image['id']}/uploads",
         headers={**auth, "Upload-Length": str(len(data)), "Upload-Metadata": "import Z2xhbmNlLWRpcmVjdA=="},
