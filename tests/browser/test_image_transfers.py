@@ -148,10 +148,10 @@ def test_a_200_mib_upload_cut_at_40_percent_resumes_and_sends_less_than_1_3_time
     page.on("request", lambda r: r.method == "PATCH" and patches.append(r.url))
     wire.rate = 40 * MiB
     name = f"big-{uuid.uuid4().hex[:6]}"
+    start = wire.sent
     row, item = create_from_file(page, name, disk)
     image_id = row.get_attribute("data-image-id")
-    start = wire.sent
-    wait_for(lambda: wire.sent - start >= 0.4 * size, timeout=60, interval=0.01, what="40 % on the wire")
+    wait_for(lambda: wire.sent - start >= 0.4 * size, timeout=90, interval=0.01, what="40 % on the wire")
 
     # The connection drops in the middle of the PATCH; the client asks the server where it got
     # to (HEAD) and sends the rest from there.
