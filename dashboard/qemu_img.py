@@ -12,7 +12,11 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,9 +28,10 @@ MiB = 1024**2
 class QemuImgError(Exception):
     """qemu-img failed, was killed by its limits, or took too long."""
 
-    def __init__(self, message: str, *, timed_out: bool = False):
+    def __init__(self, message: str, *, timed_out: bool = False, cancelled: bool = False):
         super().__init__(message)
         self.timed_out = timed_out
+        self.cancelled = cancelled
 
 
 class UnsafePath(QemuImgError):
@@ -82,11 +87,8 @@ def tool(name: str) -> str:
     return path
 
 
-def run(args: list[str], limits: Limits | None = None) -> str:
-    """Run ``qemu-img ARGS`` under the limits and return its standard output. Every file name in
-    ARGS must have come through ``checked_path``."""
-    limits = limits or Limits.from_settings()
-    argv = [
+def _argv(args: list[str], limits: Limits) -> list[str]:
+    return [
         tool("prlimit"),
         f"--as={limits.address_space_mb * MiB}",
         f"--cpu={limits.cpu_seconds}",
@@ -94,6 +96,13 @@ def run(args: list[str], limits: Limits | None = None) -> str:
         tool(limits.binary),
         *args,
     ]
+
+
+def run(args: list[str], limits: Limits | None = None) -> str:
+    """Run ``qemu-img ARGS`` under the limits and return its standard output. Every file name in
+    ARGS must have come through ``checked_path``."""
+    limits = limits or Limits.from_settings()
+    argv = _argv(args, limits)
     try:
         result = subprocess.run(
             argv,
@@ -110,6 +119,68 @@ def run(args: list[str], limits: Limits | None = None) -> str:
         # A kill by the kernel (CPU or memory limit) or a parse failure.
         raise QemuImgError(f"qemu-img {args[0]} failed: {result.stderr.strip() or result.returncode}")
     return result.stdout
+
+
+# qemu-img -p prints "    (12.34/100%)\r" after each step.
+PROGRESS = re.compile(rb"\((\d+(?:\.\d+)?)/100%\)")
+# How often a watched run asks whether it should stop.
+WATCH_INTERVAL = 0.2
+
+
+def run_watched(
+    args: list[str],
+    limits: Limits | None = None,
+    *,
+    cancelled: Callable[[], bool],
+    progress: Callable[[float], None] | None = None,
+) -> None:
+    """``run`` for long work (a conversion): reports qemu-img's own progress (``-p`` in ARGS) as a
+    fraction, and kills qemu-img within WATCH_INTERVAL once ``cancelled()`` says so."""
+    limits = limits or Limits.from_settings()
+    proc = subprocess.Popen(
+        _argv(args, limits),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={"LC_ALL": "C", "PATH": "/usr/bin:/bin"},
+        start_new_session=True,  # prlimit and qemu-img are killed together
+    )
+    stderr: list[bytes] = []
+    readers = [
+        threading.Thread(target=_read_progress, args=(proc.stdout, progress), daemon=True),
+        threading.Thread(target=lambda: stderr.append(proc.stderr.read()), daemon=True),
+    ]
+    for reader in readers:
+        reader.start()
+    ends = time.monotonic() + limits.timeout
+    try:
+        while True:
+            try:
+                proc.wait(timeout=WATCH_INTERVAL)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            if cancelled():
+                raise QemuImgError(f"qemu-img {args[0]} was cancelled", cancelled=True)
+            if time.monotonic() > ends:
+                message = f"qemu-img {args[0]} timed out after {limits.timeout:.0f}s"
+                raise QemuImgError(message, timed_out=True)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        for reader in readers:
+            reader.join()
+        proc.stdout.close()
+        proc.stderr.close()
+    if proc.returncode != 0:
+        message = b"".join(stderr).decode(errors="replace").strip()
+        raise QemuImgError(f"qemu-img {args[0]} failed: {message or proc.returncode}")
+
+
+def _read_progress(stream, progress: Callable[[float], None] | None) -> None:
+    while data := stream.read1(4096):
+        if progress is not None and (found := PROGRESS.findall(data)):
+            progress(float(found[-1]) / 100)
 
 
 def info(path: str | Path, fmt: str, *, force_share: bool = False, limits: Limits | None = None) -> dict:
@@ -130,17 +201,26 @@ def convert(
     *,
     force_share: bool = False,
     limits: Limits | None = None,
+    cancelled: Callable[[], bool] | None = None,
+    progress: Callable[[float], None] | None = None,
+    rate_limit: int = 0,
 ) -> None:
+    """With ``cancelled`` (and optionally ``progress``), the conversion can be stopped part way
+    and reports how far it got (see run_watched). ``rate_limit``: bytes a second (0: no limit)."""
     args = [
         "convert",
         "-f",
         fmt,
         "-O",
         target_fmt,
-        "-q",
+        "-p" if cancelled else "-q",
         *(["-U"] if force_share else []),
+        *(["-r", str(rate_limit)] if rate_limit else []),
         "--",
         checked_path(source),
         checked_path(target),
     ]
-    run(args, limits)
+    if cancelled is None:
+        run(args, limits)
+    else:
+        run_watched(args, limits, cancelled=cancelled, progress=progress)

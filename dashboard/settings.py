@@ -220,6 +220,8 @@ STATICFILES_DIRS = [
     ("vendor/bootstrap", BASE_DIR / "node_modules" / "bootstrap" / "dist"),
     ("vendor/bootstrap-icons", BASE_DIR / "node_modules" / "bootstrap-icons" / "font"),
     ("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist"),
+    # The tus client of the Create Image form (resumable uploads).
+    ("vendor/tus", BASE_DIR / "node_modules" / "tus-js-client" / "dist"),
     # noVNC's ES modules, imported unbundled by static/js/console.js (core/ imports ../vendor/).
     ("vendor/novnc/core", BASE_DIR / "node_modules" / "@novnc" / "novnc" / "core"),
     ("vendor/novnc/vendor", BASE_DIR / "node_modules" / "@novnc" / "novnc" / "vendor"),
@@ -347,6 +349,17 @@ IMAGE_IMPORT_MAX_ATTEMPTS = _read("int", "STRATUS_IMAGE_IMPORT_MAX_ATTEMPTS", 3)
 # An upload (PUT /file) that has not progressed for this long is returned to queued by the sweeper.
 IMAGE_UPLOAD_STALL_TIMEOUT = _read("int", "STRATUS_IMAGE_UPLOAD_STALL_TIMEOUT", 3600)
 IMAGE_SWEEP_INTERVAL = _read("float", "STRATUS_IMAGE_SWEEP_INTERVAL", 300.0)
+# A resumable (tus) upload that receives no byte for this many seconds expires: its staged bytes
+# are removed and the image is queued again. A beat task looks for expired ones every CHECK seconds.
+IMAGE_UPLOAD_EXPIRY = _read("int", "STRATUS_IMAGE_UPLOAD_EXPIRY", 24 * 3600)
+IMAGE_UPLOAD_EXPIRY_CHECK = _read("float", "STRATUS_IMAGE_UPLOAD_EXPIRY_CHECK", 300.0)
+if IMAGE_UPLOAD_EXPIRY < 1 or IMAGE_UPLOAD_EXPIRY_CHECK <= 0:
+    raise ImproperlyConfigured("STRATUS_IMAGE_UPLOAD_EXPIRY and _EXPIRY_CHECK must be positive.")
+# Imports read, hash and convert at most this many bytes a second per pass (0: no limit), so
+# that a large import leaves disk and CPU to the guests of a host that also runs a worker.
+IMAGE_IMPORT_BYTES_PER_SECOND = _read("int", "STRATUS_IMAGE_IMPORT_BYTES_PER_SECOND", 0)
+if IMAGE_IMPORT_BYTES_PER_SECOND < 0:
+    raise ImproperlyConfigured("STRATUS_IMAGE_IMPORT_BYTES_PER_SECOND must not be negative.")
 # Per-project quotas (hard; -1 = unlimited) and per-image limits.
 IMAGE_QUOTA_COUNT = _read("int", "STRATUS_IMAGE_QUOTA_COUNT", 100)
 IMAGE_QUOTA_BYTES = _read("int", "STRATUS_IMAGE_QUOTA_BYTES", 1 << 40)
@@ -378,6 +391,10 @@ if IMAGE_SCRUB_IMAGES_PER_RUN < 1:
     raise ImproperlyConfigured("STRATUS_IMAGE_SCRUB_IMAGES_PER_RUN must be at least 1.")
 CELERY_TASK_ROUTES = {"images.*": {"queue": "images"}}
 CELERY_BEAT_SCHEDULE["images-sweep"] = {"task": "images.sweep", "schedule": IMAGE_SWEEP_INTERVAL}
+CELERY_BEAT_SCHEDULE["images-expire-uploads"] = {
+    "task": "images.expire_uploads",
+    "schedule": IMAGE_UPLOAD_EXPIRY_CHECK,
+}
 if IMAGE_SCRUB_INTERVAL:
     CELERY_BEAT_SCHEDULE["images-scrub"] = {"task": "images.scrub", "schedule": IMAGE_SCRUB_INTERVAL}
 

@@ -71,9 +71,10 @@ def recover_stalled_uploads() -> int:
                 and not ImageLocation.objects.filter(image_id=image_id, store=store.name).exists()
             ):
                 _delete(store, str(image_id))
-    staging = Image.objects.filter(status=ImageStatus.UPLOADING, updated_at__lt=cutoff).values_list(
-        "pk", flat=True
-    )
+    # Resumable uploads wait for their client until they expire (images.resumable.expire).
+    staging = Image.objects.filter(
+        status=ImageStatus.UPLOADING, updated_at__lt=cutoff, resumable_upload__isnull=True
+    ).values_list("pk", flat=True)
     for image_id in list(staging):
         path = staging_path(image_id)
         if _written_since(path, cutoff):

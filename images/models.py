@@ -178,6 +178,40 @@ class Image(models.Model):
         )
 
 
+class ImageUpload(models.Model):
+    """A resumable (tus) upload into an image's staging area. ``offset`` is how many bytes of the
+    staged file are known to be on disk (fsynced before the offset moves); anything past it in the
+    file is a leftover of a cut request and is overwritten by the next one. ``received`` counts
+    every byte read from request bodies, kept or not, so resends can be measured. A finished
+    upload's record stays until it expires (its image went on to an import), then it is removed."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    image = models.OneToOneField(Image, on_delete=models.CASCADE, related_name="resumable_upload")
+    length = models.BigIntegerField()
+    offset = models.BigIntegerField(default=0)
+    received = models.BigIntegerField(default=0)
+    # Upload-Metadata as sent by the client (file name, the file's fingerprint, the import to run).
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(offset__gte=0) & Q(offset__lte=models.F("length")),
+                name="image_upload_offset_in_range",
+                violation_error_message="An upload offset lies between 0 and the upload length.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"upload {self.pk} of image {self.image_id}"
+
+    @property
+    def complete(self) -> bool:
+        return self.offset == self.length
+
+
 class ImageTag(models.Model):
     image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="tag_set")
     value = models.CharField(max_length=255)

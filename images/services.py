@@ -321,6 +321,38 @@ def heartbeat(image_id: str, owner: str) -> bool:
     )
 
 
+def holds_lease(image_id: str, owner: str) -> bool:
+    """Whether the import is still this worker's (an abort or a delete takes the lease away)."""
+    return Image.objects.filter(pk=image_id, lease_owner=owner).exclude(status=ImageStatus.DELETED).exists()
+
+
+def abort_processing(image: Image, reason: str) -> None:
+    """Stop a running import (download, verification, conversion) or copy: importing → queued with
+    the reason and no reservation, in one UPDATE. The worker notices the lost lease within a second,
+    stops and removes its temporary files. Conflict when nothing is running."""
+    qs = Image.objects.filter(pk=image.pk, import_method__gt="")
+    importing = qs.filter(status=ImageStatus.IMPORTING).update(
+        status=ImageStatus.QUEUED,
+        reason=reason[:2000],
+        reserved_bytes=0,
+        size=None,
+        checksum=None,
+        os_hash_algo=None,
+        os_hash_value=None,
+        lease_owner="",
+        lease_expires_at=None,
+        import_method="",
+        import_hash_algo="",
+        import_hash_value="",
+        updated_at=timezone.now(),
+    )
+    copying = qs.filter(status=ImageStatus.ACTIVE).update(
+        reason=reason[:2000], lease_owner="", lease_expires_at=None, import_method="", import_stores=[]
+    )
+    if not (importing or copying):
+        raise Conflict("Nothing is being processed for this image.")
+
+
 def fail_import(image_id: str, owner: str | None, reason: str, *, kill: bool = False) -> None:
     """An import that cannot finish: back to queued (retryable) or killed, with the reason."""
     qs = Image.objects.filter(pk=image_id)

@@ -8,7 +8,7 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
 
-from images import housekeeping, integrity, services
+from images import housekeeping, integrity, resumable, services
 from images.pipeline.imports import run_import
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,13 @@ def import_image(image_id: str) -> None:
 @shared_task(name="images.sweep", acks_late=True)
 def sweep() -> dict:
     return housekeeping.sweep()
+
+
+@shared_task(name="images.expire_uploads", acks_late=True)
+def expire_uploads() -> int:
+    """Reclaim the staged bytes of resumable uploads that stopped receiving data (safe to run
+    twice: each upload is removed by one conditional DELETE)."""
+    return resumable.expire()
 
 
 @shared_task(name="images.scrub", acks_late=True)

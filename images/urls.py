@@ -3,7 +3,7 @@
 from django.urls import path
 
 from images.views import actions as manage
-from images.views import bulk
+from images.views import bulk, transfers
 from images.views import pages as views
 
 urlpatterns = [
@@ -13,6 +13,7 @@ urlpatterns = [
     path("images/bulk/<str:action>/", bulk.image_bulk, name="image-bulk"),
     path("images/<uuid:image_id>/", views.image_detail, name="image-detail"),
     path("images/<uuid:image_id>/row/", views.image_row, name="image-row"),
+    path("images/<uuid:image_id>/abort/", transfers.image_abort, name="image-abort"),
     path("images/<uuid:image_id>/edit/", manage.image_edit, name="image-edit"),
     path("images/<uuid:image_id>/metadata/", manage.image_metadata, name="image-metadata"),
     path("images/<uuid:image_id>/members/", manage.image_members, name="image-members"),

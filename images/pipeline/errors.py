@@ -19,3 +19,7 @@ class QuotaExceeded(PipelineError):
 
 class TransferError(PipelineError):
     """The bytes did not arrive as announced (short body, size mismatch, remote failure)."""
+
+
+class Cancelled(PipelineError):
+    """The work was stopped on purpose (an abort, a delete, a lost lease), not refused."""

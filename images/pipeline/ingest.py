@@ -87,7 +87,9 @@ class Ingest:
     ``max_bytes`` is a hard cap (never read past it), ``expected_size`` a size the client declared,
     ``on_progress(total)`` is called after every chunk (quota reservations, heartbeats) and may
     raise to stop the stream. ``expected_hash`` is (algorithm, hex digest) given by the user: a
-    mismatch raises ImageRejected when the stream ends, before anything looks at the content."""
+    mismatch raises ImageRejected when the stream ends, before anything looks at the content.
+    ``hash=False`` only counts and caps (a resumable upload's piece: its hashes come later, in
+    the import's store pass; see images.pipeline.imports)."""
 
     def __init__(
         self,
@@ -98,8 +100,10 @@ class Ingest:
         on_progress: Callable[[int], None] | None = None,
         inspect: bool = True,
         expected_hash: tuple[str, str] | None = None,
+        hash: bool = True,
     ):
         self._reader = as_reader(source)
+        self._hash = hash
         self.max_bytes = max_bytes
         self.expected_size = expected_size
         self.on_progress = on_progress
@@ -112,7 +116,7 @@ class Ingest:
         progress = threading.Condition()
         md5 = hashlib.md5(usedforsecurity=False)
         sha512 = hashlib.sha512()
-        hashers = [_Hasher(md5, progress), _Hasher(sha512, progress)]
+        hashers = [_Hasher(md5, progress), _Hasher(sha512, progress)] if self._hash else []
         extra = None
         if self._expected_hash and self._expected_hash[0] != "sha512":
             extra = _Hasher(hashlib.new(self._expected_hash[0]), progress)
@@ -164,6 +168,9 @@ class Ingest:
             if close is not None:
                 close()
         self.result.size = total
+        if not self._hash:
+            self.finished = True
+            return
         self.result.checksum = md5.hexdigest()
         self.result.os_hash_value = sha512.hexdigest()
         self._verify(extra.hash.hexdigest() if extra else self.result.os_hash_value)

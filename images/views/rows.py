@@ -9,8 +9,9 @@ from django.utils import timezone
 
 from dashboard.models import Project
 from dashboard.policy import can
+from images import progress
 from images.choices import ImageStatus, Visibility
-from images.models import Image, ImageMember
+from images.models import Image, ImageMember, ImageUpload
 from images.policies import target
 
 QUEUED_WATCH = timedelta(minutes=30)
@@ -50,6 +51,31 @@ def decorate(images, ctx) -> None:
         image.status_style = STATUS_STYLE.get(image.status, "info")
         image.transitional = is_transitional(image)
         image.row_actions = actions_for(ctx, image, target(ctx, image))
+    _transfers(images, ctx)
+
+
+MOVING = (ImageStatus.UPLOADING, ImageStatus.IMPORTING)
+
+
+def _transfers(images: list[Image], ctx) -> None:
+    """The job's progress bar (sending, then processing), and the Resume and Abort buttons, with
+    one query for the page's resumable uploads and one cache read for the workers' progress."""
+    # A copy-image runs on an active image: its import_method is set meanwhile.
+    ids = [i.pk for i in images if i.status in MOVING or i.import_method]
+    uploads = {u.image_id: u for u in ImageUpload.objects.filter(image_id__in=ids)} if ids else {}
+    reports = progress.read_many(ids)
+    for image in images:
+        image.progress = image.resume_url = None
+        if image.pk not in uploads and image.status not in MOVING and not image.import_method:
+            continue
+        upload = uploads.get(image.pk)
+        if image.status == ImageStatus.UPLOADING and upload is not None and not upload.complete:
+            image.progress = progress.Progress("sending", upload.offset, upload.length)
+            image.resume_url = f"/image/v2/images/{image.pk}/uploads/{upload.pk}"
+        else:
+            image.progress = reports.get(str(image.pk))
+        own = ctx.is_admin or image.owner == ctx.project_id
+        image.row_actions["abort"] = own and can(ctx, "upload_image", target(ctx, image))
 
 
 class _Prefetched(list):

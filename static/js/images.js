@@ -1,5 +1,5 @@
-// The Images panel: Create Image (format read from the file's content), uploads to the Image API
-// with progress, abort and retry, and a tray that follows the image until the server is done.
+// The Images panel: Create Image (format read from the file's content), resumable uploads (tus) to
+// the Image API with progress, abort and resume, and a tray that follows the image until the server is done.
 (() => {
   "use strict";
 
@@ -120,101 +120,180 @@
         bar.classList.add(ok ? "bg-success" : "bg-danger");
         if (ok) bar.style.width = "100%";
         node.querySelector("[data-upload-phase]").textContent = text;
+        // A fresh button: the Abort handlers must not fire any more.
         const abort = node.querySelector("[data-upload-abort]");
-        abort.textContent = "Dismiss";
-        abort.classList.replace("btn-outline-danger", "btn-outline-secondary");
-        abort.onclick = () => node.remove();
+        const dismiss = abort.cloneNode(false);
+        abort.replaceWith(dismiss);
+        dismiss.textContent = "Dismiss";
+        dismiss.classList.replace("btn-outline-danger", "btn-outline-secondary");
+        dismiss.addEventListener("click", () => node.remove());
       },
     };
   }
 
+  // The row's bar is the server's view of the whole job (sending, then processing): the tray
+  // mirrors it while the server works.
+  function mirrorRow(id, item) {
+    const bar = document.querySelector(`#image-row-${id} [data-testid="job-progress"]`);
+    const label = document.querySelector(`#image-row-${id} [data-testid="job-label"]`);
+    if (bar) item.progress(Number(bar.dataset.percent) / 100);
+    if (label) item.stats(label.textContent.trim());
+  }
+
   // Follow the image through the API until it settles (Active, Killed, or back to Queued with a reason).
   function follow(id, item, delay = 2000) {
-    setTimeout(async () => {
+    item.processing = true;
+    const mirror = setInterval(() => mirrorRow(id, item), 1000);
+    const poll = (wait) => setTimeout(async () => {
       let image;
       try {
         image = await api("GET", `${API}/${id}`);
       } catch (err) {
+        clearInterval(mirror);
         item.done(false, err.message);
         return;
       }
       const failed = image.os_glance_failed_import;
       item.phase(`Processing on the server: ${image.status}`);
       if (image.status === "active") {
+        clearInterval(mirror);
         item.done(true, "Active");
         refreshRow(id);
-      } else if (image.status === "killed" || (image.status === "queued" && failed)) {
-        item.done(false, failed || "The image could not be imported.");
+      } else if (image.status === "killed" || image.status === "queued") {
+        clearInterval(mirror);
+        item.done(false, failed || "The image is queued again: the processing stopped.");
         refreshRow(id);
       } else {
-        follow(id, item, Math.min(delay * 1.5, 30000));
+        poll(Math.min(wait * 1.5, 30000));
       }
-    }, delay);
+    }, wait);
+    poll(delay);
   }
 
-  // PUT the file into the image's staging area, then ask for the glance-direct import.
-  function upload(id, name, file) {
-    const item = trayItem(name);
-    const xhr = new XMLHttpRequest();
-    const started = performance.now();
-    const samples = [];
-    uploads.add(xhr);
-    item.phase("Uploading");
-    item.node.querySelector("[data-upload-abort]").addEventListener("click", () => xhr.abort(), { once: true });
-    xhr.upload.addEventListener("progress", (event) => {
-      const now = performance.now();
-      samples.push([now, event.loaded]);
-      while (samples.length > 2 && now - samples[0][0] > 5000) samples.shift();
-      const [t0, b0] = samples[0];
-      const speed = now > t0 ? ((event.loaded - b0) / (now - t0)) * 1000 : 0;
-      const total = event.lengthComputable ? event.total : file.size;
-      item.progress(total ? event.loaded / total : 0);
-      item.stats(`${bytes(event.loaded)} of ${bytes(total)} · ${bytes(speed)}/s · ${duration((total - event.loaded) / speed)} left`);
+  // Abort whatever runs for the image on the server (an import or a conversion).
+  async function abortOnServer(id, item) {
+    const response = await fetch(`/images/${id}/abort/`, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRFToken": csrf(), Accept: "application/json" },
     });
-    xhr.addEventListener("load", async () => {
-      uploads.delete(xhr);
-      if (xhr.status !== 204 && xhr.status !== 200) {
-        let message = `HTTP ${xhr.status}`;
-        try { message = JSON.parse(xhr.responseText).message || message; } catch (err) { /* not JSON */ }
-        item.done(false, `Upload refused: ${message}`);
-        refreshRow(id);
-        return;
-      }
-      const seconds = (performance.now() - started) / 1000;
-      item.progress(1);
-      item.stats(`${bytes(file.size)} sent in ${duration(seconds)}`);
-      item.phase("Sent; starting the import");
-      try {
-        await api("POST", `${API}/${id}/import`, { method: { name: "glance-direct" } });
-      } catch (err) {
-        item.done(false, `Import refused: ${err.message}`);
-        refreshRow(id);
-        return;
-      }
-      refreshRow(id);
-      follow(id, item);
-    });
-    const interrupted = (text) => () => {
-      uploads.delete(xhr);
-      item.done(false, text);
-      // The server notices the cut, discards the partial data and puts the image back to queued.
-      setTimeout(() => refreshRow(id), 1500);
-    };
-    xhr.addEventListener("abort", interrupted("Aborted: the image stays queued; Retry upload sends the file again."));
-    xhr.addEventListener("error", interrupted("The connection failed: Retry upload sends the file again."));
-    xhr.open("PUT", `${API}/${id}/stage`);
-    xhr.setRequestHeader("X-CSRFToken", csrf());
-    xhr.setRequestHeader("Content-Type", "application/octet-stream");
-    xhr.setRequestHeader("x-openstack-image-size", String(file.size));
-    xhr.send(file);
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      item.phase(`Could not abort: ${data.message || response.status}`);
+      return;
+    }
+    item.done(false, "Aborted: the server stopped processing and removed the data; the image stays queued.");
     refreshRow(id);
+  }
+
+  // Which file an upload is: its size, and FNV-1a hashes of its first and last 64 KiB. Picking
+  // the same file again after a reload finds the same print; the server keeps it with the upload.
+  const PRINT_BLOCK = 65536;
+  async function fingerprint(file) {
+    const fnv = (data) => {
+      let h = 2166136261;
+      for (let i = 0; i < data.length; i += 1) { h ^= data[i]; h = Math.imul(h, 16777619) >>> 0; }
+      return h.toString(16).padStart(8, "0");
+    };
+    const head = new Uint8Array(await file.slice(0, PRINT_BLOCK).arrayBuffer());
+    const tail = new Uint8Array(await file.slice(Math.max(0, file.size - PRINT_BLOCK)).arrayBuffer());
+    return `${file.size}-${fnv(head)}-${fnv(tail)}`;
+  }
+
+  // The server's record of an unfinished upload: its length and the print of the file it began with.
+  async function uploadRecord(url) {
+    const response = await fetch(url, { method: "HEAD", credentials: "same-origin", headers: { "Tus-Resumable": "1.0.0" } });
+    if (!response.ok) throw new Error(response.status === 410 ? "The upload expired." : `HTTP ${response.status}`);
+    const meta = {};
+    (response.headers.get("Upload-Metadata") || "").split(",").forEach((pair) => {
+      const [key, value] = pair.trim().split(" ");
+      if (key) meta[key] = value ? atob(value) : "";
+    });
+    return { length: Number(response.headers.get("Upload-Length")), offset: Number(response.headers.get("Upload-Offset")), meta };
+  }
+
+  // Delays between tus retries (a dropped connection, a restarting web server); afterwards the
+  // tray waits for the browser to be online again, or for Resume upload on the row.
+  const RETRY_DELAYS = [0, 1000, 2000, 4000, 8000, 15000, 30000];
+
+  // Send the file with the tus protocol into the image's staging area (resuming at the server's
+  // offset when ``resumeUrl`` names an unfinished upload); the last byte starts the glance-direct import.
+  async function upload(id, name, file, resumeUrl = null) {
+    const item = trayItem(name);
+    const samples = [];
+    const started = performance.now();
+    let transfer = null;
+    item.phase(resumeUrl ? "Resuming" : "Uploading");
+    const abortButton = item.node.querySelector("[data-upload-abort]");
+    const onAbort = async () => {
+      if (item.processing) { abortOnServer(id, item); return; }
+      abortButton.removeEventListener("click", onAbort);
+      uploads.delete(transfer);
+      try {
+        await transfer.abort(true); // terminates the upload on the server (DELETE)
+      } catch (err) {
+        // The last bytes arrived meanwhile and the import started: stop that instead.
+        item.processing = true;
+        abortOnServer(id, item);
+        return;
+      }
+      item.done(false, "Aborted: the partial data was removed; the image stays queued.");
+      refreshRow(id);
+    };
+    abortButton.addEventListener("click", onAbort);
+    const print = await fingerprint(file);
+    transfer = new tus.Upload(file, {
+      endpoint: `${API}/${id}/uploads`,
+      uploadUrl: resumeUrl,
+      metadata: { filename: file.name, fingerprint: print, import: "glance-direct" },
+      headers: { "X-CSRFToken": csrf() },
+      retryDelays: RETRY_DELAYS,
+      storeFingerprintForResuming: false,
+      onProgress(sent, total) {
+        const now = performance.now();
+        samples.push([now, sent]);
+        while (samples.length > 2 && now - samples[0][0] > 5000) samples.shift();
+        const [t0, b0] = samples[0];
+        const speed = now > t0 ? ((sent - b0) / (now - t0)) * 1000 : 0;
+        item.progress(total ? sent / total / 2 : 0);
+        item.node.dataset.sent = String(sent);
+        item.stats(`Sending: ${bytes(sent)} of ${bytes(total)} · ${bytes(speed)}/s · ${duration((total - sent) / speed)} left`);
+      },
+      onSuccess() {
+        uploads.delete(transfer);
+        item.progress(0.5);
+        item.stats(`${bytes(file.size)} sent in ${duration((performance.now() - started) / 1000)}`);
+        item.phase("Sent; processing on the server");
+        refreshRow(id);
+        follow(id, item);
+      },
+      onError(err) {
+        refreshRow(id);
+        if (!navigator.onLine) {
+          item.phase("Connection lost: the upload resumes when the network is back");
+          window.addEventListener("online", () => transfer.start(), { once: true });
+          return;
+        }
+        uploads.delete(transfer);
+        const response = err.originalResponse;
+        let message = err.message;
+        if (response) {
+          try { message = JSON.parse(response.getBody()).message || message; } catch (e) { /* not JSON */ }
+        }
+        item.done(false, `Upload stopped: ${message}. Resume upload on the row continues where it stopped.`);
+      },
+    });
+    uploads.add(transfer);
+    transfer.start();
+    setTimeout(() => refreshRow(id), 500);
   }
 
   async function importFromUrl(id, name, uri) {
     const item = trayItem(name);
     item.phase("Copying from the URL on the server");
     item.stats(uri);
-    item.progress(0.05);
+    item.processing = true;
+    item.node.querySelector("[data-upload-abort]").addEventListener("click", () => abortOnServer(id, item));
     try {
       await api("POST", `${API}/${id}/import`, { method: { name: "web-download", uri } });
     } catch (err) {
@@ -406,9 +485,10 @@
     }
     const retryFile = document.getElementById("retry-file");
     document.addEventListener("click", (event) => {
-      const retry = event.target.closest("[data-retry-upload]");
+      const retry = event.target.closest("[data-retry-upload], [data-resume-upload]");
       if (retry && retryFile) {
-        retryFile.dataset.imageId = retry.dataset.retryUpload;
+        retryFile.dataset.imageId = retry.dataset.retryUpload || retry.dataset.resumeUpload;
+        retryFile.dataset.resumeUrl = retry.dataset.resumeUrl || "";
         retryFile.dataset.name = retry.dataset.name;
         retryFile.dataset.format = retry.dataset.format;
         retryFile.value = "";
@@ -421,6 +501,24 @@
       retryFile.addEventListener("change", async () => {
         const file = retryFile.files[0];
         if (!file) return;
+        const resumeUrl = retryFile.dataset.resumeUrl;
+        if (resumeUrl) {
+          // Only the file the upload began with may continue it: same size, same first and last blocks.
+          let record;
+          try {
+            record = await uploadRecord(resumeUrl);
+          } catch (err) {
+            window.alert(`The upload cannot be resumed: ${err.message}`);
+            refreshRow(retryFile.dataset.imageId);
+            return;
+          }
+          if (record.length !== file.size || record.meta.fingerprint !== await fingerprint(file)) {
+            window.alert(`This is not the file the upload began with${record.meta.filename ? ` (${record.meta.filename})` : ""}: choose that file, or abort the upload.`);
+            return;
+          }
+          upload(retryFile.dataset.imageId, retryFile.dataset.name, file, resumeUrl);
+          return;
+        }
         const found = await sniff(file);
         const wanted = retryFile.dataset.format;
         if (wanted && !sameFormat(found.format, wanted)

@@ -4,7 +4,11 @@ whole block-layer configuration and ``name:rest`` (before any slash) as a protoc
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
+import time
+from pathlib import Path
 
 import pytest
 
@@ -66,3 +70,38 @@ def test_an_absolute_path_is_passed_as_it_is_even_with_a_colon_inside(tmp_path, 
     )
     assert qemu_img.info(path, "qcow2")["virtual-size"] == 1 << 20
     assert runs[-1][-1] == str(path)
+
+
+def test_a_watched_conversion_reports_progress_and_stops_when_cancelled(tmp_path):
+    source = tmp_path / "in.raw"
+    with source.open("wb") as fh:
+        for _ in range(64):
+            fh.write(os.urandom(1 << 20))
+    shares: list[float] = []
+    qemu_img.convert(
+        source, "raw", tmp_path / "done.qcow2", "qcow2", cancelled=lambda: False, progress=shares.append
+    )
+    assert shares and shares[-1] == 1.0
+
+    # Slowed to 4 MiB/s by qemu-img's own rate limit, it would take 16 s: the cancel stops it at once.
+    started = time.monotonic()
+    with pytest.raises(qemu_img.QemuImgError) as caught:
+        qemu_img.convert(
+            source,
+            "raw",
+            tmp_path / "cut.qcow2",
+            "qcow2",
+            cancelled=lambda: time.monotonic() - started > 0.5,
+            rate_limit=4 << 20,
+        )
+    assert caught.value.cancelled and time.monotonic() - started < 0.5 + 2 * qemu_img.WATCH_INTERVAL + 1
+    assert not [c for c in _cmdlines() if b"qemu-img" in c and str(tmp_path).encode() in c]
+
+
+def _cmdlines() -> list[bytes]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                found.append((entry / "cmdline").read_bytes())
+    return found
