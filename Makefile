@@ -9,13 +9,22 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 run: system-packages $(VENV)/.run-installed node_modules/.installed
 	$(BIN)/python manage.py serve
 
+# The suite runs on each of these database backends (a private PostgreSQL cluster for postgresql):
+# the first runs every test, the others only the tests that touch the database.
+# `make test TEST_DATABASES=postgresql` runs everything on PostgreSQL alone; PYTEST_ARGS go to pytest.
+TEST_DATABASES ?= sqlite postgresql
+
 test: export CHROMIUM_PATH ?= /usr/bin/chromium
 test: system-packages-test $(VENV)/.test-installed node_modules/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python manage.py makemigrations --check --dry-run
-	$(BIN)/python -m pytest
+	@status=0; selection=; for db in $(TEST_DATABASES); do \
+	  echo "== the suite on $$db $${selection:+(the tests that touch the database)}"; \
+	  STRATUS_TEST_DATABASE=$$db $(BIN)/python -m pytest $$selection $(PYTEST_ARGS) || status=1; \
+	  selection="-m database"; \
+	done; exit $$status
 
 # OpenStack's Tempest API tests against a private stack (or URL=http://host:port of a running one,
 # with ADMIN_PASSWORD); AREAS picks some of image, compute, volume. Not part of `make test`.

@@ -13,6 +13,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
+from tests.support.postgres import drop_database, fresh_database_url
 from tests.support.wait import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -151,8 +152,15 @@ class LiveStack:
             STRATUS_ALLOW_RESIZE_TO_SAME_HOST="true",
             PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         )
-        if os.environ.get("STRATUS_TEST_DATABASE_URL"):
-            env["DATABASE_URL"] = os.environ["STRATUS_TEST_DATABASE_URL"]
+        if os.environ.get("STRATUS_TEST_TOUCHES_DATABASE") == "0":
+            raise RuntimeError(
+                "A test that starts a LiveStack must ask for the `stack_database` fixture "
+                "(tests/conftest.py), so that it runs on each database backend."
+            )
+        # The run's backend: on PostgreSQL, a database of the stack's own on the run's server.
+        self.database_url = fresh_database_url("live")
+        if self.database_url:
+            env["DATABASE_URL"] = self.database_url
         env.update(extra_env or {})
         self.env = env
         self.services: dict[str, Service] = {}
@@ -330,5 +338,7 @@ class LiveStack:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         self.redis.stop()
+        if self.database_url:
+            drop_database(self.database_url)
         if remove:
             shutil.rmtree(self.root, ignore_errors=True)
