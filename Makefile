@@ -6,7 +6,11 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: run test tempest lint format lock system-packages system-packages-test
 
-run: system-packages $(VENV)/.run-installed node_modules/.installed
+# One install stamp per set of extras: a checkout that ran on SQLite before installs the PostgreSQL
+# driver when DATABASE_URL names PostgreSQL.
+RUN_STAMP := $(VENV)/.run-installed$(if $(filter postgres% pgsql%,$(DATABASE_URL)),-postgresql)
+
+run: system-packages $(RUN_STAMP) node_modules/.installed
 	$(BIN)/python manage.py serve
 
 # The suite runs on each of these database backends (a private PostgreSQL cluster for postgresql):
@@ -42,15 +46,18 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-EXTRAS := $(if $(filter postgres%,$(DATABASE_URL)),[postgresql],)
-
 $(VENV)/.run-installed: $(VENV)/bin/python pyproject.toml requirements.lock
-	$(BIN)/pip install -q -c requirements.lock -e ".$(EXTRAS)"
+	$(BIN)/pip install -q -c requirements.lock -e .
 	touch $@
 
+$(VENV)/.run-installed-postgresql: $(VENV)/bin/python pyproject.toml requirements.lock
+	$(BIN)/pip install -q -c requirements.lock -e '.[postgresql]'
+	touch $@ $(VENV)/.run-installed
+
+# The test extra includes the PostgreSQL driver (the suite runs on both backends).
 $(VENV)/.test-installed: $(VENV)/bin/python pyproject.toml requirements.lock
 	$(BIN)/pip install -q -c requirements.lock -e '.[test]'
-	touch $@ $(VENV)/.run-installed
+	touch $@ $(VENV)/.run-installed $(VENV)/.run-installed-postgresql
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund
