@@ -14,6 +14,8 @@ import tempfile
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
+import psycopg
+
 from tests.support.wait import wait_for
 
 SUPERUSER = "stratus"
@@ -45,33 +47,38 @@ def is_postgresql(url: str | None) -> bool:
     return bool(url) and urlsplit(url).scheme in ("postgres", "postgresql", "pgsql")
 
 
-def create_database(url: str, name: str) -> str:
-    """Create an empty database ``name`` on the server that ``url`` names; its URL."""
-    import psycopg
-
+def create_database(url: str, name: str, template: str | None = None) -> str:
+    """Create database ``name`` on the server that ``url`` names, empty or a copy of the database
+    ``template`` (which nobody may be connected to); its URL."""
+    copy = f' TEMPLATE "{template}"' if template else ""
     with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
+        connection.execute(f'CREATE DATABASE "{name}"{copy}')
     parts = urlsplit(url)
     return parts._replace(path=f"/{name}").geturl()
 
 
+def database_name(url: str) -> str:
+    return urlsplit(url).path.lstrip("/")
+
+
 def drop_database(url: str) -> None:
     """Drop the database ``url`` names, ending its sessions (processes killed mid-transaction)."""
-    import psycopg
-
     parts = urlsplit(url)
     name = parts.path.lstrip("/")
     with psycopg.connect(parts._replace(path="/postgres").geturl(), autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def fresh_database_url(label: str) -> str | None:
-    """For a separate stack (its own web server, workers, agents): a new empty database on the run's
-    PostgreSQL server, or None on SQLite (each stack then has its own file in its data dir)."""
+def fresh_database_url(label: str, template: str | None = None) -> str | None:
+    """For a separate stack (its own web server, workers, agents): a new database on the run's
+    PostgreSQL server, empty or a copy of the database ``template`` names; or None on SQLite (each
+    stack then has its own file in its data dir)."""
     base = os.environ.get("STRATUS_TEST_DATABASE_URL")
     if not is_postgresql(base):
         return None
-    return create_database(base, f"{label}_{secrets.token_hex(4)}")
+    return create_database(
+        base, f"{label}_{secrets.token_hex(4)}", database_name(template) if template else None
+    )
 
 
 class PostgresServer:
