@@ -95,7 +95,7 @@ def _stratus_host_network() -> set[str]:
 
 
 # What makes a test touch the database: pytest-django's marker and fixtures, and the fixtures that
-# start processes on a database of their own (a live stack, `fresh_database_url`). A PostgreSQL run
+# start processes on a database of their own (`live_stack`, `stack_database`). A PostgreSQL run
 # of `make test` selects these tests (`-m database`); the others do not depend on the backend.
 DATABASE_FIXTURES = frozenset(
     {

@@ -165,6 +165,11 @@ class LiveStack:
     `make run` has them."""
 
     def __init__(self, root: Path, *, extra_env: dict | None = None):
+        if os.environ.get("STRATUS_TEST_TOUCHES_DATABASE") == "0":
+            raise RuntimeError(
+                "A test that starts a LiveStack must ask for the `stack_database` fixture "
+                "(tests/conftest.py), so that it runs on each database backend."
+            )
         self.root = root
         self.data_dir = root / "data"
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -193,11 +198,6 @@ class LiveStack:
             STRATUS_ALLOW_RESIZE_TO_SAME_HOST="true",
             PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         )
-        if os.environ.get("STRATUS_TEST_TOUCHES_DATABASE") == "0":
-            raise RuntimeError(
-                "A test that starts a LiveStack must ask for the `stack_database` fixture "
-                "(tests/conftest.py), so that it runs on each database backend."
-            )
         # The run's backend: on PostgreSQL, a database of the stack's own on the run's server (made
         # by start()), on SQLite a file in the stack's data dir.
         self.database_url: str | None = None
