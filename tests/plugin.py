@@ -40,21 +40,22 @@ atexit.register(_clean_up)
 _redis = RedisServer(_root / "redis")
 os.environ["REDIS_URL"] = _redis.url
 
-# The database backend of this run: STRATUS_TEST_DATABASE=sqlite (default) or postgresql, a private
-# cluster started here like Redis; or STRATUS_TEST_DATABASE_URL, a PostgreSQL server of one's own
-# (its user may create databases). Live stacks started by the tests use the same backend.
-DATABASE = os.environ.get("STRATUS_TEST_DATABASE", "sqlite")
-if os.environ.get("STRATUS_TEST_DATABASE_URL"):
-    if not is_postgresql(os.environ["STRATUS_TEST_DATABASE_URL"]):
-        raise RuntimeError("STRATUS_TEST_DATABASE_URL must name a PostgreSQL server.")
-    DATABASE = "postgresql"
-elif DATABASE == "postgresql":
-    _postgres = private_cluster()
-    os.environ["STRATUS_TEST_DATABASE_URL"] = create_database(_postgres.url, "stratus")
-elif DATABASE != "sqlite":
-    raise RuntimeError(f"STRATUS_TEST_DATABASE must be sqlite or postgresql, not {DATABASE!r}.")
+# The database backend of this run: STRATUS_TEST_DATABASE=sqlite or postgresql. PostgreSQL is a private
+# cluster started here like Redis, unless STRATUS_TEST_DATABASE_URL names a server of one's own (its
+# user may create databases; alone, it also chooses PostgreSQL). Live stacks use the same backend.
+_own_server = os.environ.get("STRATUS_TEST_DATABASE_URL", "")
+DATABASE = os.environ.get("STRATUS_TEST_DATABASE") or ("postgresql" if _own_server else "sqlite")
 if DATABASE == "postgresql":
+    if _own_server and not is_postgresql(_own_server):
+        raise RuntimeError("STRATUS_TEST_DATABASE_URL must name a PostgreSQL server.")
+    if not _own_server:
+        _postgres = private_cluster()
+        os.environ["STRATUS_TEST_DATABASE_URL"] = create_database(_postgres.url, "stratus")
     os.environ["DATABASE_URL"] = os.environ["STRATUS_TEST_DATABASE_URL"]
+elif DATABASE == "sqlite":
+    os.environ.pop("STRATUS_TEST_DATABASE_URL", None)
+else:
+    raise RuntimeError(f"STRATUS_TEST_DATABASE must be sqlite or postgresql, not {DATABASE!r}.")
 
 
 def pytest_unconfigure(config) -> None:
