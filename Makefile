@@ -6,16 +6,25 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: run compute-host test tempest load lint format lock system-packages system-packages-test
 
-run: system-packages $(VENV)/.run-installed node_modules/.installed
+# One install stamp per set of extras: a checkout that ran on SQLite before installs the PostgreSQL
+# driver when DATABASE_URL names PostgreSQL.
+RUN_STAMP := $(VENV)/.run-installed$(if $(filter postgres% pgsql%,$(DATABASE_URL)),-postgresql)
+
+run: system-packages $(RUN_STAMP) node_modules/.installed
 	$(BIN)/python manage.py serve
 
 # Only a compute agent (with its VNC relay and disk transfer endpoint) that joins a controller on
 # another machine through its DATABASE_URL, REDIS_URL, SECRET_KEY and STRATUS_CONTROLLER_URL (see
 # README, "Adding a compute host"). HOST and ZONE name it; images come through the image API.
-compute-host: system-packages $(VENV)/.run-installed
+compute-host: system-packages $(RUN_STAMP)
 	@test -n "$$DATABASE_URL" -a -n "$$REDIS_URL" -a -n "$$SECRET_KEY" -a -n "$$STRATUS_CONTROLLER_URL" || \
 		{ echo "compute-host needs DATABASE_URL, REDIS_URL, SECRET_KEY and STRATUS_CONTROLLER_URL" >&2; exit 2; }
 	$(BIN)/python manage.py compute_agent $(if $(HOST),--host $(HOST)) --availability-zone $(or $(ZONE),nova)
+
+# The suite runs on each of these database backends (a private PostgreSQL cluster for postgresql):
+# the first runs every test, the others only the tests that touch the database.
+# `make test TEST_DATABASES=postgresql` runs everything on PostgreSQL alone; PYTEST_ARGS go to pytest.
+TEST_DATABASES ?= sqlite postgresql
 
 test: export CHROMIUM_PATH ?= /usr/bin/chromium
 test: system-packages-test $(VENV)/.test-installed node_modules/.installed
@@ -23,7 +32,11 @@ test: system-packages-test $(VENV)/.test-installed node_modules/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python manage.py makemigrations --check --dry-run
-	$(BIN)/python -m pytest
+	@status=0; selection=; for db in $(TEST_DATABASES); do \
+	  echo "== the suite on $$db $${selection:+(the tests that touch the database)}"; \
+	  STRATUS_TEST_DATABASE=$$db $(BIN)/python -m pytest $$selection $(PYTEST_ARGS) || status=1; \
+	  selection="-m database"; \
+	done; exit $$status
 
 # OpenStack's Tempest API tests against a private stack (or URL=http://host:port of a running one,
 # with ADMIN_PASSWORD); AREAS picks some of image, compute, volume. Not part of `make test`.
@@ -47,15 +60,18 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-EXTRAS := $(if $(filter postgres%,$(DATABASE_URL)),[postgresql],)
-
 $(VENV)/.run-installed: $(VENV)/bin/python pyproject.toml requirements.lock
-	$(BIN)/pip install -q -c requirements.lock -e ".$(EXTRAS)"
+	$(BIN)/pip install -q -c requirements.lock -e .
 	touch $@
 
+$(VENV)/.run-installed-postgresql: $(VENV)/bin/python pyproject.toml requirements.lock
+	$(BIN)/pip install -q -c requirements.lock -e '.[postgresql]'
+	touch $@ $(VENV)/.run-installed
+
+# The test extra includes the PostgreSQL driver (the suite runs on both backends).
 $(VENV)/.test-installed: $(VENV)/bin/python pyproject.toml requirements.lock
 	$(BIN)/pip install -q -c requirements.lock -e '.[test]'
-	touch $@ $(VENV)/.run-installed
+	touch $@ $(VENV)/.run-installed $(VENV)/.run-installed-postgresql
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund

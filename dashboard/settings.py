@@ -5,6 +5,7 @@ Every variable is parsed with its type; a bad value stops the process with a mes
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import os
 import secrets
@@ -129,6 +130,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 elif DATABASES["default"]["ENGINE"] not in ("django.db.backends.postgresql",):
     raise ImproperlyConfigured("DATABASE_URL must name an SQLite or PostgreSQL database.")
+elif not any(importlib.util.find_spec(driver) for driver in ("psycopg", "psycopg2")):
+    raise ImproperlyConfigured(
+        "DATABASE_URL names PostgreSQL, but its driver psycopg is not installed: "
+        "pip install -c requirements.lock -e '.[postgresql]' (`make run` does it when DATABASE_URL is set)."
+    )
 DATABASES["default"]["TEST"] = {"NAME": None}
 # Keep each worker thread's connection between requests: opening one (and, for SQLite, its
 # PRAGMAs and schema parse) cost more than the whole image list query. Checked before reuse.

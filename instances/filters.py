@@ -99,7 +99,9 @@ class ServerListFilter(InstanceFilter):
         try:
             re.compile(value)
         except re.error:
-            return queryset.filter(name__contains=value)
+            # Matched as text, with its case as a regular expression is (``contains`` would ignore
+            # case on SQLite and not on PostgreSQL).
+            return queryset.filter(name__regex=re.escape(value))
         return queryset.filter(name__regex=value)
 
     def filter_segment(self, queryset, name: str, value: str):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.instances.live import Cloud, token
-from tests.plugin import TEST_ROOT
+from tests.plugin import DATABASE, TEST_ROOT
 from tests.support.linuxguest import BASE_CMDLINE, LinuxGuest, build_guest, guest_cmdline
 from tests.support.netlab import Lab
 from tests.support.openstackcli import OpenStackCLI
@@ -31,7 +31,15 @@ def pytest_configure(config) -> None:
 
 
 @pytest.fixture(scope="session")
-def live_stack():
+def stack_database() -> str:
+    """The run's database backend. Every fixture that starts processes of Stratus with a database of
+    their own (a LiveStack, `manage.py serve`) asks for it: that marks its tests as touching the
+    database (tests.plugin), so they run on each backend; a LiveStack refuses to start without it."""
+    return DATABASE
+
+
+@pytest.fixture(scope="session")
+def live_stack(stack_database):
     """The whole system running as `make run` runs it: Redis, a Celery worker and gunicorn."""
     stack = LiveStack(TEST_ROOT / f"live-{uuid.uuid4().hex[:8]}")
     try:

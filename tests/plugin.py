@@ -1,4 +1,5 @@
-"""Loaded before Django is set up (``-p tests.plugin``): the suite gets its own data dir and a real Redis."""
+"""Loaded before Django is set up (``-p tests.plugin``): the suite gets its own data dir, a real Redis
+and, on a PostgreSQL run, a private PostgreSQL cluster."""
 
 from __future__ import annotations
 
@@ -9,31 +10,52 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import pytest
+
+from tests.support.postgres import PostgresServer, create_database, is_postgresql, private_cluster
+from tests.support.processes import RedisServer
+
 _root = Path(tempfile.mkdtemp(prefix="stratus-tests-"))
+TEST_ROOT = _root
 os.environ["STRATUS_DATA_DIR"] = str(_root / "data")
 os.environ.pop("DATABASE_URL", None)
-if os.environ.get("STRATUS_TEST_DATABASE_URL"):
-    os.environ["DATABASE_URL"] = os.environ["STRATUS_TEST_DATABASE_URL"]
 for _name in ("STRATUS_POLICY_FILE", "SECRET_KEY", "DEBUG"):
     os.environ.pop(_name, None)
 
-import pytest  # noqa: E402
+_redis: RedisServer | None = None
+_postgres: PostgresServer | None = None
 
-from tests.support.processes import RedisServer  # noqa: E402
+
+def _clean_up() -> None:
+    if _redis is not None:
+        _redis.stop()
+    if _postgres is not None:
+        _postgres.stop()
+    shutil.rmtree(_root, ignore_errors=True)
+
+
+# Also when pytest stops before configuring (a usage error): Redis and PostgreSQL start on import.
+atexit.register(_clean_up)
 
 _redis = RedisServer(_root / "redis")
 os.environ["REDIS_URL"] = _redis.url
 
-TEST_ROOT = _root
-
-
-def _clean_up() -> None:
-    _redis.stop()
-    shutil.rmtree(_root, ignore_errors=True)
-
-
-# Also when pytest stops before configuring (a usage error): Redis started on import.
-atexit.register(_clean_up)
+# The database backend of this run: STRATUS_TEST_DATABASE=sqlite or postgresql. PostgreSQL is a private
+# cluster started here like Redis, unless STRATUS_TEST_DATABASE_URL names a server of one's own (its
+# user may create databases; alone, it also chooses PostgreSQL). Live stacks use the same backend.
+_own_server = os.environ.get("STRATUS_TEST_DATABASE_URL", "")
+DATABASE = os.environ.get("STRATUS_TEST_DATABASE") or ("postgresql" if _own_server else "sqlite")
+if DATABASE == "postgresql":
+    if _own_server and not is_postgresql(_own_server):
+        raise RuntimeError("STRATUS_TEST_DATABASE_URL must name a PostgreSQL server.")
+    if not _own_server:
+        _postgres = private_cluster()
+        os.environ["STRATUS_TEST_DATABASE_URL"] = create_database(_postgres.url, "stratus")
+    os.environ["DATABASE_URL"] = os.environ["STRATUS_TEST_DATABASE_URL"]
+elif DATABASE == "sqlite":
+    os.environ.pop("STRATUS_TEST_DATABASE_URL", None)
+else:
+    raise RuntimeError(f"STRATUS_TEST_DATABASE must be sqlite or postgresql, not {DATABASE!r}.")
 
 
 def pytest_unconfigure(config) -> None:
@@ -71,6 +93,49 @@ def _stratus_host_network() -> set[str]:
             ):
                 found.add(f"dnsmasq {entry.name}")
     return found
+
+
+# What makes a test touch the database: pytest-django's marker and fixtures, and the fixtures that
+# start processes on a database of their own (`live_stack`, `stack_database`). A PostgreSQL run
+# of `make test` selects these tests (`-m database`); the others do not depend on the backend.
+DATABASE_FIXTURES = frozenset(
+    {
+        "db",
+        "transactional_db",
+        "django_db_reset_sequences",
+        "django_db_serialized_rollback",
+        "live_server",
+        "django_db_setup",
+        "live_stack",
+        "stack_database",
+    }
+)
+
+
+def touches_database(item: pytest.Item) -> bool:
+    if item.get_closest_marker("django_db") is not None:
+        return True
+    return not DATABASE_FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items) -> None:
+    """Mark every test that touches the database ``database``, before ``-m`` selects by marker."""
+    for item in items:
+        if touches_database(item):
+            item.add_marker(pytest.mark.database)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item) -> None:
+    # Read by LiveStack, which refuses to start for a test not marked as touching the database: on
+    # a PostgreSQL run such a test would not run at all.
+    os.environ["STRATUS_TEST_TOUCHES_DATABASE"] = "1" if touches_database(item) else "0"
+
+
+def pytest_report_header(config) -> str:
+    where = os.environ.get("DATABASE_URL", "a file in each data dir")
+    return f"database: {DATABASE} ({where})"
 
 
 def pytest_sessionstart(session) -> None:

@@ -103,7 +103,7 @@ class HypervisorListView(ComputeView):
         hosts = _hosts()
         pattern = request.query_params.get("hypervisor_hostname_pattern")
         if pattern:
-            hosts = hosts.filter(name__contains=pattern)
+            hosts = hosts.filter(name__icontains=pattern)
         return Response({"hypervisors": [hypervisor_json(request, h, self.detail) for h in hosts]})
 
 
@@ -151,7 +151,8 @@ class HypervisorStatisticsView(ComputeView):
 
 
 def _matching(pattern: str) -> list[ComputeHost]:
-    hosts = list(_hosts().filter(name__contains=pattern))
+    # Host names ignore case, as DNS does (and as Nova's LIKE on MySQL), on every database.
+    hosts = list(_hosts().filter(name__icontains=pattern))
     if not hosts:
         raise NotFound(f"No hypervisor matching '{pattern}' could be found.")
     return hosts

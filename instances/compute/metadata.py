@@ -16,7 +16,7 @@ import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 from instances.models import Instance
 from instances.services.guest_metadata import document
@@ -75,16 +75,24 @@ class MetadataServer:
     def answer(self, request: BaseHTTPRequestHandler) -> None:
         gateway = request.connection.getsockname()[0]
         source = request.client_address[0]
-        close_old_connections()
+        self._release_old_connections()
         try:
             instance = asking_instance(self.host_name, gateway, source)
             found = document(instance, request.path) if instance is not None else None
         finally:
-            close_old_connections()
+            self._release_old_connections()
         if found is None:
             self._send(request, HTTPStatus.NOT_FOUND, "text/plain", b"Not Found\n")
             return
         self._send(request, HTTPStatus.OK, *found)
+
+    @staticmethod
+    def _release_old_connections() -> None:
+        """Each request thread drops a connection that is broken or past its age. Not in the middle
+        of a transaction, though: unthreaded, the request runs in the caller's thread, and its open
+        transaction is not ours to end (closing it there kills the caller's connection)."""
+        if not connection.in_atomic_block:
+            close_old_connections()
 
     @staticmethod
     def _send(request: BaseHTTPRequestHandler, status: HTTPStatus, content_type: str, body: bytes) -> None:

@@ -25,7 +25,7 @@ def remote(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def url_stack():
+def url_stack(stack_database):
     stack = LiveStack(
         TEST_ROOT / f"url-import-{uuid.uuid4().hex[:8]}",
         extra_env={

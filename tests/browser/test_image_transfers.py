@@ -41,7 +41,7 @@ def remote(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def stack():
+def stack(stack_database):
     stack = LiveStack(
         TEST_ROOT / f"transfers-{uuid.uuid4().hex[:8]}",
         extra_env={

@@ -89,7 +89,7 @@ def test_the_relay_leaves_young_messages_to_the_process_sending_them(queue, sett
     assert OutboxMessage.objects.filter(queue=queue).count() == 1
 
 
-def test_an_import_started_while_redis_is_down_runs_once_redis_is_back(tmp_path):
+def test_an_import_started_while_redis_is_down_runs_once_redis_is_back(tmp_path, stack_database):
     """The whole system: a glance-direct import is asked for while Redis is down. The request
     succeeds (its state change committed), the task waits in the outbox, and when Redis returns the
     relay on beat sends it and a worker makes the image active."""

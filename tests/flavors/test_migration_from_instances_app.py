@@ -61,6 +61,14 @@ def migrate(targets) -> None:
     MigrationExecutor(connection).migrate(targets)
 
 
+def on_the_test_database() -> bool:
+    """pytest-django's test database: SQLite's in memory, PostgreSQL's named test_<name>."""
+    name = str(connection.settings_dict["NAME"])
+    if connection.vendor == "sqlite":
+        return connection.creation.is_in_memory_db(name)
+    return name.startswith("test_")
+
+
 def latest_nodes() -> list[tuple[str, str]]:
     return MigrationExecutor(connection).loader.graph.leaf_nodes()
 
@@ -229,7 +237,7 @@ def moved(django_db_setup, django_db_blocker):
     try:
         with django_db_blocker.unblock():
             # Never the settings' database: only the test database may go back and forth.
-            assert connection.settings_dict["NAME"] == connection.creation._get_test_db_name()
+            assert on_the_test_database(), connection.settings_dict["NAME"]
             latest = latest_nodes()
             migrate([*BEFORE, ("flavors", None)])
             applied = MigrationRecorder(connection).applied_migrations()

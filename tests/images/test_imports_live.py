@@ -27,7 +27,7 @@ def remote(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def stack(remote):
+def stack(remote, stack_database):
     stack = start_import_stack(remote)
     try:
         yield stack

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.live
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def stack(tmp_path_factory, stack_database):
     remote = RemoteFiles(tmp_path_factory.mktemp("remote"))
     stack = start_import_stack(remote, STRATUS_IMAGE_UPLOAD_STALL_TIMEOUT="3", STRATUS_WEB_WORKERS="1")
     try:

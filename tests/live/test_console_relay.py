@@ -22,7 +22,7 @@ pytestmark = pytest.mark.live
 
 
 @pytest.fixture(scope="module")
-def remote_host(tmp_path_factory):
+def remote_host(tmp_path_factory, stack_database):
     stack = LiveStack(TEST_ROOT / f"console-relay-{uuid.uuid4().hex[:8]}")
     relay_port = free_port()
     try:

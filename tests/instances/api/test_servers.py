@@ -290,6 +290,21 @@ def test_create_image_below_2_45_answers_with_a_location_and_the_snapshot_become
     assert Image.objects.get(pk=response.json()["image_id"]).status == "active"
 
 
+def test_a_name_filter_that_is_no_regular_expression_is_matched_as_text_with_its_case(
+    world, host, image, tiny, capture
+):
+    """Case counts, as in a regular expression, on every database (SQLite's LIKE ignores it)."""
+    launch(world, host, image, tiny, capture, name="DB[x")
+    launch(world, host, image, tiny, capture, name="db[x")
+
+    def named(pattern: str) -> list[str]:
+        return [s["name"] for s in world["member"].get(f"/servers?name={pattern}").json()["servers"]]
+
+    assert named("B[x") == ["DB[x"]
+    assert named("b[x") == ["db[x"]
+    assert named("D") == ["DB[x"]
+
+
 def test_list_filters_and_pages(world, host, image, tiny, capture):
     ids = [launch(world, host, image, tiny, capture, name=f"web-{i}") for i in range(3)]
     launch(world, host, image, tiny, capture, name="db")
@@ -425,6 +440,11 @@ def test_hypervisor_statistics_search_and_servers_as_nova_had_them(world, host, 
     assert world["member"].get("/os-hypervisors/statistics", "2.1").status_code == 403
     found = world["admin"].get("/os-hypervisors/host/search", "2.1").json()["hypervisors"]
     assert [h["hypervisor_hostname"] for h in found] == ["host1"]
+    # Host names ignore case (as DNS does), on every database.
+    found = world["admin"].get("/os-hypervisors/HOST/search", "2.1").json()["hypervisors"]
+    assert [h["hypervisor_hostname"] for h in found] == ["host1"]
+    found = world["admin"].get("/os-hypervisors?hypervisor_hostname_pattern=Host", "2.53").json()
+    assert [h["hypervisor_hostname"] for h in found["hypervisors"]] == ["host1"]
     assert world["admin"].get("/os-hypervisors/nohost/search", "2.1").status_code == 404
     assert world["admin"].get("/os-hypervisors/host/search", "2.53").status_code == 404
     (listed,) = world["admin"].get("/os-hypervisors/host1/servers", "2.1").json()["hypervisors"]

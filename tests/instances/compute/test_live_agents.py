@@ -19,7 +19,7 @@ pytestmark = pytest.mark.live
 
 
 @pytest.fixture(scope="module")
-def two_hosts(tmp_path_factory):
+def two_hosts(tmp_path_factory, stack_database):
     stack = LiveStack(
         TEST_ROOT / f"two-hosts-{uuid.uuid4().hex[:8]}", extra_env={"STRATUS_VIRT_DRIVER": "fake"}
     )

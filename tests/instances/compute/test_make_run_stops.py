@@ -20,6 +20,7 @@ from instances.virt.hostnet import BRIDGE_PREFIX, TAP_PREFIX
 from tests.instances.bootimage import build_boot_image
 from tests.instances.live import Cloud, token
 from tests.support.netlab import Lab, inside
+from tests.support.postgres import fresh_database_url
 from tests.support.processes import ADMIN_PASSWORD, DEMO_PASSWORD, PYTHON, ROOT, free_port, require
 from tests.support.wait import wait_for
 
@@ -49,7 +50,7 @@ def ours(netns: str) -> dict[str, list[str]]:
     }
 
 
-def test_stopping_make_run_stops_the_guests_and_leaves_no_host_networking(tmp_path):
+def test_stopping_make_run_stops_the_guests_and_leaves_no_host_networking(tmp_path, stack_database):
     for tool in ("ip", "nft", "dnsmasq", "redis-server", "qemu-system-x86_64"):
         require(tool)
     lab = Lab(tag=secrets.token_hex(2), tmp=tmp_path)
@@ -68,6 +69,9 @@ def test_stopping_make_run_stops_the_guests_and_leaves_no_host_networking(tmp_pa
             STRATUS_QEMU_ACCEL="tcg",
             STRATUS_COMPUTE_SHUTDOWN_TIMEOUT="2",  # the boot-sector guest ignores ACPI power-down
         )
+        database_url = fresh_database_url("serve")
+        if database_url:
+            env["DATABASE_URL"] = database_url
         log = tmp_path / "serve.log"
         with open(log, "wb") as out:
             serve = subprocess.Popen(
