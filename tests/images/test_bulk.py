@@ -4,6 +4,7 @@ item once, and a job whose worker died is resumed without redoing what was done.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -11,7 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from dashboard import bulk
-from dashboard.models import BulkItemStatus, BulkJob, BulkJobStatus, Role, RoleAssignment
+from dashboard.models import BulkItemStatus, BulkJob, BulkJobStatus, Project, Role, RoleAssignment, User
+from images.bulk import KIND
 from images.choices import ImageStatus, Visibility
 from images.models import Image
 from tests.factories import make_project, make_user
@@ -81,6 +83,59 @@ def test_policy_is_checked_per_item_with_the_roles_of_the_moment(
     results = set(job.items.values_list("status", "message"))
     assert results == {(BulkItemStatus.REFUSED, "Policy doesn't allow deactivate to be performed.")}
     assert not Image.objects.filter(status=ImageStatus.DEACTIVATED).exists()
+
+
+def demoting_after_first(monkeypatch, change) -> None:
+    """Deactivate as the panel does, but ``change`` the user's standing once the first item is done."""
+    real = bulk.action_for(KIND, "deactivate")
+    done = []
+
+    def run(ctx, image_id, params):
+        note = real.run(ctx, image_id, params)
+        if not done:
+            done.append(image_id)
+            change(ctx.user)
+        return note
+
+    monkeypatch.setitem(bulk._actions, (KIND, "deactivate"), replace(real, run=run))
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (
+            lambda user: RoleAssignment.objects.filter(user=user).update(
+                role=Role.objects.get(name="reader")
+            ),
+            "Policy doesn't allow deactivate to be performed.",
+        ),
+        (
+            lambda user: RoleAssignment.objects.filter(user=user).delete(),
+            "The user who started the job no longer exists or has no access.",
+        ),
+        (
+            lambda user: User.objects.filter(pk=user.pk).update(is_active=False),
+            "The user who started the job no longer exists or has no access.",
+        ),
+        (
+            lambda user: Project.objects.filter(pk=user.default_project_id).update(enabled=False),
+            "The user who started the job no longer exists or has no access.",
+        ),
+    ],
+    ids=["demoted", "removed", "disabled", "project-disabled"],
+)
+def test_a_user_demoted_mid_run_is_refused_from_the_next_item(
+    client, member, home, django_capture_on_commit_callbacks, monkeypatch, change, reason
+):
+    make_images(home, 4, "img")
+    job = start(
+        client, reverse("image-bulk", args=["deactivate"]), {"all": "1"}, django_capture_on_commit_callbacks
+    )
+    demoting_after_first(monkeypatch, change)
+    assert bulk.run_job(str(job.pk)) == "done"
+    results = list(job.items.order_by("position").values_list("status", "message"))
+    assert results == [(BulkItemStatus.DONE, "")] + [(BulkItemStatus.REFUSED, reason)] * 3
+    assert Image.objects.filter(status=ImageStatus.DEACTIVATED).count() == 1
 
 
 def test_visibility_changes_each_image_and_notes_those_already_so(
