@@ -37,7 +37,10 @@ def password_change(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             user = identity_admin.change_own_password(
-                request.user, form.cleaned_data["current_password"], form.cleaned_data["new_password"]
+                request,
+                request.user,
+                form.cleaned_data["current_password"],
+                form.cleaned_data["new_password"],
             )
         except StratusError as exc:
             field = "current_password" if exc.status == 401 else "new_password"

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.contrib.auth import password_validation
+from django.contrib.auth import authenticate, password_validation
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 
 from dashboard.exceptions import BadRequest, Conflict, Unauthorized
 from dashboard.identity.domain import DOMAIN
@@ -145,12 +146,19 @@ def update_user(user: User, **fields) -> User:
     return user
 
 
-def change_own_password(user: User, current, new) -> User:
-    """A user changing their own password: the current one is required. As with any new password,
-    every token of the user ends (the revocation generation moves, so every process drops them
-    from the next request on), and every browser session signed in with the old password ends at
-    its next request (Django keeps a hash of the password in each session)."""
-    if not isinstance(current, str) or not user.check_password(current):
+def change_own_password(request: HttpRequest, user: User, current, new) -> User:
+    """A user changing their own password: the current one is required, and checked as a sign-in
+    is (``authenticate``), so repeated wrong ones count as failed sign-ins and lock the user out
+    from that address like the login form does. As with any new password, every token of the user
+    ends (the revocation generation moves, so every process drops them from the next request on),
+    and every browser session signed in with the old password ends at its next request (Django
+    keeps a hash of the password in each session)."""
+    if not isinstance(new, str) or not new:
+        raise BadRequest("Invalid input for field 'password': a new password is required.")
+    if not isinstance(current, str) or not current:
+        raise BadRequest("Invalid input for field 'original_password': the current password is required.")
+    checked = authenticate(request, username=user.username, password=current)
+    if checked is None or checked.pk != user.pk:
         raise Unauthorized("The current password is not correct.")
     if current == new:
         raise BadRequest("Invalid password: the new password must differ from the current one.")

@@ -63,6 +63,17 @@ def test_the_current_password_is_required_and_a_bad_new_one_changes_nothing(clie
     assert Token.objects.filter(user=user).count() == 1
 
 
+def test_repeated_wrong_current_passwords_lock_the_user_out(client, alice, settings):
+    user, project = alice
+    login(client, "alice")
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert "The current password is not correct." in change(client, current="wrong").content.decode()
+    assert change(client, current="wrong").status_code == 429  # the failure that reaches the limit
+    locked = change(client)  # even the right current password is refused now
+    assert locked.status_code == 429 and b"Too many failed sign-in attempts" in locked.content
+    assert User.objects.get(pk=user.pk).check_password(PASSWORD)
+
+
 def test_items_per_page_and_the_time_zone_apply_to_the_pages(client, alice):
     user, project = alice
     login(client, "alice")
