@@ -52,6 +52,15 @@ def test_members_see_their_project_s_usage_and_download_it(world, ran):
     assert "No instance ran in this period." in empty
     wrong = member.get("/usage/", {"start": "2020-02-01", "end": "2020-01-01"}).content.decode()
     assert "The end of the period cannot come before its start." in wrong
+    # The last day of the calendar (whose next day does not exist) is refused, not a crash.
+    for bounds in (
+        {"start": "2020-01-01", "end": "9999-12-31"},
+        {"start": "0001-01-01", "end": "2020-01-01"},
+    ):
+        response = member.get("/usage/", bounds)
+        assert response.status_code == 200
+        assert "Choose a day from 1970-01-01 to 9999-12-30." in response.content.decode()
+        assert member.get("/usage/", {**bounds, "format": "csv"}).status_code == 200
 
 
 def test_admins_see_every_project_and_members_may_not(world, ran):
