@@ -20,7 +20,8 @@ from dashboard.identity import admin as identity_admin
 def user_settings(request: HttpRequest) -> HttpResponse:
     form = UserSettingsForm(request.POST or None, instance=request.user)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        # Only the settings' own columns: a change an administrator made to the user meanwhile stays.
+        form.save(commit=False).save(update_fields=UserSettingsForm.Meta.fields)
         messages.success(request, "Settings saved.")
         return redirect("user-settings")
     return render(

@@ -126,23 +126,32 @@ def create_user(
 
 
 def update_user(user: User, **fields) -> User:
+    """Change the given fields of ``user``. Only those columns are written, so a change made to the
+    row since ``user`` was loaded (an administrator disabling the user meanwhile) is kept."""
+    changed: list[str] = []
     with transaction.atomic():
         if "name" in fields:
             name = _name(fields["name"], "user")
             if User.objects.filter(username=name).exclude(pk=user.pk).exists():
                 raise _duplicate("user", name)
             user.username = name
+            changed.append("username")
         if "email" in fields:
             user.email = fields["email"] or ""
+            changed.append("email")
         if "enabled" in fields:
             user.is_active = bool(fields["enabled"])
+            changed.append("is_active")
         if "default_project" in fields:
             user.default_project = fields["default_project"]
+            changed.append("default_project")
         if fields.get("password") is not None:
             user.set_password(_password(fields["password"], user))
+            changed.append("password")
             # A new password ends every API token issued with the old one.
             user.tokens.all().delete()
-        user.save()
+        if changed:
+            user.save(update_fields=changed)
     return user
 
 
