@@ -18,6 +18,7 @@ from images.choices import ImageStatus, Visibility
 from images.models import Image
 from tests.factories import make_project, make_user
 from tests.images.test_views import image, login
+from tests.pages import matching_fields
 
 pytestmark = pytest.mark.django_db
 
@@ -230,3 +231,24 @@ def test_the_progress_page_polls_until_the_job_is_finished(
     bulk.run_job(str(job.pk))
     done = client.get(reverse("bulk-job", args=[job.pk])).content.decode()
     assert "Finished · 2 of 2" in done and "hx-trigger" not in done.split('data-testid="bulk-job"')[1][:300]
+
+
+def test_admin_all_matching_carries_every_filter_of_the_page(
+    client, home, django_capture_on_commit_callbacks
+):
+    """Admin → Images filtered by project, format and name: the hidden "all matching" fields name
+    every filter, and the job acts on exactly the images the page counts."""
+    other = make_project("other")
+    make_images(home, 3, "web", disk_format="qcow2")
+    make_images(home, 2, "web", disk_format="raw")
+    make_images(other, 4, "web", disk_format="qcow2")
+    login(client, make_user("root", roles={make_project("ops"): "admin"}))
+    query = {"owner": home.pk, "disk_format": "qcow2", "name": "web"}
+    listing = client.get(reverse("admin-images"), query).content.decode()
+    assert 'data-total="3"' in listing
+    fields = matching_fields(listing)  # what the browser posts after "Select all 3 matching"
+    assert {k: v for k, v in fields if k in query} == query
+    job = start(client, reverse("image-delete"), dict(fields), django_capture_on_commit_callbacks)
+    assert job.total == 3
+    wanted = Image.objects.filter(owner=home.pk, disk_format="qcow2").values_list("pk", flat=True)
+    assert set(job.items.values_list("target_id", flat=True)) == {str(pk) for pk in wanted}

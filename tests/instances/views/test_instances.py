@@ -15,6 +15,7 @@ from instances.choices import TaskState, VmState
 from instances.models import ComputeHost, Instance, InstanceAction
 from tests.instances.conftest import Deliver
 from tests.instances.dashboard_support import browser_for, bulk_instances, launch_in_dashboard
+from tests.pages import matching_fields
 
 
 @pytest.fixture
@@ -173,8 +174,8 @@ def test_admin_all_matching_keeps_the_host_and_project_filters(world, host, capt
     client = browser_for("admin")
     listing = client.get("/admin/instances/", {"host": "host2"}).content.decode()
     assert 'data-total="6"' in listing
-    assert 'name="host" value="host2"' in listing  # the hidden "all matching" fields carry the host
-    form = {"all": "1", "admin": "1", "host": "host2"}
+    form = dict(matching_fields(listing))  # what the browser posts after "Select all 6 matching"
+    assert form == {"all": "1", "admin": "1", "host": "host2"}
     confirm = client.get("/instances/batch/stop/", form).content.decode()
     assert "all 6 instances matching the filter" in confirm and 'name="host" value="host2"' in confirm
     client.post("/instances/batch/stop/", {**form, "confirm": "1"})
