@@ -152,6 +152,7 @@ class QuotaForm(forms.Form):
             self.fields[resource.name] = forms.IntegerField(
                 label=resource.label,
                 min_value=quotas.UNLIMITED,
+                max_value=quotas.maximum(resource),
                 initial=limit if limit < 0 else limit // resource.scale,
                 widget=forms.NumberInput(attrs=attrs),
             )

@@ -19,6 +19,9 @@ from dashboard.models import Project, QuotaLimit
 
 UNLIMITED = -1
 GIB = 1024**3
+# The largest limit a project can be given: what the database's 64-bit column holds (image storage,
+# kept in bytes, reaches it first). The forms show it in each resource's unit (see ``maximum``).
+MAX_LIMIT = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -89,13 +92,22 @@ def usage(project_id: str, names: Iterable[str] | None = None) -> dict[str, int]
     return {r.name: r.usage(project_id) for r in resources(names) if r.usage is not None}
 
 
+def maximum(resource: Resource) -> int:
+    """The largest limit of ``resource`` in the unit the forms show it in."""
+    return MAX_LIMIT // resource.scale
+
+
 def _checked(values: dict[str, object]) -> dict[str, int]:
+    """The one rule every limit passes, from the forms and the APIs: a whole number from -1
+    (unlimited) to MAX_LIMIT; anything else is a 400 that names the bounds."""
     out = {}
     for name, value in values.items():
         if name not in _resources:
             raise BadRequest(f"Unknown quota resource {name!r}.")
         if isinstance(value, bool) or not isinstance(value, int) or value < UNLIMITED:
             raise BadRequest(f"Quota limit {value} for {name} must be -1 or greater.")
+        if value > MAX_LIMIT:
+            raise BadRequest(f"Quota limit {value} for {name} must be at most {MAX_LIMIT}.")
         out[name] = value
     return out
 

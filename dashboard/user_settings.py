@@ -20,7 +20,8 @@ from dashboard.identity import admin as identity_admin
 def user_settings(request: HttpRequest) -> HttpResponse:
     form = UserSettingsForm(request.POST or None, instance=request.user)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        # Only the settings' own columns: a change an administrator made to the user meanwhile stays.
+        form.save(commit=False).save(update_fields=UserSettingsForm.Meta.fields)
         messages.success(request, "Settings saved.")
         return redirect("user-settings")
     return render(
@@ -37,7 +38,10 @@ def password_change(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             user = identity_admin.change_own_password(
-                request.user, form.cleaned_data["current_password"], form.cleaned_data["new_password"]
+                request,
+                request.user,
+                form.cleaned_data["current_password"],
+                form.cleaned_data["new_password"],
             )
         except StratusError as exc:
             field = "current_password" if exc.status == 401 else "new_password"

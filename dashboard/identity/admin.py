@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.contrib.auth import password_validation
+from django.contrib.auth import authenticate, password_validation
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 
 from dashboard.exceptions import BadRequest, Conflict, Unauthorized
 from dashboard.identity.domain import DOMAIN
@@ -125,32 +126,48 @@ def create_user(
 
 
 def update_user(user: User, **fields) -> User:
+    """Change the given fields of ``user``. Only those columns are written, so a change made to the
+    row since ``user`` was loaded (an administrator disabling the user meanwhile) is kept."""
+    changed: list[str] = []
     with transaction.atomic():
         if "name" in fields:
             name = _name(fields["name"], "user")
             if User.objects.filter(username=name).exclude(pk=user.pk).exists():
                 raise _duplicate("user", name)
             user.username = name
+            changed.append("username")
         if "email" in fields:
             user.email = fields["email"] or ""
+            changed.append("email")
         if "enabled" in fields:
             user.is_active = bool(fields["enabled"])
+            changed.append("is_active")
         if "default_project" in fields:
             user.default_project = fields["default_project"]
+            changed.append("default_project")
         if fields.get("password") is not None:
             user.set_password(_password(fields["password"], user))
+            changed.append("password")
             # A new password ends every API token issued with the old one.
             user.tokens.all().delete()
-        user.save()
+        if changed:
+            user.save(update_fields=changed)
     return user
 
 
-def change_own_password(user: User, current, new) -> User:
-    """A user changing their own password: the current one is required. As with any new password,
-    every token of the user ends (the revocation generation moves, so every process drops them
-    from the next request on), and every browser session signed in with the old password ends at
-    its next request (Django keeps a hash of the password in each session)."""
-    if not isinstance(current, str) or not user.check_password(current):
+def change_own_password(request: HttpRequest, user: User, current, new) -> User:
+    """A user changing their own password: the current one is required, and checked as a sign-in
+    is (``authenticate``), so repeated wrong ones count as failed sign-ins and lock the user out
+    from that address like the login form does. As with any new password, every token of the user
+    ends (the revocation generation moves, so every process drops them from the next request on),
+    and every browser session signed in with the old password ends at its next request (Django
+    keeps a hash of the password in each session)."""
+    if not isinstance(new, str) or not new:
+        raise BadRequest("Invalid input for field 'password': a new password is required.")
+    if not isinstance(current, str) or not current:
+        raise BadRequest("Invalid input for field 'original_password': the current password is required.")
+    checked = authenticate(request, username=user.username, password=current)
+    if checked is None or checked.pk != user.pk:
         raise Unauthorized("The current password is not correct.")
     if current == new:
         raise BadRequest("Invalid password: the new password must differ from the current one.")

@@ -185,7 +185,9 @@ class UserPasswordView(api.IdentityView):
         if ctx.user.pk != user_id:
             raise Forbidden("You can change only your own password.")
         data = _body(request, "user")
-        admin.change_own_password(ctx.user, data.get("original_password"), data.get("password"))
+        admin.change_own_password(
+            request._request, ctx.user, data.get("original_password"), data.get("password")
+        )
         return HttpResponse(status=204)
 
 

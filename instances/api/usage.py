@@ -35,7 +35,12 @@ def parse_time(value: str | None, what: str) -> datetime:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
         raise BadRequest(f"Invalid {what} time: {value!r}.") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if not parsed.tzinfo:
+        return parsed.replace(tzinfo=UTC)
+    try:  # an offset at the very ends of the calendar can move it past them
+        return parsed.astimezone(UTC)
+    except OverflowError as exc:
+        raise BadRequest(f"Invalid {what} time: {value!r} is out of range.") from exc
 
 
 def _time(value: datetime | None) -> str | None:

@@ -8,6 +8,10 @@ from django import forms
 from django.utils import timezone
 
 MAX_DAYS = 3660
+# The days a period may cover: the day after the last one, and both ends in any time zone, must
+# still be dates Python and the database can hold.
+EARLIEST = date(1970, 1, 1)
+LATEST = date.max - timedelta(days=1)
 
 
 def this_month() -> tuple[date, date]:
@@ -29,6 +33,10 @@ class UsagePeriodForm(forms.Form):
     def clean(self):
         data = super().clean()
         start, end = data.get("start"), data.get("end")
+        for name, day in (("start", start), ("end", end)):
+            if day and not EARLIEST <= day <= LATEST:
+                self.add_error(name, f"Choose a day from {EARLIEST.isoformat()} to {LATEST.isoformat()}.")
+                return data
         if start and end and end < start:
             raise forms.ValidationError("The end of the period cannot come before its start.")
         if start and end and (end - start).days > MAX_DAYS:

@@ -135,19 +135,24 @@ def instance_action(request: HttpRequest, instance_id: uuid.UUID, action: str) -
     return row_response(request, instance, None, error)
 
 
-FILTERS = ("name", "status", "image", "flavor", "project")
+FILTERS = ("name", "status", "image", "flavor")
+ADMIN_FILTERS = ("project", "host")  # only the admin's list of every project has these
 
 
 def filter_fields(params, all_projects: bool) -> list[tuple[str, str]]:
-    """The panel's filter as (name, value) pairs, for the hidden fields of "all matching"."""
-    fields = [(k, v) for k in FILTERS for v in params.getlist(k) if v]
+    """The panel's filter as (name, value) pairs, for the hidden fields of "all matching": every
+    filter the page applies (see ``_page``), so the job acts on exactly what the page counts."""
+    names = FILTERS + ADMIN_FILTERS if all_projects else FILTERS
+    fields = [(k, v) for k in names for v in params.getlist(k) if v]
     return [*fields, ("admin", "1")] if all_projects else fields
 
 
 def matching(request: HttpRequest, params, all_projects: bool):
-    """Every instance the panel's filter in ``params`` matches, in the panel's order."""
+    """Every instance the panel's filter in ``params`` matches, in the panel's order: the same
+    filters as the page (``_page``), the project and host ones for the admin's list only."""
     qs = Instance.objects.visible_to(request.ctx, all_projects=all_projects)
-    filters = InstanceFilter(params, queryset=qs, project_choices=[] if all_projects else None)
+    admin = [] if all_projects else None
+    filters = InstanceFilter(params, queryset=qs, project_choices=admin, host_choices=admin)
     return filters.qs.order_by("-created_at", "-id")
 
 

@@ -5,7 +5,10 @@ os-simple-tenant-usage."""
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterator
+from datetime import tzinfo
+from urllib.parse import quote
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
@@ -25,15 +28,26 @@ class _Echo:
         return value
 
 
+def attachment(name: str) -> str:
+    """A Content-Disposition for a download named after user text (a project name): a plain
+    ASCII ``filename`` of letters, digits, dots, dashes and underscores (anything else becomes a
+    dash), and the name itself, without control characters, as RFC 6266's ``filename*``."""
+    plain = re.sub(r"-{2,}", "-", re.sub(r"[^A-Za-z0-9._-]", "-", name)).strip("-.") or "usage.csv"
+    printable = "".join(ch for ch in name if ch.isprintable())
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(printable, safe='')}"
+
+
 def _csv(name: str, rows: Iterator[list]) -> StreamingHttpResponse:
     writer = csv.writer(_Echo())
     response = StreamingHttpResponse((writer.writerow(row) for row in rows), content_type="text/csv")
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Content-Disposition"] = attachment(name)
     return response
 
 
-def _stamp(value) -> str:
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S %Z") if value else ""
+def _stamp(value, zone: tzinfo) -> str:
+    """In ``zone``, the user's, taken in the view: the rows are written while the response streams,
+    after the time zone middleware has already switched back to UTC."""
+    return timezone.localtime(value, zone).strftime("%Y-%m-%d %H:%M:%S %Z") if value else ""
 
 
 def _hours(value: float) -> str:
@@ -48,7 +62,8 @@ def project_usage(request: HttpRequest) -> HttpResponse:
     servers = sorted(report.servers, key=lambda s: s.started_at, reverse=True)
     if request.GET.get("format") == "csv":
         name = f"usage-{request.ctx.project.name}-{start:%Y%m%d}-{stop:%Y%m%d}.csv"
-        return _csv(name, _project_rows(request.ctx.project, report, servers))
+        zone = timezone.get_current_timezone()
+        return _csv(name, _project_rows(request.ctx.project, report, servers, zone))
     return render(
         request,
         "instances/usage/project.html",
@@ -56,9 +71,9 @@ def project_usage(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _project_rows(project: Project, report: usage.ProjectUsage, servers) -> Iterator[list]:
+def _project_rows(project: Project, report: usage.ProjectUsage, servers, zone: tzinfo) -> Iterator[list]:
     yield ["Usage of project", project.name, project.pk]
-    yield ["From", _stamp(report.start), "to", _stamp(report.stop)]
+    yield ["From", _stamp(report.start, zone), "to", _stamp(report.stop, zone)]
     yield [
         "Instance",
         "ID",
@@ -83,8 +98,8 @@ def _project_rows(project: Project, report: usage.ProjectUsage, servers) -> Iter
             s.memory_mb,
             s.local_gb,
             s.state,
-            _stamp(s.started_at),
-            _stamp(s.ended_at),
+            _stamp(s.started_at, zone),
+            _stamp(s.ended_at, zone),
             _hours(s.hours),
             _hours(s.vcpu_hours),
             _hours(s.memory_mb_hours / 1024),
@@ -118,7 +133,8 @@ def admin_usage(request: HttpRequest) -> HttpResponse:
         key=lambda row: row["name"].lower(),
     )
     if request.GET.get("format") == "csv":
-        return _csv(f"usage-{start:%Y%m%d}-{stop:%Y%m%d}.csv", _admin_rows(rows, start, stop))
+        zone = timezone.get_current_timezone()
+        return _csv(f"usage-{start:%Y%m%d}-{stop:%Y%m%d}.csv", _admin_rows(rows, start, stop, zone))
     return render(
         request,
         "instances/usage/admin.html",
@@ -126,8 +142,8 @@ def admin_usage(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _admin_rows(rows: list[dict], start, stop) -> Iterator[list]:
-    yield ["Usage of every project from", _stamp(start), "to", _stamp(stop)]
+def _admin_rows(rows: list[dict], start, stop, zone: tzinfo) -> Iterator[list]:
+    yield ["Usage of every project from", _stamp(start, zone), "to", _stamp(stop, zone)]
     yield ["Project", "Project ID", "Instances", "Hours", "vCPU hours", "RAM GB hours", "Disk GB hours"]
     for row in rows:
         r = row["report"]

@@ -186,3 +186,30 @@ def test_a_user_changes_their_own_password_with_the_current_one(world):
     mia.refresh_from_db()
     assert mia.check_password("An-other-pass-99") and not Token.objects.filter(user=mia).exists()
     assert member("get", f"/users/{mia.pk}").status_code == 401
+
+
+def test_a_password_change_without_the_new_password_is_a_400_and_changes_nothing(world):
+    mia, member = world["mia"], world["member"]
+    path = f"/users/{mia.pk}/password"
+    for body in ({"original_password": PASSWORD}, {"original_password": PASSWORD, "password": None}):
+        response = member("post", path, {"user": body})
+        assert response.status_code == 400
+        assert "a new password is required" in response.json()["error"]["message"]
+    missing = member("post", path, {"user": {"password": "An-other-pass-99"}})
+    assert missing.status_code == 400
+    mia.refresh_from_db()
+    assert mia.check_password(PASSWORD) and Token.objects.filter(user=mia).exists()
+
+
+def test_repeated_wrong_current_passwords_lock_the_user_out(world, settings):
+    mia, member = world["mia"], world["member"]
+    path = f"/users/{mia.pk}/password"
+    wrong = {"user": {"original_password": "nope", "password": "An-other-pass-99"}}
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert member("post", path, wrong).status_code == 401
+    assert member("post", path, wrong).status_code == 429  # the failure that reaches the limit locks
+    # Locked out: even the right current password no longer changes it.
+    right = member("post", path, {"user": {"original_password": PASSWORD, "password": "An-other-pass-99"}})
+    assert right.status_code == 429
+    mia.refresh_from_db()
+    assert mia.check_password(PASSWORD)

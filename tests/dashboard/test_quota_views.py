@@ -72,6 +72,25 @@ def test_a_limit_below_the_usage_is_refused_with_the_usage_and_nothing_changes(c
     assert set(QuotaLimit.objects.values_list("resource", flat=True)) == {"instances", "image_storage"}
 
 
+def test_a_limit_too_large_to_keep_is_a_form_error_naming_the_maximum(client, world):
+    login(client, "boss")
+    most = (2**63 - 1) // 1024**3
+    for url, project in (
+        (reverse("admin-project-quotas", args=[world["demo"].pk]), world["demo"]),
+        (reverse("admin-defaults"), None),
+    ):
+        data = form_data(shown_limits(project), image_storage=9_000_000_000, ram=10**19)
+        response = client.post(url, data)
+        assert response.status_code == 200
+        page = response.content.decode()
+        assert f"Ensure this value is less than or equal to {most}." in page
+        assert f"Ensure this value is less than or equal to {2**63 - 1}." in page
+    assert not QuotaLimit.objects.exists()
+    # The largest limit itself is kept.
+    response = client.post(reverse("admin-defaults"), form_data(shown_limits(), image_storage=most))
+    assert response.status_code == 302 and quotas.defaults()["image_storage"] == most * 1024**3
+
+
 def test_defaults_apply_to_projects_without_their_own(client, world, settings):
     other = make_project("other")
     quotas.set_limits(other, {"cores": 4})

@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from dashboard.forms import PasswordChangeForm, UserSettingsForm
 from dashboard.models import Token, User
 from images import services as image_services
 from images.models import Image
@@ -61,6 +62,52 @@ def test_the_current_password_is_required_and_a_bad_new_one_changes_nothing(clie
     assert "must differ" in change(client, new=PASSWORD).content.decode()
     assert User.objects.get(pk=user.pk).check_password(PASSWORD)
     assert Token.objects.filter(user=user).count() == 1
+
+
+def test_repeated_wrong_current_passwords_lock_the_user_out(client, alice, settings):
+    user, project = alice
+    login(client, "alice")
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert "The current password is not correct." in change(client, current="wrong").content.decode()
+    assert change(client, current="wrong").status_code == 429  # the failure that reaches the limit
+    locked = change(client)  # even the right current password is refused now
+    assert locked.status_code == 429 and b"Too many failed sign-in attempts" in locked.content
+    assert User.objects.get(pk=user.pk).check_password(PASSWORD)
+
+
+def admin_changes_meanwhile(monkeypatch, form_class, user, **fields) -> None:
+    """An administrator changes ``fields`` of the user while the request runs, after it loaded the
+    user (between the form's validation and its save)."""
+    real = form_class.clean
+
+    def clean(form):
+        data = real(form)
+        User.objects.filter(pk=user.pk).update(**fields)
+        return data
+
+    monkeypatch.setattr(form_class, "clean", clean)
+
+
+def test_saving_settings_keeps_a_concurrent_admin_change(client, alice, monkeypatch):
+    user, project = alice
+    login(client, "alice")
+    admin_changes_meanwhile(
+        monkeypatch, UserSettingsForm, user, is_active=False, email="set-by-admin@example.com"
+    )
+    response = client.post(reverse("user-settings"), {"items_per_page": "10", "time_zone": "Asia/Tokyo"})
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert (user.items_per_page, user.time_zone) == (10, "Asia/Tokyo")
+    assert not user.is_active and user.email == "set-by-admin@example.com"
+
+
+def test_a_password_change_keeps_a_concurrent_admin_change(client, alice, monkeypatch):
+    user, project = alice
+    login(client, "alice")
+    admin_changes_meanwhile(monkeypatch, PasswordChangeForm, user, email="set-by-admin@example.com")
+    assert change(client).status_code == 302
+    user.refresh_from_db()
+    assert user.check_password(NEW) and user.email == "set-by-admin@example.com"
 
 
 def test_items_per_page_and_the_time_zone_apply_to_the_pages(client, alice):

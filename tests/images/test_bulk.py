@@ -4,6 +4,7 @@ item once, and a job whose worker died is resumed without redoing what was done.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -11,11 +12,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from dashboard import bulk
-from dashboard.models import BulkItemStatus, BulkJob, BulkJobStatus, Role, RoleAssignment
+from dashboard.models import BulkItemStatus, BulkJob, BulkJobStatus, Project, Role, RoleAssignment, User
+from images.bulk import KIND
 from images.choices import ImageStatus, Visibility
 from images.models import Image
 from tests.factories import make_project, make_user
 from tests.images.test_views import image, login
+from tests.pages import matching_fields
 
 pytestmark = pytest.mark.django_db
 
@@ -81,6 +84,59 @@ def test_policy_is_checked_per_item_with_the_roles_of_the_moment(
     results = set(job.items.values_list("status", "message"))
     assert results == {(BulkItemStatus.REFUSED, "Policy doesn't allow deactivate to be performed.")}
     assert not Image.objects.filter(status=ImageStatus.DEACTIVATED).exists()
+
+
+def demoting_after_first(monkeypatch, change) -> None:
+    """Deactivate as the panel does, but ``change`` the user's standing once the first item is done."""
+    real = bulk.action_for(KIND, "deactivate")
+    done = []
+
+    def run(ctx, image_id, params):
+        note = real.run(ctx, image_id, params)
+        if not done:
+            done.append(image_id)
+            change(ctx.user)
+        return note
+
+    monkeypatch.setitem(bulk._actions, (KIND, "deactivate"), replace(real, run=run))
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (
+            lambda user: RoleAssignment.objects.filter(user=user).update(
+                role=Role.objects.get(name="reader")
+            ),
+            "Policy doesn't allow deactivate to be performed.",
+        ),
+        (
+            lambda user: RoleAssignment.objects.filter(user=user).delete(),
+            "The user who started the job no longer exists or has no access.",
+        ),
+        (
+            lambda user: User.objects.filter(pk=user.pk).update(is_active=False),
+            "The user who started the job no longer exists or has no access.",
+        ),
+        (
+            lambda user: Project.objects.filter(pk=user.default_project_id).update(enabled=False),
+            "The user who started the job no longer exists or has no access.",
+        ),
+    ],
+    ids=["demoted", "removed", "disabled", "project-disabled"],
+)
+def test_a_user_demoted_mid_run_is_refused_from_the_next_item(
+    client, member, home, django_capture_on_commit_callbacks, monkeypatch, change, reason
+):
+    make_images(home, 4, "img")
+    job = start(
+        client, reverse("image-bulk", args=["deactivate"]), {"all": "1"}, django_capture_on_commit_callbacks
+    )
+    demoting_after_first(monkeypatch, change)
+    assert bulk.run_job(str(job.pk)) == "done"
+    results = list(job.items.order_by("position").values_list("status", "message"))
+    assert results == [(BulkItemStatus.DONE, "")] + [(BulkItemStatus.REFUSED, reason)] * 3
+    assert Image.objects.filter(status=ImageStatus.DEACTIVATED).count() == 1
 
 
 def test_visibility_changes_each_image_and_notes_those_already_so(
@@ -175,3 +231,24 @@ def test_the_progress_page_polls_until_the_job_is_finished(
     bulk.run_job(str(job.pk))
     done = client.get(reverse("bulk-job", args=[job.pk])).content.decode()
     assert "Finished · 2 of 2" in done and "hx-trigger" not in done.split('data-testid="bulk-job"')[1][:300]
+
+
+def test_admin_all_matching_carries_every_filter_of_the_page(
+    client, home, django_capture_on_commit_callbacks
+):
+    """Admin → Images filtered by project, format and name: the hidden "all matching" fields name
+    every filter, and the job acts on exactly the images the page counts."""
+    other = make_project("other")
+    make_images(home, 3, "web", disk_format="qcow2")
+    make_images(home, 2, "web", disk_format="raw")
+    make_images(other, 4, "web", disk_format="qcow2")
+    login(client, make_user("root", roles={make_project("ops"): "admin"}))
+    query = {"owner": home.pk, "disk_format": "qcow2", "name": "web"}
+    listing = client.get(reverse("admin-images"), query).content.decode()
+    assert 'data-total="3"' in listing
+    fields = matching_fields(listing)  # what the browser posts after "Select all 3 matching"
+    assert {k: v for k, v in fields if k in query} == query
+    job = start(client, reverse("image-delete"), dict(fields), django_capture_on_commit_callbacks)
+    assert job.total == 3
+    wanted = Image.objects.filter(owner=home.pk, disk_format="qcow2").values_list("pk", flat=True)
+    assert set(job.items.values_list("target_id", flat=True)) == {str(pk) for pk in wanted}

@@ -410,6 +410,18 @@ def test_the_default_quota_class_is_the_editable_defaults(world, host):
     assert world["admin"].get("/os-quota-class-sets/gold").status_code == 404
     bad = world["admin"].put("/os-quota-class-sets/default", {"quota_class_set": {"cores": -5}})
     assert bad.status_code == 400
+    # Past what the database holds: a clear 400 naming the maximum, through both APIs, nothing kept.
+    for path, key in (
+        ("/os-quota-class-sets/default", "quota_class_set"),
+        (f"/os-quota-sets/{home}", "quota_set"),
+    ):
+        huge = world["admin"].put(path, {key: {"ram": 10**19, "cores": 3}})
+        assert huge.status_code == 400
+        assert huge.json()["badRequest"]["message"] == (
+            f"Quota limit {10**19} for ram must be at most {2**63 - 1}."
+        )
+    quota = world["admin"].get(f"/os-quota-sets/{home}").json()["quota_set"]
+    assert quota["cores"] == 20 and quota["ram"] != 10**19
 
 
 def test_admins_can_disable_a_host_and_force_one(world, host, image, tiny, capture, tmp_path):

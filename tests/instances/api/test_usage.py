@@ -109,3 +109,14 @@ def test_from_2_40_the_instances_are_paged_and_bad_periods_are_refused(world, li
     )
     assert backwards.status_code == 400
     assert world["admin"].get("/os-simple-tenant-usage?start=yesterday").status_code == 400
+    # Offsets at the ends of the calendar: a clear 400, not a crash.
+    home = world["home"].pk
+    for query in (
+        "start=0001-01-01T00:00:00%2B05:00&end=2026-03-02T00:00:00",
+        "start=2026-03-01T00:00:00&end=9999-12-31T23:59:59-05:00",
+    ):
+        for path in ("/os-simple-tenant-usage", f"/os-simple-tenant-usage/{home}"):
+            response = world["admin"].get(f"{path}?{query}")
+            assert (
+                response.status_code == 400 and "is out of range" in response.json()["badRequest"]["message"]
+            )

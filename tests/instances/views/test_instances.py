@@ -15,6 +15,7 @@ from instances.choices import TaskState, VmState
 from instances.models import ComputeHost, Instance, InstanceAction
 from tests.instances.conftest import Deliver
 from tests.instances.dashboard_support import browser_for, bulk_instances, launch_in_dashboard
+from tests.pages import matching_fields
 
 
 @pytest.fixture
@@ -158,6 +159,36 @@ def test_all_matching_acts_on_every_instance_the_filter_matches_across_pages(wor
     run_jobs(capture)
     stopping = Instance.objects.filter(task_state=TaskState.POWERING_OFF)
     assert stopping.count() == 45 and set(stopping.values_list("project", flat=True)) == {world["home"].pk}
+
+
+def test_admin_all_matching_keeps_the_host_and_project_filters(world, host, capture):
+    """Hypervisors → "N instances" (?host=X) → Select all N matching: the job acts on exactly the
+    instances the page counts, on that host only."""
+    compute = ComputeHost.objects.get()
+    other = ComputeHost.objects.create(
+        name="host2", hypervisor_type="qemu", arch="x86_64", vcpus=8, memory_mb=8192, local_gb=100
+    )
+    bulk_instances(world["home"], 4, host=compute)
+    bulk_instances(world["other"], 3, host=compute)
+    bulk_instances(world["home"], 6, host=other)
+    client = browser_for("admin")
+    listing = client.get("/admin/instances/", {"host": "host2"}).content.decode()
+    assert 'data-total="6"' in listing
+    form = dict(matching_fields(listing))  # what the browser posts after "Select all 6 matching"
+    assert form == {"all": "1", "admin": "1", "host": "host2"}
+    confirm = client.get("/instances/batch/stop/", form).content.decode()
+    assert "all 6 instances matching the filter" in confirm and 'name="host" value="host2"' in confirm
+    client.post("/instances/batch/stop/", {**form, "confirm": "1"})
+    job = BulkJob.objects.get()
+    assert job.total == 6
+    run_jobs(capture)
+    stopping = Instance.objects.filter(task_state=TaskState.POWERING_OFF)
+    assert set(stopping.values_list("host__name", flat=True)) == {"host2"} and stopping.count() == 6
+    # Host and project together.
+    BulkJob.objects.all().delete()
+    form = {"all": "1", "admin": "1", "host": compute.name, "project": str(world["other"].pk), "confirm": "1"}
+    client.post("/instances/batch/stop/", form)
+    assert BulkJob.objects.get().total == 3
 
 
 def test_batch_actions_ignore_other_projects_instances(world, running):

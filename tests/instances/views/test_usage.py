@@ -11,8 +11,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from dashboard.models import Project, User
 from instances.models import Instance
-from tests.instances.dashboard_support import browser_for, bulk_instances
+from tests.instances.dashboard_support import PERSONAS, browser_for, bulk_instances
 
 pytestmark = pytest.mark.django_db
 
@@ -52,6 +53,40 @@ def test_members_see_their_project_s_usage_and_download_it(world, ran):
     assert "No instance ran in this period." in empty
     wrong = member.get("/usage/", {"start": "2020-02-01", "end": "2020-01-01"}).content.decode()
     assert "The end of the period cannot come before its start." in wrong
+    # The last day of the calendar (whose next day does not exist) is refused, not a crash.
+    for bounds in (
+        {"start": "2020-01-01", "end": "9999-12-31"},
+        {"start": "0001-01-01", "end": "2020-01-01"},
+    ):
+        response = member.get("/usage/", bounds)
+        assert response.status_code == 200
+        assert "Choose a day from 1970-01-01 to 9999-12-30." in response.content.decode()
+        assert member.get("/usage/", {**bounds, "format": "csv"}).status_code == 200
+
+
+def test_the_csv_has_a_safe_file_name_and_the_user_s_time_zone(world, ran):
+    Project.objects.filter(pk=world["home"].pk).update(name='Ünï "q"\r\nX-Evil: 1')
+    User.objects.filter(username=PERSONAS["member"]).update(time_zone="Asia/Tokyo")
+    response = browser_for("member").get(
+        "/usage/", {"start": "2026-03-01", "end": "2026-03-02", "format": "csv"}
+    )
+    assert response.status_code == 200
+    disposition = response["Content-Disposition"]
+    assert disposition == (
+        'attachment; filename="usage-n-q-X-Evil-1-20260301-20260303.csv"; '
+        "filename*=UTF-8''usage-%C3%9Cn%C3%AF%20%22q%22X-Evil%3A%201-20260301-20260303.csv"
+    )
+    rows = csv_rows(response)
+    assert rows[1] == ["From", "2026-03-01 00:00:00 JST", "to", "2026-03-03 00:00:00 JST"]
+    # Admin → Usage too, and every stamp of the rows in the user's zone.
+    User.objects.filter(username=PERSONAS["admin"]).update(time_zone="America/New_York")
+    admin = browser_for("admin").get(
+        "/admin/usage/", {"start": "2026-03-01", "end": "2026-03-02", "format": "csv"}
+    )
+    assert csv_rows(admin)[0][1:4] == ["2026-03-01 00:00:00 EST", "to", "2026-03-03 00:00:00 EST"]
+    now = browser_for("member").get("/usage/", {**period(ran), "format": "csv"})
+    launched = csv_rows(now)[3][7]
+    assert launched.endswith(" JST")
 
 
 def test_admins_see_every_project_and_members_may_not(world, ran):
