@@ -177,6 +177,46 @@ def failed(instance_id, message: str, *, source_paused: bool = False) -> bool:
     return True
 
 
+def settle_stuck(instance_id, message: str) -> bool:
+    """The sweeper's end for a migration stuck past the task timeout: given up as ``failed``
+    while it has a target; without one (given up after the copy, waiting for the source to run
+    the guest again), the source's agent is asked again when its host is up, and when it is not
+    the task ends with ``message`` as the fault, so that the instance can be evacuated."""
+    if failed(instance_id, message):
+        return True
+    row = (
+        Instance.objects.filter(
+            pk=instance_id, deleted=False, task_state=TaskState.MIGRATING, live_migration_target__isnull=True
+        )
+        .select_related("host")
+        .first()
+    )
+    if row is None:
+        return False
+    now = timezone.now()
+    if row.host is not None and row.host.is_up:
+        # Its agent resumes the guest and ends the task (``source_resumed``); the timeout starts again.
+        updated = Instance.objects.filter(
+            pk=instance_id, task_state=TaskState.MIGRATING, live_migration_target__isnull=True
+        ).update(task_started_at=now)
+        if updated:
+            enqueue("instances.resume_live_migration_source", str(instance_id), message, queue=row.host.queue)
+        return bool(updated)
+    updated = Instance.objects.filter(
+        pk=instance_id, deleted=False, task_state=TaskState.MIGRATING, live_migration_target__isnull=True
+    ).update(
+        task_state=TaskState.NONE,
+        task_started_at=None,
+        fault_code=500,
+        fault_message=message[:255],
+        fault_at=now,
+        updated_at=now,
+    )
+    if updated:
+        finish_action(instance_id, ACTION, "Error", message)
+    return bool(updated)
+
+
 def source_resumed(instance_id, message: str) -> bool:
     """After ``failed(source_paused=True)``: the guest runs on its host again."""
     updated = Instance.objects.filter(

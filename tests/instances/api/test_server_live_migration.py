@@ -12,10 +12,11 @@ from django.utils import timezone
 from instances.choices import PowerState, TaskState, VmState, VolumeStatus
 from instances.compute import agent
 from instances.models import ComputeHost, Instance, Migration, Volume
+from instances.services import live_migration
 from instances.virt import disks
 from instances.virt.base import PowerState as DriverPower
 from instances.virt.base import VirtError
-from tests.instances.api.test_server_resize_rebuild_rescue import act, actions, launch, show, usage
+from tests.instances.api.test_server_resize_rebuild_rescue import act, actions, deliver, launch, show, usage
 from tests.instances.api.test_volumes import create
 from tests.instances.conftest import make_host
 from tests.instances.volume_support import Run, VolumeCaller
@@ -281,3 +282,70 @@ def test_the_body_follows_novas_microversions(
     with capture():
         response = world["admin"].post(f"/servers/{server_id}/action", {"os-migrateLive": body}, version)
     assert response.status_code == status, response.content
+
+
+def start_undelivered(world, capture, server_id) -> None:
+    """A live migration to host2 begun, its steps enqueued and never delivered."""
+    with capture():
+        body = {"os-migrateLive": {"host": "host2", "block_migration": "auto"}}
+        assert world["admin"].post(f"/servers/{server_id}/action", body, "2.30").status_code == 202
+
+
+def test_a_host_that_is_a_live_migration_target_is_not_removed(world, host, host2, image, tiny, capture):
+    server_id = launch(world, capture, image, tiny, host, host2)
+    start_undelivered(world, capture, server_id)
+    services = world["admin"].get("/os-services", "2.53").json()["services"]
+    host2_id = next(s["id"] for s in services if s["host"] == "host2")
+    response = world["admin"].delete(f"/os-services/{host2_id}", "2.53")
+    assert response.status_code == 409
+    assert Instance.objects.get(pk=server_id).live_migration_target.name == "host2"
+
+
+def given_up_after_the_copy(world, capture, server_id, settings) -> None:
+    """Given up once the copy was complete (the source's guest paused): the source's agent never
+    got to run it again, and the task is past its timeout."""
+    start_undelivered(world, capture, server_id)
+    with capture():
+        assert live_migration.failed(server_id, "the target died", source_paused=True)
+    Instance.objects.filter(pk=server_id).update(task_started_at=timezone.now() - timedelta(hours=2))
+    settings.COMPUTE_TASK_TIMEOUT = 3600
+
+
+def test_a_migration_given_up_after_the_copy_is_settled_when_its_source_stays_down(
+    world, host, host2, image, tiny, capture, settings
+):
+    server_id = launch(world, capture, image, tiny, host, host2)
+    given_up_after_the_copy(world, capture, server_id, settings)
+    ComputeHost.objects.filter(name="host1").update(forced_down=True)
+
+    with capture() as callbacks:
+        assert agent.sweep_stuck()["stuck"] == 1
+    assert list(callbacks) == []
+    instance = Instance.objects.get(pk=server_id)
+    assert (instance.task_state, instance.host.name) == (TaskState.NONE, "host1")
+    assert "stuck" in instance.fault_message
+    assert actions(server_id)[-1] == ("live-migration", "Error")
+    # Now it can be evacuated.
+    with capture() as callbacks:
+        response = world["admin"].post(f"/servers/{server_id}/action", {"evacuate": {}}, "2.96")
+    assert response.status_code == 200, response.content
+    assert deliver(capture, callbacks, host, host2) == ["instances.evacuate"]
+    assert Instance.objects.get(pk=server_id).host.name == "host2"
+
+
+def test_a_migration_given_up_after_the_copy_asks_its_source_again_when_it_is_up(
+    world, host, host2, image, tiny, capture, settings
+):
+    server_id = launch(world, capture, image, tiny, host, host2)
+    given_up_after_the_copy(world, capture, server_id, settings)
+
+    with capture() as callbacks:
+        assert agent.sweep_stuck()["stuck"] == 1
+    assert deliver(capture, callbacks, host, host2) == ["instances.resume_live_migration_source"]
+    instance = Instance.objects.get(pk=server_id)
+    assert (instance.vm_state, instance.task_state, instance.host.name) == (
+        VmState.ACTIVE,
+        TaskState.NONE,
+        "host1",
+    )
+    assert host.driver.power_state(server_id) == DriverPower.RUNNING
