@@ -186,15 +186,22 @@ class LiveMigrationMixin:
             if instance is None:
                 return
             uuid = str(instance.pk)
+            again = instance.live_migration_finishing  # a second delivery
+            # Before the guest runs here: from now on nothing else gives the migration up.
+            if not service.finishing(instance.pk, self.host_name):
+                return  # given up meanwhile: the guest stays paused (the abort removes it)
             try:
-                self.driver.finish_incoming(
-                    uuid, running=instance.vm_state == VmState.ACTIVE, console_before=console_tail
-                )
+                if not (again and self.driver.power_state(uuid) == DriverPower.RUNNING):
+                    self.driver.finish_incoming(
+                        uuid, running=instance.vm_state == VmState.ACTIVE, console_before=console_tail
+                    )
             except FAILURES as exc:
                 with contextlib.suppress(VirtError):
                     self.destroy_local(uuid)
                     self._unplug(instance)
-                self._give_up(instance, "while starting on its new host", exc, source_paused=True)
+                self._give_up(
+                    instance, "while starting on its new host", exc, source_paused=True, by_target=True
+                )
                 return
             service.finished(instance.pk)
 

@@ -349,3 +349,79 @@ def test_a_migration_given_up_after_the_copy_asks_its_source_again_when_it_is_up
         "host1",
     )
     assert host.driver.power_state(server_id) == DriverPower.RUNNING
+
+
+def test_once_the_target_lets_the_guest_run_the_migration_is_not_given_up_elsewhere(
+    world, host, host2, image, tiny, capture, monkeypatch
+):
+    server_id = launch(world, capture, image, tiny, host, host2)
+    original, refused = host2.driver.finish_incoming, []
+
+    def late_give_up_then_run(uuid, running=True, console_before=""):
+        # The sweeper (or the source's agent) tries to give the migration up at this moment.
+        refused.append(live_migration.failed(uuid, "too late", source_paused=True))
+        original(uuid, running=running, console_before=console_before)
+
+    monkeypatch.setattr(host2.driver, "finish_incoming", late_give_up_then_run)
+    response, ran = migrate_live(world, capture, server_id, host, host2, host="host2")
+
+    assert refused == [False] and ran == STEPS
+    instance = Instance.objects.get(pk=server_id)
+    assert (instance.host.name, instance.task_state, instance.live_migration_finishing) == (
+        "host2",
+        TaskState.NONE,
+        False,
+    )
+    assert host2.driver.power_state(server_id) == DriverPower.RUNNING
+    assert host.driver.list_defined() == []
+
+
+def test_a_target_whose_migration_was_given_up_does_not_let_its_guest_run(
+    world, host, host2, image, tiny, capture, monkeypatch
+):
+    server_id = launch(world, capture, image, tiny, host, host2)
+    copy, armed, started = host.driver.migrate_to, [], []
+
+    def copy_then_arm(*args, **kwargs):
+        figures = copy(*args, **kwargs)
+        armed.append(True)
+        return figures
+
+    def migrating_here(instance_id, *, as_target):
+        row = type(host2)._migrating_here(host2, instance_id, as_target=as_target)
+        if armed and as_target and row is not None:
+            # Given up (the copy was complete) just after the target read the row.
+            assert live_migration.failed(instance_id, "given up", source_paused=True)
+        return row
+
+    monkeypatch.setattr(host.driver, "migrate_to", copy_then_arm)
+    monkeypatch.setattr(host2, "_migrating_here", migrating_here)
+    monkeypatch.setattr(host2.driver, "finish_incoming", lambda uuid, **kw: started.append(uuid))
+    migrate_live(world, capture, server_id, host, host2, host="host2")
+
+    assert started == []
+    instance = Instance.objects.get(pk=server_id)
+    assert (instance.host.name, instance.task_state) == ("host1", TaskState.NONE)
+    assert host.driver.power_state(server_id) == DriverPower.RUNNING
+    assert host2.driver.list_defined() == []
+
+
+def test_a_migration_stuck_while_its_target_finished_it_is_finished(
+    world, host, host2, image, tiny, capture, settings, monkeypatch
+):
+    server_id = launch(world, capture, image, tiny, host, host2)
+    monkeypatch.setattr(live_migration, "finished", lambda instance_id: False)  # the target stopped here
+    migrate_live(world, capture, server_id, host, host2, host="host2")
+    monkeypatch.undo()
+    assert Instance.objects.get(pk=server_id).live_migration_finishing
+    Instance.objects.filter(pk=server_id).update(task_started_at=timezone.now() - timedelta(hours=2))
+    settings.COMPUTE_TASK_TIMEOUT = 3600
+
+    # Its agent is up: asked to finish again, it finds the guest running and records the move.
+    with capture() as callbacks:
+        assert agent.sweep_stuck()["stuck"] == 1
+    assert deliver(capture, callbacks, host, host2) == STEPS[3:]
+    instance = Instance.objects.get(pk=server_id)
+    assert (instance.host.name, instance.task_state) == ("host2", TaskState.NONE)
+    assert host2.driver.power_state(server_id) == DriverPower.RUNNING
+    assert usage("host1") == (0, 0, 0) and usage("host2") == (1, 128, 2)
