@@ -7,8 +7,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import DatabaseError
 from django.utils import timezone
 
+from instances import tasks
 from instances.choices import PowerState, TaskState, VmState, VolumeStatus
 from instances.compute import agent
 from instances.models import ComputeHost, Instance, Migration, Volume
@@ -18,7 +20,7 @@ from instances.virt.base import PowerState as DriverPower
 from instances.virt.base import VirtError
 from tests.instances.api.test_server_resize_rebuild_rescue import act, actions, deliver, launch, show, usage
 from tests.instances.api.test_volumes import create
-from tests.instances.conftest import make_host
+from tests.instances.conftest import Deliver, make_host
 from tests.instances.volume_support import Run, VolumeCaller
 
 GiB = 1024**3
@@ -425,3 +427,75 @@ def test_a_migration_stuck_while_its_target_finished_it_is_finished(
     assert (instance.host.name, instance.task_state) == ("host2", TaskState.NONE)
     assert host2.driver.power_state(server_id) == DriverPower.RUNNING
     assert usage("host1") == (0, 0, 0) and usage("host2") == (1, 128, 2)
+
+
+def test_a_malformed_endpoint_gives_the_migration_up_and_the_target_lets_go(
+    world, host, host2, image, tiny, capture, monkeypatch
+):
+    server_id = launch(world, capture, image, tiny, host, host2)
+    ready = live_migration.destination_ready
+    monkeypatch.setattr(live_migration, "destination_ready", lambda iid, endpoint: ready(iid, {"bogus": 1}))
+    response, ran = migrate_live(world, capture, server_id, host, host2, host="host2")
+
+    assert ran == [*STEPS[:3], "instances.abort_live_migration"]
+    assert_given_up(world, host, host2, server_id)
+
+
+def test_a_config_drive_that_is_not_base64_gives_the_migration_up(
+    world, host, host2, image, tiny, capture, monkeypatch
+):
+    server_id = launch(world, capture, image, tiny, host, host2)
+    checked = live_migration.source_checked
+    monkeypatch.setattr(
+        live_migration, "source_checked", lambda iid, layout: checked(iid, {**layout, "config_drive": "abc"})
+    )
+    response, ran = migrate_live(world, capture, server_id, host, host2, host="host2")
+
+    assert ran == [*STEPS[:2], "instances.abort_live_migration"]
+    assert_given_up(world, host, host2, server_id)
+
+
+def test_a_step_whose_hand_over_fails_is_given_up_by_the_task_failure_hook(
+    world, host, host2, image, tiny, capture, monkeypatch
+):
+    server_id = launch(world, capture, image, tiny, host, host2)
+    with capture() as pending:
+        body = {"os-migrateLive": {"host": "host2", "block_migration": "auto"}}
+        assert world["admin"].post(f"/servers/{server_id}/action", body, "2.30").status_code == 202
+    for step in STEPS[:2]:  # source checked, target ready; step 3 runs as the Celery task below
+        with capture() as more:
+            assert Deliver(host, host2)(pending) == [step]
+        pending = list(more)
+    (copy,) = pending
+    assert copy.args[0] == "instances.live_migrate"
+
+    def refused(instance_id, tail):
+        raise DatabaseError("database is locked")
+
+    monkeypatch.setattr(live_migration, "memory_copied", refused)
+    monkeypatch.setattr(agent, "current", lambda: host)
+    with capture() as callbacks:
+        result = tasks.live_migrate.apply(args=copy.keywords["args"])
+    assert result.failed()
+    monkeypatch.undo()
+    assert deliver(capture, callbacks, host, host2) == [
+        "instances.abort_live_migration",
+        "instances.resume_live_migration_source",
+    ]
+    assert_given_up(world, host, host2, server_id)
+    assert "database is locked" in Instance.objects.get(pk=server_id).fault_message
+
+
+def assert_given_up(world, host, host2, server_id) -> None:
+    instance = Instance.objects.get(pk=server_id)
+    assert (instance.host.name, instance.vm_state, instance.task_state, instance.live_migration_target) == (
+        "host1",
+        VmState.ACTIVE,
+        TaskState.NONE,
+        None,
+    )
+    assert host.driver.power_state(server_id) == DriverPower.RUNNING
+    assert host2.driver.list_defined() == []
+    assert usage("host1") == (1, 128, 2) and usage("host2") == (0, 0, 0)
+    assert Migration.objects.get(instance_id=server_id).status == "error"
+    assert actions(server_id)[-1] == ("live-migration", "Error")
