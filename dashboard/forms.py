@@ -5,6 +5,7 @@ from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 
 from dashboard import preferences, quotas
+from dashboard.identity.service import is_reserved_project_name, is_reserved_user_name
 from dashboard.models import Project, Role, RoleAssignment, User
 
 
@@ -40,6 +41,8 @@ class ProjectForm(BootstrapMixin, forms.ModelForm):
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()
+        if is_reserved_project_name(name):
+            raise ValidationError("This name is reserved for the cloud's own services.")
         clash = Project.objects.filter(name__iexact=name).exclude(pk=self.instance.pk)
         if clash.exists():
             raise ValidationError("A project with this name already exists.")
@@ -60,6 +63,12 @@ class UserCreateForm(BootstrapMixin, forms.ModelForm):
         model = User
         fields = ["username", "email", "is_active"]
         labels = {"is_active": "Enabled"}
+
+    def clean_username(self) -> str:
+        name = self.cleaned_data["username"]
+        if is_reserved_user_name(name):
+            raise ValidationError("This name is reserved for the cloud's own services.")
+        return name
 
     def clean(self):
         data = super().clean()
@@ -98,6 +107,12 @@ class UserUpdateForm(BootstrapMixin, forms.ModelForm):
         model = User
         fields = ["username", "email", "is_active", "default_project"]
         labels = {"is_active": "Enabled"}
+
+    def clean_username(self) -> str:
+        name = self.cleaned_data["username"]
+        if is_reserved_user_name(name):
+            raise ValidationError("This name is reserved for the cloud's own services.")
+        return name
 
     def clean_new_password(self) -> str:
         password = self.cleaned_data.get("new_password")

@@ -33,6 +33,9 @@ class Project(models.Model):
     description = models.TextField(blank=True, max_length=1024)
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The project of the cloud's own service identities (dashboard.identity.service): never a
+    # tenant's, and no name an administrator can give.
+    service = models.BooleanField(default=False, editable=False)
 
     objects = ProjectQuerySet.as_manager()
 
@@ -80,6 +83,9 @@ class User(AbstractUser):
     # Display settings the user chooses (dashboard.preferences): empty means the defaults.
     items_per_page = models.PositiveSmallIntegerField(null=True, blank=True)
     time_zone = models.CharField(max_length=64, blank=True, default="")
+    # An identity of one of the cloud's own processes (dashboard.identity.service): it has no
+    # password, cannot sign in with one, and the identity administration leaves it alone.
+    service = models.BooleanField(default=False, editable=False)
 
     objects = UserManager()
 

@@ -120,7 +120,7 @@ def project_detail(request: HttpRequest, project_id: str) -> HttpResponse:
 
 @policy_required("identity:update_project")
 def project_edit(request: HttpRequest, project_id: str) -> HttpResponse:
-    project = get_object_or_404(Project, id=project_id)
+    project = get_object_or_404(Project, id=project_id, service=False)
     form = ProjectForm(request.POST or None, instance=project)
     if request.method == "POST" and form.is_valid():
         form.save()
@@ -140,7 +140,7 @@ def project_edit(request: HttpRequest, project_id: str) -> HttpResponse:
 
 @policy_required("identity:delete_project")
 def project_delete(request: HttpRequest, project_id: str) -> HttpResponse:
-    project = get_object_or_404(Project, id=project_id)
+    project = get_object_or_404(Project, id=project_id, service=False)
     if project.id == request.ctx.project_id:
         messages.error(
             request, "You cannot delete the project you are working in; switch to another one first."
@@ -229,7 +229,7 @@ def user_create(request: HttpRequest) -> HttpResponse:
 
 @policy_required("identity:update_user")
 def user_edit(request: HttpRequest, user_id: str) -> HttpResponse:
-    user = get_object_or_404(User, id=user_id)
+    user = get_object_or_404(User, id=user_id, service=False)
     form = UserUpdateForm(request.POST or None, instance=user)
     if request.method == "POST" and form.is_valid():
         form.save()
@@ -249,7 +249,7 @@ def user_edit(request: HttpRequest, user_id: str) -> HttpResponse:
 
 @policy_required("identity:delete_user")
 def user_delete(request: HttpRequest, user_id: str) -> HttpResponse:
-    user = get_object_or_404(User, id=user_id)
+    user = get_object_or_404(User, id=user_id, service=False)
     if user.id == request.user.id:
         messages.error(request, "You cannot delete yourself.")
         return redirect("admin-users")

@@ -19,6 +19,12 @@ from instances.services.resize import confirm_expired
 log = logging.getLogger(__name__)
 
 _TASK = {"acks_late": True, "reject_on_worker_lost": True}
+LIVE_MIGRATION_STEPS = (
+    "check_live_migration_source",
+    "prepare_live_migration",
+    "live_migrate",
+    "finish_live_migration",
+)
 
 
 class InstanceActionTask(Task):
@@ -32,8 +38,22 @@ class InstanceActionTask(Task):
 
         instance_id = args[0] if args else kwargs.get("instance_id")
         log.error("%s of instance %s failed: %s", self.action, instance_id, exc)
+        step = self.name.removeprefix("instances.")
+        # A live migration step: given up as a failed migration (the target's claim and guest
+        # go, the source runs on), never an instance in ERROR with the move half done.
+        if step in LIVE_MIGRATION_STEPS and _live_migration_given_up(instance_id, step, exc):
+            action_log.fail_events(instance_id, str(einfo.traceback or exc))
+            return
         servers.set_error(instance_id, f"{self.action} failed: {exc}")
         action_log.fail_events(instance_id, str(einfo.traceback or exc))
+
+
+def _live_migration_given_up(instance_id, step: str, exc: BaseException) -> bool:
+    try:
+        return agent.current().live_migration_went_wrong(instance_id, step, exc)
+    except Exception:  # noqa: BLE001 (the hook must not fail: the sweeper settles it in the end)
+        log.exception("the live migration of instance %s could not be given up", instance_id)
+        return False
 
 
 def _action(name: str, action: str):

@@ -22,6 +22,7 @@ from django.http import HttpRequest
 
 from dashboard.exceptions import BadRequest, Conflict, Unauthorized
 from dashboard.identity.domain import DOMAIN
+from dashboard.identity.service import is_reserved_project_name, is_reserved_user_name
 from dashboard.models import Project, Role, RoleAssignment, Token, User
 
 # Callables that describe what a project still owns ("2 instances"); empty when nothing.
@@ -52,7 +53,16 @@ def _duplicate(kind: str, name: str) -> Conflict:
 def _name(value, what: str) -> str:
     if not isinstance(value, str) or not value.strip() or len(value.strip()) > 150:
         raise BadRequest(f"Invalid {what} name: it must be a non-empty string of at most 150 characters.")
+    reserved = is_reserved_user_name if what == "user" else is_reserved_project_name
+    if reserved(value):
+        raise BadRequest(f"Invalid {what} name: {value.strip()!r} is reserved for the cloud's own services.")
     return value.strip()
+
+
+def _not_service(row: User | Project) -> None:
+    if row.service:
+        kind = "user" if isinstance(row, User) else "project"
+        raise Conflict(f"{row} is the cloud's service {kind}; it is not changed through the identity API.")
 
 
 # --- projects -----------------------------------------------------------------------------------
@@ -67,6 +77,7 @@ def create_project(name, description: str = "", enabled: bool = True) -> Project
 
 
 def update_project(project: Project, **fields) -> Project:
+    _not_service(project)
     with transaction.atomic():
         if "name" in fields:
             name = _name(fields["name"], "project")
@@ -86,6 +97,7 @@ def project_usage(project: Project) -> list[str]:
 
 
 def delete_project(project: Project) -> None:
+    _not_service(project)
     with transaction.atomic():
         Project.objects.lock(project.pk)
         owned = project_usage(project)
@@ -129,6 +141,7 @@ def update_user(user: User, **fields) -> User:
     """Change the given fields of ``user``. Only those columns are written, so a change made to the
     row since ``user`` was loaded (an administrator disabling the user meanwhile) is kept."""
     changed: list[str] = []
+    _not_service(user)
     with transaction.atomic():
         if "name" in fields:
             name = _name(fields["name"], "user")
@@ -177,6 +190,7 @@ def change_own_password(request: HttpRequest, user: User, current, new) -> User:
 def delete_user(user: User, acting: User) -> None:
     if user.pk == acting.pk:
         raise Conflict("You cannot delete yourself.")
+    _not_service(user)
     user.delete()
 
 

@@ -261,8 +261,9 @@ def sweep_stuck() -> dict[str, int]:
             f"for more than {settings.COMPUTE_TASK_TIMEOUT} seconds."
         )
         if instance.task_state == TaskState.MIGRATING:
-            # Given up like a failed one: the target's claim goes back, the instance stays where it is.
-            counts["stuck"] += live_migration.failed(instance.pk, message)
+            # Given up like a failed one: the target's claim goes back, the instance stays where it is
+            # (given up already, waiting for its source: that is asked again, or let go if down).
+            counts["stuck"] += live_migration.settle_stuck(instance.pk, message)
             continue
         counts["stuck"] += servers.set_error(instance.pk, message, expected_task=instance.task_state)
     return counts

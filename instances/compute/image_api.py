@@ -1,8 +1,9 @@
 """Image data for a compute host that does not share the image store: streamed from the
 controller's image API (``GET /image/v2/images/{id}/file`` at STRATUS_CONTROLLER_URL).
 
-The agent authenticates as the ``compute`` service user, an administrator of the ``service``
-project (created on first use, with no password: nobody can log in as it), with a short-lived
+The agent authenticates as the ``compute`` service identity (dashboard.identity.service: a marked
+user of the marked ``service`` project, created by ``bootstrap`` or on first use, never an existing
+ordinary user; it has no password and nobody signs in as it), with a short-lived
 token it issues itself through the database it shares with the controller. The body goes straight
 to the image cache's temporary file, which hashes it with sha512 on the way; the md5 of the
 image's ``checksum`` is compared here too, and the cache compares the sha512 with
@@ -20,15 +21,13 @@ from datetime import timedelta
 from typing import BinaryIO
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
-from dashboard.models import Project, Role, RoleAssignment, Token, User
+from dashboard.identity.service import COMPUTE_USER, ServiceIdentityConflict, service_identity
+from dashboard.models import Token
 from instances.virt.base import VirtError
 
 CHUNK = 4 * 1024 * 1024
-SERVICE_USER = "compute"
-SERVICE_PROJECT = "service"
 TOKEN_LIFETIME = timedelta(hours=1)
 
 
@@ -40,29 +39,16 @@ _token_lock = threading.Lock()
 _token: tuple[str, object] | None = None  # (raw token, its expiry)
 
 
-def _service_account() -> tuple[User, Project]:
-    with transaction.atomic():
-        project, _ = Project.objects.get_or_create(
-            name=SERVICE_PROJECT, defaults={"description": "Service accounts of the cloud's own processes"}
-        )
-        user, created = User.objects.get_or_create(
-            username=SERVICE_USER, defaults={"default_project": project}
-        )
-        if created:
-            user.set_unusable_password()
-            user.save()
-        role, _ = Role.objects.get_or_create(name=Role.ADMIN)
-        RoleAssignment.objects.get_or_create(user=user, project=project, role=role)
-    return user, project
-
-
 def service_token(renew: bool = False) -> str:
     """A token of the compute service user, issued again when it has less than a quarter of its
     lifetime left (or ``renew``: the API refused it, e.g. it was revoked)."""
     global _token
     with _token_lock:
         if renew or _token is None or _token[1] - timezone.now() < TOKEN_LIFETIME / 4:
-            user, project = _service_account()
+            try:
+                user, project = service_identity(COMPUTE_USER)
+            except ServiceIdentityConflict as exc:
+                raise ImageFetchFailed(str(exc)) from exc
             raw, token = Token.issue(user, project, ["token"], expires_at=timezone.now() + TOKEN_LIFETIME)
             _token = (raw, token.expires_at)
         return _token[0]

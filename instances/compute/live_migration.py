@@ -11,7 +11,6 @@ from pathlib import Path
 from django.conf import settings
 
 from instances.choices import TaskState, VmState
-from instances.compute.errors import BuildAbort
 from instances.models import Instance
 from instances.services import action_log, kernels
 from instances.services import live_migration as service
@@ -22,7 +21,9 @@ from instances.virt.state import write_atomic
 
 log = logging.getLogger(__name__)
 
-FAILURES = (BuildAbort, VirtError, OSError)
+# What a step gives the migration up for: any error, the unexpected ones too (a malformed message,
+# a bug): a migration must not be left half done with the target's claim and guest kept.
+STEP_FAILURES = (Exception,)
 # The end of the source's console log that the target's log starts with, so the log reads on
 # across the move.
 CONSOLE_TAIL = 256 * 1024
@@ -83,7 +84,7 @@ class LiveMigrationMixin:
                             f"the config drive of guest {uuid} is over {CONFIG_DRIVE_LIMIT} bytes"
                         )
                     layout["config_drive"] = base64.b64encode(drive.read_bytes()).decode()
-            except FAILURES as exc:
+            except STEP_FAILURES as exc:
                 self._give_up(instance, "before it began", exc)
                 return
             service.source_checked(instance.pk, layout)
@@ -106,7 +107,7 @@ class LiveMigrationMixin:
                 if set(shared) != set(layout.get("shared", ())):
                     raise VirtError("the instance's volumes changed since the migration began")
                 endpoint = self.driver.prepare_incoming(spec, settings.LIVE_MIGRATION_ADDRESS, shared)
-            except FAILURES as exc:
+            except STEP_FAILURES as exc:
                 with contextlib.suppress(VirtError):
                     self.destroy_local(uuid)
                 self._give_up(instance, "while preparing its new host", exc)
@@ -153,8 +154,10 @@ class LiveMigrationMixin:
                         timeout=settings.LIVE_MIGRATION_TIMEOUT,
                         shared=self._shared_disks(instance),
                     )
-                except FAILURES as exc:
-                    self._give_up(instance, "while copying it", exc)
+                except STEP_FAILURES as exc:
+                    # Paused when the copy was complete before the error: then it runs here again.
+                    left = self._left(uuid)
+                    self._give_up(instance, "while copying it", exc, source_paused=left)
                     return
                 log.info(
                     "instance %s copied to %s: memory in %s ms, %s ms stopped, %s bytes sent",
@@ -186,15 +189,22 @@ class LiveMigrationMixin:
             if instance is None:
                 return
             uuid = str(instance.pk)
+            again = instance.live_migration_finishing  # a second delivery
+            # Before the guest runs here: from now on nothing else gives the migration up.
+            if not service.finishing(instance.pk, self.host_name):
+                return  # given up meanwhile: the guest stays paused (the abort removes it)
             try:
-                self.driver.finish_incoming(
-                    uuid, running=instance.vm_state == VmState.ACTIVE, console_before=console_tail
-                )
-            except FAILURES as exc:
+                if not (again and self.driver.power_state(uuid) == DriverPower.RUNNING):
+                    self.driver.finish_incoming(
+                        uuid, running=instance.vm_state == VmState.ACTIVE, console_before=console_tail
+                    )
+            except STEP_FAILURES as exc:
                 with contextlib.suppress(VirtError):
                     self.destroy_local(uuid)
                     self._unplug(instance)
-                self._give_up(instance, "while starting on its new host", exc, source_paused=True)
+                self._give_up(
+                    instance, "while starting on its new host", exc, source_paused=True, by_target=True
+                )
                 return
             service.finished(instance.pk)
 
@@ -245,6 +255,35 @@ class LiveMigrationMixin:
                 action_log.finish_action(instance.pk, service.ACTION, "Error", f"{message}; {exc}")
                 return
             service.source_resumed(instance.pk, message)
+
+    # -- an error no step caught (the task's failure hook) ---------------------------------------
+
+    def live_migration_went_wrong(self, instance_id: str, step: str, exc: BaseException) -> bool:
+        """A step failed outside its own handling (e.g. the database refused the hand-over): the
+        migration is given up as any failed one, from whichever end this host is. False when the
+        instance is not migrating with a target (then the caller records the error as usual)."""
+        with self.op_lock(instance_id):
+            row = (
+                Instance.objects.select_related("host", "live_migration_target", "network")
+                .filter(pk=instance_id, deleted=False, task_state=TaskState.MIGRATING)
+                .first()
+            )
+            if row is None or row.live_migration_target is None:
+                return False
+            uuid = str(row.pk)
+            message = f"Live migration of instance {uuid} failed ({step}) on host {self.host_name}: {exc}"
+            log.error("%s", message)
+            if row.live_migration_target.name == self.host_name:
+                with contextlib.suppress(VirtError):
+                    self.destroy_local(uuid)
+                    if step == "finish_live_migration":
+                        self._unplug(row)
+                # After the copy (the finishing step) the source's guest is paused.
+                paused = step == "finish_live_migration"
+                return service.failed(row.pk, message, source_paused=paused, by_target=True)
+            if row.host is not None and row.host.name == self.host_name:
+                return service.failed(row.pk, message, source_paused=self._left(uuid))
+            return False
 
     # -- the agent stopped in the middle -----------------------------------------------------------
 

@@ -31,6 +31,7 @@ from django.conf import settings
 from instances.virt.base import VirtError
 
 log = logging.getLogger(__name__)
+QUERY_RE = re.compile(r"\?[^\s\"']*")
 
 CHUNK = 4 * 1024 * 1024
 # What a new host needs from the old one: the root overlay and the ephemeral disk. Swap and the
@@ -117,7 +118,9 @@ class TransferServer:
                 server.serve(self)
 
             def log_message(self, format: str, *args) -> None:  # noqa: A002
-                log.info("disk transfer: " + format, *args)
+                # Without query strings: they hold the request's signature (a credential until it
+                # expires), which has no place in a log.
+                log.info("disk transfer: %s", QUERY_RE.sub("?...", format % args))
 
         self.httpd = ThreadingHTTPServer((bind, int(port)), Handler)
         self.httpd.daemon_threads = True
@@ -153,7 +156,9 @@ class TransferServer:
         except ValueError:
             return 403, "Bad signature", None
         given = query.get("signature", [""])[0]
-        if expires < time.time() or not hmac.compare_digest(given, signature(instance_id, name, expires)):
+        # Compared as bytes: compare_digest refuses str with characters outside ASCII.
+        expected = signature(instance_id, name, expires).encode()
+        if expires < time.time() or not hmac.compare_digest(given.encode(), expected):
             return 403, "Bad or expired signature", None
         # Only disks set aside for a move are here (the agent prunes those of finished moves).
         path_ = self.resize_root / instance_id / name

@@ -131,6 +131,9 @@ class Instance(models.Model):
     live_migration_target = models.ForeignKey(
         ComputeHost, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Set by the target (a conditional update) before it lets the copied guest run: from then on
+    # the migration is no longer given up from elsewhere, only finished (or failed by the target).
+    live_migration_finishing = models.BooleanField(default=False)
     # When the instance reached VERIFY_RESIZE: the auto-confirm window counts from here.
     resized_at = models.DateTimeField(null=True, blank=True)
     launched_at = models.DateTimeField(null=True, blank=True)

@@ -38,7 +38,7 @@ def set_forced_down(host: ComputeHost, forced_down: bool) -> ComputeHost:
 
 
 def holds_instances(host: ComputeHost) -> bool:
-    here = Q(host=host) | Q(resize_source=host) | Q(resize_target=host)
+    here = Q(host=host) | Q(resize_source=host) | Q(resize_target=host) | Q(live_migration_target=host)
     return Instance.objects.alive().filter(here).exists()
 
 

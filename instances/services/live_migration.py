@@ -41,6 +41,20 @@ def _migrating(instance_id):
     )
 
 
+def finishing(instance_id, target_name: str) -> bool:
+    """Step 4, on the target, before the guest runs there: the migration is marked finishing (a
+    conditional update), so that nothing else gives it up while both guests could run. True when
+    this target holds the mark (also when it took it already: a second delivery); False when the
+    migration was given up or goes elsewhere: the guest must not run."""
+    now = timezone.now()
+    mine = _migrating(instance_id).filter(live_migration_target__name=target_name)
+    if mine.filter(live_migration_finishing=False).update(
+        live_migration_finishing=True, task_started_at=now, updated_at=now
+    ):
+        return True
+    return mine.filter(live_migration_finishing=True).exists()
+
+
 def begin(ctx, instance: Instance, host: str | None, block_migration, request_id: str = "") -> ComputeHost:
     """Check, claim the instance's sizes on the target (``host``, or the scheduler's choice among
     the others) and start with the source's look at its disks."""
@@ -133,6 +147,7 @@ def finished(instance_id) -> bool:
                 host=target,
                 availability_zone=target.availability_zone,
                 live_migration_target=None,
+                live_migration_finishing=False,
                 task_state=TaskState.NONE,
                 task_started_at=None,
                 updated_at=now,
@@ -148,22 +163,28 @@ def finished(instance_id) -> bool:
     return True
 
 
-def failed(instance_id, message: str, *, source_paused: bool = False) -> bool:
+def failed(instance_id, message: str, *, source_paused: bool = False, by_target: bool = False) -> bool:
     """The migration is given up: the target's claim goes back and its agent removes its half.
     The instance stays on its host as it was, with the reason as its fault; with
     ``source_paused`` (the copy was complete) the source's agent first lets the guest run again
-    and ends the task then."""
+    and ends the task then. Once the target marked it finishing (``finishing``) only the target
+    itself (``by_target``) gives it up: its guest may run already."""
     with transaction.atomic():
-        row = _migrating(instance_id).select_related("host", "live_migration_target").first()
+        candidates = _migrating(instance_id)
+        if not by_target:
+            candidates = candidates.filter(live_migration_finishing=False)
+        row = candidates.select_related("host", "live_migration_target").first()
         if row is None:
             return False
         target = row.live_migration_target
         now = timezone.now()
-        fields = {"live_migration_target": None, "updated_at": now}
+        fields = {"live_migration_target": None, "live_migration_finishing": False, "updated_at": now}
         fields.update(fault_code=500, fault_message=message[:255], fault_at=now)
         if not source_paused:
             fields.update(task_state=TaskState.NONE, task_started_at=None)
-        updated = _migrating(instance_id).filter(live_migration_target=target).update(**fields)
+        updated = candidates.filter(
+            live_migration_target=target, live_migration_finishing=row.live_migration_finishing
+        ).update(**fields)
         if not updated:
             return False
         migrations.advance(instance_id, MigrationStatus.ERROR, error=message)
@@ -175,6 +196,61 @@ def failed(instance_id, message: str, *, source_paused: bool = False) -> bool:
     if not source_paused:
         finish_action(instance_id, ACTION, "Error", message)
     return True
+
+
+def settle_stuck(instance_id, message: str) -> bool:
+    """The sweeper's end for a migration stuck past the task timeout: given up as ``failed``
+    while it has a target; without one (given up after the copy, waiting for the source to run
+    the guest again), the source's agent is asked again when its host is up, and when it is not
+    the task ends with ``message`` as the fault, so that the instance can be evacuated."""
+    if failed(instance_id, message):
+        return True
+    busy = (
+        _migrating(instance_id).filter(live_migration_finishing=True).select_related("live_migration_target")
+    )
+    target_row = busy.first()
+    if target_row is not None:
+        # The target was letting the guest run when it stopped answering: the copy is complete, so
+        # the move is finished; a target that is up is asked to finish it again first.
+        target = target_row.live_migration_target
+        if target.is_up:
+            now = timezone.now()
+            if busy.filter(task_started_at=target_row.task_started_at).update(task_started_at=now):
+                enqueue("instances.finish_live_migration", str(instance_id), "", queue=target.queue)
+                return True
+            return False
+        return finished(instance_id)
+    row = (
+        Instance.objects.filter(
+            pk=instance_id, deleted=False, task_state=TaskState.MIGRATING, live_migration_target__isnull=True
+        )
+        .select_related("host")
+        .first()
+    )
+    if row is None:
+        return False
+    now = timezone.now()
+    if row.host is not None and row.host.is_up:
+        # Its agent resumes the guest and ends the task (``source_resumed``); the timeout starts again.
+        updated = Instance.objects.filter(
+            pk=instance_id, task_state=TaskState.MIGRATING, live_migration_target__isnull=True
+        ).update(task_started_at=now)
+        if updated:
+            enqueue("instances.resume_live_migration_source", str(instance_id), message, queue=row.host.queue)
+        return bool(updated)
+    updated = Instance.objects.filter(
+        pk=instance_id, deleted=False, task_state=TaskState.MIGRATING, live_migration_target__isnull=True
+    ).update(
+        task_state=TaskState.NONE,
+        task_started_at=None,
+        fault_code=500,
+        fault_message=message[:255],
+        fault_at=now,
+        updated_at=now,
+    )
+    if updated:
+        finish_action(instance_id, ACTION, "Error", message)
+    return bool(updated)
 
 
 def source_resumed(instance_id, message: str) -> bool:

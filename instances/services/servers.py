@@ -380,8 +380,12 @@ def finish_task(instance_id, expected_task: str, **fields) -> bool:
 def set_error(
     instance_id, message: str, *, expected_task: str | None = None, code: int = 500, details: str = ""
 ) -> bool:
-    """Instance → ERROR with a fault, task state cleared ("all states may go to ERROR")."""
-    qs = Instance.objects.filter(pk=instance_id, deleted=False)
+    """Instance → ERROR with a fault, task state cleared ("all states may go to ERROR"). Not an
+    instance in a live migration that has a target: that one ends as a failed migration
+    (services.live_migration.failed: the target's claim and half-made guest go too)."""
+    qs = Instance.objects.filter(pk=instance_id, deleted=False).exclude(
+        task_state=TaskState.MIGRATING, live_migration_target__isnull=False
+    )
     if expected_task is not None:
         qs = qs.filter(task_state=expected_task)
     now = timezone.now()

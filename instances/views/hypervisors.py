@@ -12,7 +12,8 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
 
 from dashboard.decorators import policy_required
 from dashboard.policy import can
@@ -104,13 +105,46 @@ def _summary(verb: str, host: ComputeHost, moved: list[str], refused: dict[str, 
     return text
 
 
-@require_POST
+def _confirm(request: HttpRequest, host: ComputeHost, title: str, warning: str, submit: str) -> HttpResponse:
+    """The page a host-level action asks for confirmation on (GET); the action is its POST."""
+    return render(
+        request,
+        "generic/confirm.html",
+        {
+            "title": f"{title} {host.name}",
+            "items": [
+                f"{host.name} ({host.instance_count} instance{'s' if host.instance_count != 1 else ''})"
+            ],
+            "warning": warning,
+            "submit": submit,
+            "cancel_url": reverse("admin-hypervisors"),
+        },
+    )
+
+
+def _host(host_id: int) -> ComputeHost:
+    hosts = ComputeHost.objects.annotate(
+        instance_count=Count("instances", filter=Q(instances__deleted=False))
+    )
+    return get_object_or_404(hosts, pk=host_id)
+
+
+@require_http_methods(["GET", "POST"])
 @policy_required(policies.HYPERVISORS_DETAIL)
 def hypervisor_migrate(request: HttpRequest, host_id: int) -> HttpResponse:
     """Migrate Host: disabled, and each instance cold migrated (then confirmed or reverted)."""
     if not can(request.ctx, policies.MIGRATE) or not can(request.ctx, policies.SERVICES_UPDATE):
         raise PermissionDenied("You may not migrate the instances of compute hosts.")
-    host = get_object_or_404(ComputeHost, pk=host_id)
+    host = _host(host_id)
+    if request.method == "GET":
+        return _confirm(
+            request,
+            host,
+            "Migrate Host",
+            "The host is disabled and each of its instances is cold migrated to another host "
+            "(each then waits in Verify Resize for its confirm).",
+            "Migrate Host",
+        )
     moved, refused = host_services.drain(request.ctx, host)
     text = _summary("Migrating", host, moved, refused)
     (messages.warning if refused else messages.success)(
@@ -119,12 +153,21 @@ def hypervisor_migrate(request: HttpRequest, host_id: int) -> HttpResponse:
     return redirect("admin-hypervisors")
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @policy_required(policies.HYPERVISORS_DETAIL)
 def hypervisor_evacuate(request: HttpRequest, host_id: int) -> HttpResponse:
     if not can(request.ctx, policies.EVACUATE):
         raise PermissionDenied("You may not evacuate compute hosts.")
-    host = get_object_or_404(ComputeHost, pk=host_id)
+    host = _host(host_id)
+    if request.method == "GET":
+        return _confirm(
+            request,
+            host,
+            "Evacuate Host",
+            "Each instance of the host is rebuilt on another host from its image: what its local "
+            "disks on this host held is lost.",
+            "Evacuate Host",
+        )
     if host.is_up:
         messages.error(request, f"Compute host {host.name} is up: evacuate only a host that is down.")
         return redirect("admin-hypervisors")
@@ -133,12 +176,20 @@ def hypervisor_evacuate(request: HttpRequest, host_id: int) -> HttpResponse:
     return redirect("admin-hypervisors")
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @policy_required(policies.HYPERVISORS_DETAIL)
 def hypervisor_remove(request: HttpRequest, host_id: int) -> HttpResponse:
     if not can(request.ctx, policies.SERVICES_DELETE):
         raise PermissionDenied("You may not remove compute hosts.")
-    host = get_object_or_404(ComputeHost, pk=host_id)
+    host = _host(host_id)
+    if request.method == "GET":
+        return _confirm(
+            request,
+            host,
+            "Remove Host",
+            "The host is forgotten. Stop its compute agent first, or it registers again.",
+            "Remove Host",
+        )
     try:
         host_services.remove_host(host)
     except host_services.HostInUse as exc:

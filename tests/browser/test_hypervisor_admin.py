@@ -1,5 +1,6 @@
 """Admin → Hypervisors in headless Chromium at 1366 px: a compute host that holds nothing and is
-down (its agent gone) offers Remove Host, and removing it takes it off the page and the API."""
+down (its agent gone) offers Remove Host, which asks for confirmation; confirmed, the host is
+off the page and the API."""
 
 from __future__ import annotations
 
@@ -35,6 +36,13 @@ def test_an_admin_removes_an_empty_host_from_the_hypervisors_panel(page, live_st
     box = remove.bounding_box()
     assert box is not None and box["x"] + box["width"] <= 1366
     remove.click()
+    # A confirmation first: nothing is removed yet; it is confirmed from the keyboard.
+    expect(page.get_by_role("heading", name=f"Remove Host {name}")).to_be_visible()
+    expect(page.get_by_role("link", name="Cancel")).to_be_visible()
+    assert admin.get(f"/os-services?host={name}", "2.53").json()["services"] != []
+    confirm = page.get_by_role("button", name="Remove Host")
+    confirm.focus()
+    page.keyboard.press("Enter")
     expect(page.get_by_text(f"Compute host {name} was removed.")).to_be_visible()
     expect(page.locator(f'[data-host="{name}"]')).to_have_count(0)
     hosts = admin.get(f"/os-services?host={name}", "2.53").json()["services"]

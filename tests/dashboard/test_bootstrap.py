@@ -13,7 +13,12 @@ def test_bootstrap_creates_projects_users_and_roles(monkeypatch, settings, tmp_p
     monkeypatch.setenv("STRATUS_ADMIN_PASSWORD", "admin-pass-123")
     monkeypatch.setenv("STRATUS_DEMO_PASSWORD", "demo-pass-123")
     call_command("bootstrap")
-    assert set(Project.objects.values_list("name", flat=True)) == {"admin", "demo"}
+    assert set(Project.objects.values_list("name", flat=True)) == {"admin", "demo", "service"}
+    compute = User.objects.get(username="compute")
+    assert compute.service and not compute.has_usable_password()
+    assert list(RoleAssignment.objects.filter(user=compute).values_list("project__name", "role__name")) == [
+        ("service", "admin")
+    ]
     admin, demo = User.objects.get(username="admin"), User.objects.get(username="demo")
     assert admin.check_password("admin-pass-123") and demo.check_password("demo-pass-123")
     assert RoleAssignment.objects.filter(user=admin, project__name="admin", role__name="admin").exists()

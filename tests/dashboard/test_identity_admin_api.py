@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from dashboard.identity.service import COMPUTE_USER, service_identity
 from dashboard.models import Project, Role, RoleAssignment, Token, User
 from images import services as image_services
 from images.models import Image
@@ -213,3 +214,37 @@ def test_repeated_wrong_current_passwords_lock_the_user_out(world, settings):
     assert right.status_code == 429
     mia.refresh_from_db()
     assert mia.check_password(PASSWORD)
+
+
+def test_service_names_are_reserved_and_the_service_identity_is_left_alone(world, client):
+    call = world["admin"]
+    refused = call("post", "/users", {"user": {"name": "Compute", "password": "a-long-secret-9"}})
+    assert refused.status_code == 400 and "reserved" in refused.json()["error"]["message"]
+    mia = world["mia"]
+    assert call("patch", f"/users/{mia.id}", {"user": {"name": "compute"}}).status_code == 400
+    assert call("post", "/projects", {"project": {"name": "service"}}).status_code == 400
+    assert call("patch", f"/projects/{world['home'].id}", {"project": {"name": "SERVICE"}}).status_code == 400
+
+    user, project = service_identity(COMPUTE_USER)
+    assert user.service and project.service and not user.has_usable_password()
+    changed = call("patch", f"/users/{user.id}", {"user": {"password": "a-long-secret-9"}})
+    assert changed.status_code == 409
+    assert call("delete", f"/users/{user.id}").status_code == 409
+    assert call("delete", f"/projects/{project.id}").status_code == 409
+    # Even given a password behind the API's back, it does not sign in with one.
+    user.set_password("a-long-secret-9")
+    user.save()
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {"name": "compute", "domain": {"name": "Default"}, "password": "a-long-secret-9"}
+                },
+            }
+        }
+    }
+    signed_in = client.post(f"{V3}/auth/tokens", data=json.dumps(body), content_type="application/json")
+    assert signed_in.status_code == 401
+    signed_in = client.post("/auth/login/", {"username": "compute", "password": "a-long-secret-9"})
+    assert signed_in.status_code == 200 and "_auth_user_id" not in client.session

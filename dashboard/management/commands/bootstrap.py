@@ -6,9 +6,10 @@ import os
 import secrets
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from dashboard.identity.service import COMPUTE_USER, ServiceIdentityConflict, service_identity
 from dashboard.models import Project, Role, RoleAssignment, User
 
 ACCOUNTS = (
@@ -19,7 +20,10 @@ ACCOUNTS = (
 
 
 class Command(BaseCommand):
-    help = "Create the default roles, projects (admin, demo) and users (admin, demo). Idempotent."
+    help = (
+        "Create the default roles, projects (admin, demo) and users (admin, demo), and the service "
+        "identity of the compute agents. Idempotent."
+    )
 
     def handle(self, *args, **options) -> None:
         generated: list[tuple[str, str]] = []
@@ -54,6 +58,11 @@ class Command(BaseCommand):
                     RoleAssignment.objects.get_or_create(
                         user=user, project=projects[project], role=roles[role]
                     )
+            # The compute agents' identity (marked, no password), in the service project.
+            try:
+                service_identity(COMPUTE_USER)
+            except ServiceIdentityConflict as exc:
+                raise CommandError(str(exc)) from exc
         if generated:
             path = settings.DATA_DIR / "initial-credentials.txt"
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)

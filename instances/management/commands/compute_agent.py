@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from dashboard.celery import app
+from dashboard.identity.service import COMPUTE_USER, ServiceIdentityConflict, service_identity
 from instances.compute import agent, networking
 from instances.compute.manager import ComputeManager
 from instances.compute.metadata import MetadataServer
@@ -56,6 +57,11 @@ class Command(BaseCommand):
                     f"The controller's API at STRATUS_CONTROLLER_URL={settings.CONTROLLER_URL} "
                     f"cannot be reached: {exc}"
                 ) from exc
+            # Its image data comes through the image API as the compute service identity.
+            try:
+                service_identity(COMPUTE_USER)
+            except ServiceIdentityConflict as exc:
+                raise CommandError(str(exc)) from exc
         state_dir = agent.state_dir_for(host, opts["state_dir"])
         try:
             driver = get_driver(state_dir=state_dir)

@@ -5,6 +5,7 @@ transfer endpoint, and one altered on the way is refused."""
 
 from __future__ import annotations
 
+import logging
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -129,13 +130,21 @@ def test_a_disk_altered_on_the_old_host_after_it_was_hashed_is_refused(
 
 
 def test_the_transfer_endpoint_serves_only_signed_requests_for_instances_moving_away(
-    world, host, host2, endpoint, image, tiny, capture
+    world, host, host2, endpoint, image, tiny, capture, caplog
 ):
     server_id = launch(world, capture, image, tiny, host, host2)
-    url = f"{endpoint.url}/resize/{server_id}/disk?expires=9999999999&signature=00"
+    caplog.set_level(logging.INFO, logger="instances.compute.transfer")
+    url = f"{endpoint.url}/resize/{server_id}/disk?expires=9999999999&signature=00secret"
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(url, timeout=10)
     assert refused.value.code == 403
+    # A signature with characters outside ASCII is refused the same way (not a dropped connection).
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url + "%C3%A9", timeout=10)
+    assert refused.value.code == 403
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert f"/resize/{server_id}/disk" in logged and " 403 " in logged
+    assert "00secret" not in logged and "expires=" not in logged
     # Correctly signed, but the instance is not being moved away from this host.
     with pytest.raises(transfer.TransferFailed, match="404"):
         transfer.fetch(

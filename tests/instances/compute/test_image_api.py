@@ -13,11 +13,18 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from dashboard.context import RequestContext
-from dashboard.models import Token
+from dashboard.models import Project, RoleAssignment, Token, User
 from instances.compute import image_api
 from instances.models import ComputeHost
+from tests.factories import make_project, make_user
 
 DATA = b"stratus image bytes " * 4096
+
+
+@pytest.fixture(autouse=True)
+def no_cached_token(monkeypatch):
+    """Each test starts without the token an earlier one cached (its user is gone with its data)."""
+    monkeypatch.setattr(image_api, "_token", None)
 
 
 @pytest.fixture
@@ -53,7 +60,8 @@ def test_it_streams_the_image_as_the_compute_service_user(db, image_server):
     image_api.fetcher("known", hashlib.md5(DATA).hexdigest())(out)
     assert out.getvalue() == DATA
     token = Token.lookup(image_server[0])
-    assert token is not None and token.user.username == "compute"
+    assert token is not None and token.user.username == "compute" and token.user.service
+    assert token.project.name == "service" and token.project.service
     assert RequestContext.for_user(token.user, token.project).is_admin
 
 
@@ -75,3 +83,30 @@ def test_an_agent_whose_controller_cannot_be_reached_stops_at_once(db, settings,
     with pytest.raises(CommandError, match="cannot be reached"):
         call_command("compute_agent", "--host", "far1", "--state-dir", str(tmp_path))
     assert not ComputeHost.objects.exists()
+
+
+def test_an_ordinary_user_named_compute_is_never_made_the_service_user(db, image_server):
+    home = make_project("home")
+    ordinary = make_user("compute", roles={home: "member"})
+    with pytest.raises(image_api.ImageFetchFailed, match="not the cloud's service user"):
+        image_api.fetcher("known", hashlib.md5(DATA).hexdigest())(io.BytesIO())
+    assert image_server == []
+    ordinary.refresh_from_db()
+    assert not ordinary.service and ordinary.has_usable_password()
+    assert list(RoleAssignment.objects.filter(user=ordinary).values_list("role__name", flat=True)) == [
+        "member"
+    ]
+    with pytest.raises(CommandError, match="not the cloud's service user"):
+        call_command("bootstrap")
+
+
+def test_a_tenant_project_named_service_is_never_made_the_service_project(
+    db, image_server, settings, tmp_path
+):
+    settings.DATA_DIR = tmp_path
+    tenant = make_project("Service")
+    with pytest.raises(image_api.ImageFetchFailed, match="not the cloud's service project"):
+        image_api.fetcher("known", hashlib.md5(DATA).hexdigest())(io.BytesIO())
+    assert not User.objects.filter(username="compute").exists()
+    assert not RoleAssignment.objects.filter(project=tenant).exists()
+    assert not Project.objects.get(pk=tenant.pk).service

@@ -36,6 +36,11 @@ def test_migrate_host_disables_it_and_moves_its_instances_to_verify_resize(
     assert 'data-testid="migrate-host"' in host_card(
         admin.get("/admin/hypervisors/").content.decode(), "host1"
     )
+    # The panel's button leads to a confirmation; nothing moves until it is confirmed.
+    with capture() as callbacks:
+        page = admin.get(f"/admin/hypervisors/{host1.pk}/migrate/")
+    assert page.status_code == 200 and "Migrate Host host1" in page.content.decode()
+    assert list(callbacks) == [] and ComputeHost.objects.get(name="host1").enabled
     with capture() as callbacks:
         response = admin.post(f"/admin/hypervisors/{host1.pk}/migrate/")
     assert response.status_code == 302
@@ -64,6 +69,10 @@ def test_evacuate_host_is_offered_only_when_the_host_is_down_and_remove_only_whe
     card = host_card(admin.get("/admin/hypervisors/").content.decode(), "host1")
     assert 'data-testid="evacuate-host"' in card
     with capture() as callbacks:
+        page = admin.get(f"/admin/hypervisors/{host1.pk}/evacuate/")
+    assert page.status_code == 200 and "is lost" in page.content.decode()
+    assert list(callbacks) == [] and Instance.objects.get().host.name == "host1"
+    with capture() as callbacks:
         admin.post(f"/admin/hypervisors/{host1.pk}/evacuate/")
     assert Deliver(host, host2)(callbacks) == ["instances.evacuate"]
     (instance,) = Instance.objects.select_related("host")
@@ -71,6 +80,10 @@ def test_evacuate_host_is_offered_only_when_the_host_is_down_and_remove_only_whe
 
     card = host_card(admin.get("/admin/hypervisors/").content.decode(), "host1")
     assert 'data-testid="remove-host"' in card
+    assert (
+        "Stop its compute agent first" in admin.get(f"/admin/hypervisors/{host1.pk}/remove/").content.decode()
+    )
+    assert ComputeHost.objects.filter(name="host1").exists()
     admin.post(f"/admin/hypervisors/{host1.pk}/remove/")
     assert not ComputeHost.objects.filter(name="host1").exists()
 
