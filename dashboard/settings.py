@@ -479,6 +479,7 @@ if VOLUME_FORMAT not in ("qcow2", "raw"):
 # Default per-project volume quotas (-1 = unlimited); overrides live in the database.
 VOLUME_QUOTA_VOLUMES = _read("int", "STRATUS_QUOTA_VOLUMES", 10)
 VOLUME_QUOTA_GIGABYTES = _read("int", "STRATUS_QUOTA_GIGABYTES", 1000)
+VOLUME_QUOTA_PER_VOLUME_GIGABYTES = _read("int", "STRATUS_QUOTA_PER_VOLUME_GIGABYTES", -1)
 # The largest volume one request may create or extend to, in GiB.
 VOLUME_MAX_SIZE_GB = _read("int", "STRATUS_VOLUME_MAX_SIZE_GB", 1024)
 # The image's own fields a volume made from it records (Cinder's glance_core_properties); they

@@ -134,6 +134,14 @@ VOLUME_UPLOAD_IMAGE = "volume_extension:volume_actions:upload_image"
 VOLUME_SET_BOOTABLE = "volume:update_readonly_flag"
 VOLUME_QUOTA_SHOW = "volume_extension:quotas:show"
 VOLUME_QUOTA_UPDATE = "volume_extension:quotas:update"
+VOLUME_QUOTA_DELETE = "volume_extension:quotas:delete"
+VOLUME_METADATA_GET = "volume:get_volume_metadata"
+VOLUME_METADATA_CREATE = "volume:create_volume_metadata"
+VOLUME_METADATA_UPDATE = "volume:update_volume_metadata"
+VOLUME_METADATA_DELETE = "volume:delete_volume_metadata"
+VOLUME_IMAGE_METADATA_SHOW = "volume_extension:volume_image_metadata:show"
+VOLUME_IMAGE_METADATA_SET = "volume_extension:volume_image_metadata:set"
+VOLUME_IMAGE_METADATA_REMOVE = "volume_extension:volume_image_metadata:remove"
 VOLUME_LIMITS = "limits_extension:used_limits"
 VOLUME_SUMMARY = "volume:get_volume_summary"
 VOLUME_ZONES = "volume_extension:availability_zone_list"
@@ -165,6 +173,14 @@ RULES += [
     RuleDefault(VOLUME_SET_BOOTABLE, ADMIN_OR_MEMBER, "Mark a volume bootable or not (os-set_bootable)."),
     RuleDefault(VOLUME_QUOTA_SHOW, ADMIN_OR_READER, "Show a project's volume quotas."),
     RuleDefault(VOLUME_QUOTA_UPDATE, ADMIN, "Change a project's volume quotas."),
+    RuleDefault(VOLUME_QUOTA_DELETE, ADMIN, "Put a project's volume quotas back to the defaults."),
+    RuleDefault(VOLUME_METADATA_GET, ADMIN_OR_READER, "Show a volume's metadata."),
+    RuleDefault(VOLUME_METADATA_CREATE, ADMIN_OR_MEMBER, "Add or change metadata items of a volume."),
+    RuleDefault(VOLUME_METADATA_UPDATE, ADMIN_OR_MEMBER, "Replace a volume's metadata or set one item."),
+    RuleDefault(VOLUME_METADATA_DELETE, ADMIN_OR_MEMBER, "Delete a metadata item of a volume."),
+    RuleDefault(VOLUME_IMAGE_METADATA_SHOW, ADMIN_OR_READER, "Show the image metadata of a volume."),
+    RuleDefault(VOLUME_IMAGE_METADATA_SET, ADMIN_OR_MEMBER, "Set image metadata items of a volume."),
+    RuleDefault(VOLUME_IMAGE_METADATA_REMOVE, ADMIN_OR_MEMBER, "Remove an image metadata item of a volume."),
     RuleDefault(VOLUME_LIMITS, ADMIN_OR_READER, "Show the project's volume limits and usage."),
     RuleDefault(PORT_FORWARDS_INDEX, ADMIN_OR_READER, "List a server's port forwards."),
     RuleDefault(PORT_FORWARDS_CREATE, ADMIN_OR_MEMBER, "Forward a port of the server's host to the server."),

@@ -14,6 +14,8 @@ from dashboard.exceptions import BadRequest
 from instances.models import Volume
 
 MIN_VERSION, MAX_VERSION = VOLUME.minimum, VOLUME.maximum
+# The one volume type, Cinder's default type's name: there is no volume types API.
+VOLUME_TYPE = "__DEFAULT__"
 
 
 def volume_url(request) -> str:
@@ -106,7 +108,7 @@ def detail(request, volume: Volume, *, admin: bool = False, created: bool = Fals
         "bootable": "true" if volume.bootable else "false",
         "encrypted": False,
         "multiattach": False,
-        "volume_type": "__DEFAULT__",
+        "volume_type": VOLUME_TYPE,
         "snapshot_id": None,
         "source_volid": volume.source_volume_id or None,
         "consistencygroup_id": None,

@@ -20,6 +20,12 @@ class VolumeQuota(models.Model):
     project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="volume_quota")
     volumes = models.IntegerField(null=True, blank=True)
     gigabytes = models.IntegerField(null=True, blank=True)
+    per_volume_gigabytes = models.IntegerField(null=True, blank=True)
+    # Cinder's quotas of resources Stratus does not have: kept as set, never used.
+    snapshots = models.IntegerField(null=True, blank=True)
+    backups = models.IntegerField(null=True, blank=True)
+    backup_gigabytes = models.IntegerField(null=True, blank=True)
+    groups = models.IntegerField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"volume quota of {self.project_id}"

@@ -30,6 +30,7 @@ from instances.services.volume_quotas import (
     quota_defaults,
     quota_limits,
     quota_usage,
+    reset_quota,
     set_quota,
 )
 
@@ -44,6 +45,7 @@ __all__ = [
     "quota_defaults",
     "quota_limits",
     "quota_usage",
+    "reset_quota",
     "set_quota",
 ]
 GiB = 1024**3
@@ -171,7 +173,7 @@ def create_volume(
         source, bootable = VolumeSource.VOLUME, source_volume.bootable
         image_meta = dict(source_volume.volume_image_metadata)
     with transaction.atomic():
-        check_quota(ctx.project_id, 1, size)
+        check_quota(ctx.project_id, 1, size, size=size)
         volume = Volume.objects.create(
             name=name or "",
             description=description or "",
@@ -251,7 +253,7 @@ def begin_extend(ctx, volume: Volume, new_size) -> None:
             f"(current: {volume.size}, extended: {new_size})."
         )
     with transaction.atomic():
-        check_quota(volume.project_id, 0, new_size - volume.size)
+        check_quota(volume.project_id, 0, new_size - volume.size, size=new_size)
         require(
             volume.pk,
             VolumeStatus.AVAILABLE,
