@@ -140,7 +140,7 @@ class ServerListView(ComputeView):
                 "server": {
                     "id": str(first.pk),
                     "links": server_json.server_links(request, first.pk),
-                    "OS-DCF:diskConfig": "MANUAL",
+                    "OS-DCF:diskConfig": server_json.disk_config(first),
                     "security_groups": [{"name": name} for name in first.security_groups],
                     "adminPass": data.admin_pass or secrets.token_urlsafe(9),
                 }
@@ -171,6 +171,8 @@ class ServerListView(ComputeView):
             server_group=group,
             access_ip_v4=data.access_ip_v4,
             access_ip_v6=data.access_ip_v6,
+            disk_config=data.disk_config,
+            hostname=data.hostname,
         )
         if data.tags:
             for instance in created:
@@ -231,7 +233,14 @@ class ServerView(ComputeView):
         instance = get_server(ctx, server_id)
         authorize(ctx, policies.SERVERS_UPDATE, {"project_id": instance.project_id})
         data = server_schemas.server_update(request.data, request.api_version)
-        server_edit.update(instance, name=data.name, description=data.description, **data.access_ips)
+        server_edit.update(
+            instance,
+            name=data.name,
+            description=data.description,
+            disk_config=data.disk_config,
+            hostname=data.hostname,
+            **data.access_ips,
+        )
         attrs = can(ctx, policies.EXTENDED_SERVER_ATTRIBUTES, {"project_id": instance.project_id})
         return Response(
             {"server": server_json.changed_server(request, instance, admin_attrs=attrs, admin=ctx.is_admin)}

@@ -31,7 +31,7 @@ from images.models import Image
 from instances.choices import PowerState, TaskState, VmState
 from instances.compute import scheduler
 from instances.models import ComputeHost, Instance
-from instances.services import locks, quotas
+from instances.services import locks, quotas, server_edit
 from instances.services.servers import InstanceInvalidState, finish_action, record_action
 
 RESIZABLE = (VmState.ACTIVE, VmState.STOPPED)
@@ -108,10 +108,16 @@ def check_quota(instance: Instance, flavor: Flavor) -> None:
         raise quotas.OverQuota(f"Quota exceeded for {', '.join(over)}: Requested {detail}.")
 
 
-def begin_resize(ctx, instance: Instance, flavor: Flavor, request_id: str = "") -> ComputeHost:
-    """Check, claim the new flavor on a host, and start: the old host stops the guest first."""
+def begin_resize(
+    ctx, instance: Instance, flavor: Flavor, request_id: str = "", disk_config: str | None = None
+) -> ComputeHost:
+    """Check, claim the new flavor on a host, and start: the old host stops the guest first.
+    ``disk_config`` AUTO or MANUAL changes the server's disk config with it."""
     locks.check_not_locked(ctx, instance)
     check_flavor(instance, flavor)
+    disk_fields = {}
+    if disk_config is not None:
+        disk_fields["auto_disk_config"] = server_edit.auto_disk_config(instance.image_properties, disk_config)
     if instance.host_id is None:
         raise invalid_state("resize", instance.pk)
     request = scheduler.Request(
@@ -158,6 +164,7 @@ def begin_resize(ctx, instance: Instance, flavor: Flavor, request_id: str = "") 
             swap_mb=sizes["swap"],
             rxtx_factor=sizes["rxtx_factor"],
             flavor_extra_specs=sizes["extra_specs"],
+            **disk_fields,
         )
         if not updated:
             raise invalid_state("resize", instance.pk)

@@ -41,6 +41,7 @@ from instances.services import (
     keypairs,
     network,
     quotas,
+    server_edit,
     server_groups,
 )
 from instances.services.action_log import finish_action, record_action
@@ -179,6 +180,8 @@ def launch(
     server_group=None,
     access_ip_v4: str | None = None,
     access_ip_v6: str | None = None,
+    disk_config: str | None = None,
+    hostname: str = "",
 ) -> list[Instance]:
     """Create, schedule and claim ``min_count``…``max_count`` instances in one transaction;
     the builds go to the chosen hosts' queues after it commits. An instance no host can take is
@@ -194,6 +197,7 @@ def launch(
         image_properties, image_id = dict(image.properties or {}), str(image.pk)
         disk_format = image.disk_format
     kernels.check_boot_files(ctx, image_properties)
+    auto_disk_config = server_edit.auto_disk_config(image_properties, disk_config)
     hardware.guest_hardware(image_properties, flavor_extra_specs=flavor.spec_dict())
     request = scheduler.Request(
         vcpus=flavor.vcpus,
@@ -220,6 +224,8 @@ def launch(
         "description": description or "",
         "access_ip_v4": access_ip_v4,
         "access_ip_v6": access_ip_v6,
+        "auto_disk_config": auto_disk_config,
+        "hostname": hostname,
         "project_id": ctx.project_id,
         "user": ctx.user,
         "image_id": image_id,
