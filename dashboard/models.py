@@ -77,6 +77,8 @@ class User(AbstractUser):
     default_project = models.ForeignKey(
         Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Keystone keeps attributes of a user it has no column for ("extra") and shows them with it.
+    extra = models.JSONField(default=dict, blank=True)
 
     objects = UserManager()
 

@@ -109,10 +109,22 @@ def _password(password, user: User | None = None) -> str:
 
 
 def create_user(
-    name, password, *, email: str = "", enabled: bool = True, default_project: Project | None = None
+    name,
+    password,
+    *,
+    email: str = "",
+    enabled: bool = True,
+    default_project: Project | None = None,
+    extra: dict | None = None,
 ) -> User:
     name = _name(name, "user")
-    user = User(username=name, email=email or "", is_active=bool(enabled), default_project=default_project)
+    user = User(
+        username=name,
+        email=email or "",
+        is_active=bool(enabled),
+        default_project=default_project,
+        extra=extra or {},
+    )
     user.set_password(_password(password, user))
     try:
         with transaction.atomic():
@@ -137,6 +149,9 @@ def update_user(user: User, **fields) -> User:
             user.is_active = bool(fields["enabled"])
         if "default_project" in fields:
             user.default_project = fields["default_project"]
+        if "extra" in fields:  # Keystone's update merges extras; null removes one
+            merged = {**(user.extra or {}), **fields["extra"]}
+            user.extra = {k: v for k, v in merged.items() if v is not None}
         if fields.get("password") is not None:
             user.set_password(_password(fields["password"], user))
             # A new password ends every API token issued with the old one.
