@@ -27,6 +27,7 @@ EXTENDED_SERVER_ATTRIBUTES = "os_compute_api:os-extended-server-attributes"
 HYPERVISORS_LIST = "os_compute_api:os-hypervisors:list"
 HYPERVISORS_DETAIL = "os_compute_api:os-hypervisors:list-detail"
 HYPERVISORS_SHOW = "os_compute_api:os-hypervisors:show"
+HYPERVISORS_UPTIME = "os_compute_api:os-hypervisors:uptime"
 HYPERVISORS_STATISTICS = "os_compute_api:os-hypervisors:statistics"
 HYPERVISORS_SEARCH = "os_compute_api:os-hypervisors:search"
 HYPERVISORS_SERVERS = "os_compute_api:os-hypervisors:servers"
@@ -35,6 +36,7 @@ AZ_DETAIL = "os_compute_api:os-availability-zone:detail"
 QUOTA_SHOW = "os_compute_api:os-quota-sets:show"
 QUOTA_UPDATE = "os_compute_api:os-quota-sets:update"
 QUOTA_DEFAULTS = "os_compute_api:os-quota-sets:defaults"
+QUOTA_DELETE = "os_compute_api:os-quota-sets:delete"
 LIMITS = "os_compute_api:limits"
 SERVICES_UPDATE = "os_compute_api:os-services:update"
 
@@ -64,6 +66,7 @@ RULES = [
     RuleDefault(HYPERVISORS_LIST, ADMIN, "List compute hosts."),
     RuleDefault(HYPERVISORS_DETAIL, ADMIN, "List compute hosts with details."),
     RuleDefault(HYPERVISORS_SHOW, ADMIN, "Show a compute host."),
+    RuleDefault(HYPERVISORS_UPTIME, ADMIN, "Show how long a compute host has been up (its uptime line)."),
     RuleDefault(HYPERVISORS_STATISTICS, ADMIN, "Sum the capacity of all compute hosts (before 2.88)."),
     RuleDefault(HYPERVISORS_SEARCH, ADMIN, "Find compute hosts by name (before 2.53)."),
     RuleDefault(HYPERVISORS_SERVERS, ADMIN, "List the servers of compute hosts found by name (before 2.53)."),
@@ -72,6 +75,7 @@ RULES = [
     RuleDefault(QUOTA_SHOW, ADMIN_OR_READER, "Show a project's compute quotas."),
     RuleDefault(QUOTA_UPDATE, ADMIN, "Change a project's compute quotas."),
     RuleDefault(QUOTA_DEFAULTS, ADMIN_OR_READER, "Show the default compute quotas."),
+    RuleDefault(QUOTA_DELETE, ADMIN, "Put a project's compute quotas back to the defaults."),
     RuleDefault(LIMITS, ADMIN_OR_READER, "Show the project's limits and usage."),
     RuleDefault(SERVICES_UPDATE, ADMIN, "Enable or disable a compute host."),
 ]

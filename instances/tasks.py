@@ -160,6 +160,16 @@ def console_output(instance_id: str, length: int | None, reply_to: str) -> None:
         pipe.execute()
 
 
+@shared_task(name="instances.host_uptime")
+def host_uptime(reply_to: str) -> None:
+    """Answer the hypervisor uptime question on the reply list the API waits on."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    with client.pipeline() as pipe:
+        pipe.rpush(reply_to, agent.current().host_uptime().encode())
+        pipe.expire(reply_to, 60)
+        pipe.execute()
+
+
 @shared_task(name="instances.console_log")
 def console_log(instance_id: str, reply_to: str) -> None:
     """Stream the whole serial console log to the reply list the web server reads (rpc.stream)."""

@@ -15,6 +15,7 @@ from dashboard.exceptions import BadRequest, NotFound
 from dashboard.models import Project
 from dashboard.policy import authorize
 from instances import policies
+from instances.compute import rpc
 from instances.models import ComputeHost, ServerGroup
 from instances.services import hosts as host_services
 from instances.services import keypairs, quotas
@@ -110,11 +111,33 @@ class HypervisorDetailListView(HypervisorListView):
     detail = True
 
 
+def host_uptime(host: ComputeHost) -> str | None:
+    """The host's uptime line, asked of its agent (None while the host is down, as Nova's)."""
+    if not host.is_up:
+        return None
+    return rpc.call("instances.host_uptime", host.name)
+
+
 class HypervisorView(ComputeView):
     def get(self, request, hypervisor_id: str):
         ctx: RequestContext = request.auth
         authorize(ctx, policies.HYPERVISORS_SHOW)
-        return Response({"hypervisor": hypervisor_json(request, _host_by_id(request, hypervisor_id), True)})
+        host = _host_by_id(request, hypervisor_id)
+        body = hypervisor_json(request, host, True)
+        if request.api_version >= "2.88":  # the uptime moved here from .../uptime (lists leave it null)
+            body["uptime"] = host_uptime(host)
+        return Response({"hypervisor": body})
+
+
+class HypervisorUptimeView(ComputeView):
+    """``GET /os-hypervisors/{id}/uptime`` (up to 2.87)."""
+
+    def get(self, request, hypervisor_id: str):
+        _before(request, "2.88")
+        authorize(request.auth, policies.HYPERVISORS_UPTIME)
+        host = _host_by_id(request, hypervisor_id)
+        body = {**hypervisor_json(request, host, False), "uptime": host_uptime(host)}
+        return Response({"hypervisor": body})
 
 
 def _before(request, version: str) -> None:
@@ -339,6 +362,12 @@ class QuotaSetView(ComputeView):
         out = quota_set(request, project_id, False)
         out.pop("id")
         return Response({"quota_set": out})
+
+    def delete(self, request, project_id: str):
+        """Back to the defaults (Nova answers 202 with no body)."""
+        authorize(request.auth, policies.QUOTA_DELETE, {"project_id": project_id})
+        quotas.reset_limits(project_id)
+        return self.empty(202)
 
 
 class QuotaSetDetailView(QuotaSetView):

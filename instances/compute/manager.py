@@ -33,6 +33,7 @@ from instances.compute.disk_ops import SWAP_TARGET, DiskOpsMixin
 from instances.compute.errors import BuildAbort
 from instances.compute.networking import InstanceNetworks, Mode
 from instances.compute.shelve import ShelveMixin
+from instances.compute.uptime import uptime_line
 from instances.compute.volume_agent import VolumeAgentMixin
 from instances.models import Instance
 from instances.services import action_log, guest_metadata, hardware, kernels, servers
@@ -476,6 +477,9 @@ class ComputeManager(ShelveMixin, VolumeAgentMixin, DiskOpsMixin):
             return self.driver.console_log(str(instance_id))
         except GuestNotFound:
             return iter(())
+
+    def host_uptime(self) -> str:
+        return uptime_line()
 
     def console_output(self, instance_id: str, length: int | None) -> str:
         try:

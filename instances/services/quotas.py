@@ -89,3 +89,8 @@ def set_limits(project: Project, values: dict[str, int]) -> dict[str, int]:
         setattr(quota, name, value)
     quota.save()
     return limits_for(project.pk)
+
+
+def reset_limits(project_id: str) -> None:
+    """Nova's DELETE of a quota set: the project's limits go back to the defaults."""
+    ComputeQuota.objects.filter(project_id=project_id).delete()

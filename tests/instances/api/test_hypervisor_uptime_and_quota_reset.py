@@ -1,0 +1,72 @@
+"""Nova's hypervisor uptime (the host's uptime line from its agent, at
+``/os-hypervisors/{id}/uptime`` until 2.87 and in the hypervisor itself from 2.88) and the DELETE
+of a project's quota set."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import redis
+from django.conf import settings
+
+from instances import tasks
+from instances.compute import agent
+from instances.compute.uptime import uptime_line
+from instances.models import ComputeHost, ComputeQuota
+
+
+def test_the_uptime_line_reads_like_the_uptime_command(tmp_path):
+    proc = tmp_path / "uptime"
+    proc.write_text("200000.50 390000.00\n")
+    line = uptime_line(proc)
+    assert re.fullmatch(
+        r" \d\d:\d\d:\d\d up 2 days, 7:33,  load average: \d+\.\d\d, \d+\.\d\d, \d+\.\d\d", line
+    )
+    proc.write_text("59.9 1.0\n")
+    assert " up 0 min," in uptime_line(proc)
+    proc.write_text("3700 1.0\n")
+    assert " up 1:01," in uptime_line(proc)
+
+
+def test_the_agent_answers_the_uptime_question_on_the_reply_list(host):
+    reply_to = f"stratus:compute-reply:{uuid.uuid4().hex}"
+    agent.configure(host)  # this process plays the host's agent
+    try:
+        tasks.host_uptime(reply_to)
+    finally:
+        agent.configure(None)
+    answer = redis.Redis.from_url(settings.REDIS_URL).blpop([reply_to], timeout=5)
+    assert answer is not None and " up " in answer[1].decode()
+    assert "load average:" in answer[1].decode()
+
+
+def test_the_uptime_is_for_admins_and_null_while_the_host_is_down(world, host):
+    ComputeHost.objects.update(last_heartbeat=None)
+    hypervisor = world["admin"].get("/os-hypervisors", "2.53").json()["hypervisors"][0]
+    response = world["admin"].get(f"/os-hypervisors/{hypervisor['id']}/uptime", "2.53")
+    assert response.status_code == 200
+    assert response.json()["hypervisor"] == {
+        "id": hypervisor["id"],
+        "hypervisor_hostname": "host1",
+        "state": "down",
+        "status": "enabled",
+        "uptime": None,
+    }
+    assert world["member"].get(f"/os-hypervisors/{hypervisor['id']}/uptime", "2.53").status_code == 403
+    missing = world["admin"].get(f"/os-hypervisors/{uuid.uuid4()}/uptime", "2.53")
+    assert missing.status_code == 404
+    assert world["admin"].get(f"/os-hypervisors/{hypervisor['id']}/uptime", "2.88").status_code == 404
+    shown = world["admin"].get(f"/os-hypervisors/{hypervisor['id']}", "2.88").json()["hypervisor"]
+    assert shown["uptime"] is None
+
+
+def test_deleting_a_quota_set_puts_the_project_back_on_the_defaults(world, host):
+    home = world["home"].pk
+    assert world["admin"].put(f"/os-quota-sets/{home}", {"quota_set": {"ram": 5120}}).status_code == 200
+    assert world["member"].delete(f"/os-quota-sets/{home}").status_code == 403
+    assert ComputeQuota.objects.filter(project_id=home).exists()
+    assert world["admin"].delete(f"/os-quota-sets/{home}").status_code == 202
+    assert not ComputeQuota.objects.filter(project_id=home).exists()
+    ram = world["admin"].get(f"/os-quota-sets/{home}").json()["quota_set"]["ram"]
+    assert ram == settings.COMPUTE_QUOTA_RAM
