@@ -327,6 +327,8 @@ IMAGE_IMPORT_TOTAL_TIMEOUT = _read("float", "STRATUS_IMAGE_IMPORT_TOTAL_TIMEOUT"
 IMAGE_IMPORT_MAX_REDIRECTS = _read("int", "STRATUS_IMAGE_IMPORT_MAX_REDIRECTS", 5)
 # A worker holds an import for this long between heartbeats; a lapsed lease means the worker died.
 IMAGE_IMPORT_LEASE = _read("int", "STRATUS_IMAGE_IMPORT_LEASE", 120)
+# How long the record of a finished import task is kept (Glance's task_time_to_live), seconds.
+IMAGE_TASK_TIME_TO_LIVE = _read("int", "STRATUS_IMAGE_TASK_TIME_TO_LIVE", 48 * 3600)
 IMAGE_IMPORT_MAX_ATTEMPTS = _read("int", "STRATUS_IMAGE_IMPORT_MAX_ATTEMPTS", 3)
 # An upload (PUT /file) that has not progressed for this long is returned to queued by the sweeper.
 IMAGE_UPLOAD_STALL_TIMEOUT = _read("int", "STRATUS_IMAGE_UPLOAD_STALL_TIMEOUT", 3600)

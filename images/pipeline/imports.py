@@ -9,7 +9,7 @@ from pathlib import Path
 from django.conf import settings
 
 from dashboard.exceptions import StratusError
-from images import services
+from images import import_tasks, services
 from images.choices import ImportMethod
 from images.models import Image, ImageLocation
 from images.pipeline import ova, qemu
@@ -54,6 +54,7 @@ class Heartbeat:
 
 def run_import(image_id: str, owner: str) -> None:
     image = Image.objects.get(pk=image_id)
+    import_tasks.processing(image_id)
     if image.import_method == ImportMethod.COPY_IMAGE:
         _copy(image, owner)
         return
@@ -99,6 +100,7 @@ def run_import(image_id: str, owner: str) -> None:
         )  # fmt: skip
     except ImportCancelled:
         _discard(store, key, image_id)
+        import_tasks.failed(image_id, "Import cancelled: the image was deleted.")
         log.info("Import of image %s was cancelled", image_id)
     except (PipelineError, StoreError, StratusError) as exc:
         _discard(store, key, image_id)
