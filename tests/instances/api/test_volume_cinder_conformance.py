@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from instances.models import Volume, VolumeQuota
-from tests.instances.api.test_volumes import create
-from tests.instances.volume_support import VolumeCaller
+from tests.instances.api.test_volumes import create, server
+from tests.instances.volume_support import Run, VolumeCaller
 
 
 @pytest.fixture
@@ -152,3 +152,19 @@ def test_a_volume_from_a_snapshot_backup_or_type_that_does_not_exist_is_a_404(ci
 def test_the_default_volume_type_is_accepted_by_name(cinder, capture, host):
     made = create(cinder, capture, host, volume_type="__DEFAULT__")
     assert made["volume_type"] == "__DEFAULT__"
+
+
+def test_a_volume_is_not_detached_from_a_rescued_server(world, cinder, capture, host, image, tiny):
+    server_id = server(world, host, image, tiny, capture)
+    volume_id = create(cinder, capture, host)["id"]
+    with capture() as callbacks:
+        world["member"].post(
+            f"/servers/{server_id}/os-volume_attachments", {"volumeAttachment": {"volumeId": volume_id}}
+        )
+    Run(capture, host)(callbacks)
+    with capture() as callbacks:
+        assert world["member"].post(f"/servers/{server_id}/action", {"rescue": None}).status_code == 200
+    Run(capture, host)(callbacks)
+    response = world["member"].delete(f"/servers/{server_id}/os-volume_attachments/{volume_id}")
+    assert response.status_code == 409 and "rescued" in response.content.decode()
+    assert Volume.objects.get(pk=volume_id).status == "in-use"
