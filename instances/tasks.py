@@ -85,6 +85,11 @@ def snapshot(instance_id: str, image_id: str) -> None:
     agent.current().snapshot(instance_id, image_id)
 
 
+@_action("backup", "Backup")
+def backup(instance_id: str, image_id: str, backup_type: str, rotation: int) -> None:
+    agent.current().backup(instance_id, image_id, backup_type, rotation)
+
+
 @_action("shelve", "Shelve")
 def shelve(instance_id: str, image_id: str = "") -> None:
     agent.current().shelve(instance_id, image_id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from dashboard.api.microversion import APIVersion
 from dashboard.api.schemas import boolean, integer, invalid, required_object, resource_name
@@ -481,6 +481,36 @@ def create_image(body: Any) -> tuple[str, dict]:
     if not isinstance(metadata, dict) or any(not isinstance(v, str) for v in metadata.values()):
         raise invalid("metadata", metadata, "Values must be strings.")
     return data["name"][:255], metadata
+
+
+class BackupRequest(NamedTuple):
+    name: str
+    backup_type: str
+    rotation: int
+    metadata: dict
+
+
+def create_backup(body: Any) -> BackupRequest:
+    """``{"createBackup": {"name", "backup_type", "rotation", "metadata"?}}`` (Nova's schema)."""
+    data = body.get("createBackup")
+    if not isinstance(data, dict):
+        raise invalid("createBackup", data, "It must be an object.")
+    extra = set(data) - {"name", "backup_type", "rotation", "metadata"}
+    if extra:
+        raise _unexpected(extra, "createBackup")
+    for key in ("name", "backup_type", "rotation"):
+        if key not in data:
+            raise BadRequest(f"Invalid input for field/attribute {key}. '{key}' is a required property")
+    name, backup_type = data["name"], data["backup_type"]
+    if not isinstance(name, str) or not name.strip() or len(name) > 255:
+        raise invalid("name", name, "It must be 1 to 255 characters.")
+    if not isinstance(backup_type, str) or not backup_type:
+        raise invalid("backup_type", backup_type, "It must be a non-empty string.")
+    rotation = integer(data, "rotation", 0)
+    metadata = data.get("metadata") or {}
+    if not isinstance(metadata, dict) or any(not isinstance(v, str) for v in metadata.values()):
+        raise invalid("metadata", metadata, "Values must be strings.")
+    return BackupRequest(name, backup_type, rotation, metadata)
 
 
 def reboot_type(body: Any) -> bool:

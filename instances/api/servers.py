@@ -286,6 +286,7 @@ class ServerActionView(server_ops.DiskOpsActions, ComputeView):
     HANDLERS = {
         "reboot": "_reboot",
         "createImage": "_create_image",
+        "createBackup": "_create_backup",
         "os-getConsoleOutput": "_console_output",
         "os-getVNCConsole": "_vnc_console",
         **server_ops.HANDLERS,
@@ -327,6 +328,19 @@ class ServerActionView(server_ops.DiskOpsActions, ComputeView):
         image_name, metadata = server_schemas.create_image(body)
         rid = request_id(request)
         image = servers.create_snapshot(ctx, instance, image_name, metadata, request_id=rid)
+        if request.api_version >= "2.45":
+            return Response({"image_id": str(image.pk)}, status=202)
+        response = self.empty(202)
+        response["Location"] = server_json.image_location(request, image.pk)
+        return response
+
+    def _create_backup(self, request, ctx: RequestContext, instance: Instance, name: str, body: dict):
+        authorize(ctx, policies.CREATE_BACKUP, {"project_id": instance.project_id})
+        backup = server_schemas.create_backup(body)
+        rid = request_id(request)
+        image = servers.create_backup(ctx, instance, *backup, request_id=rid)
+        if backup.rotation == 0:  # Nova answers no image for a backup rotated away at once
+            return Response({}, status=202) if request.api_version >= "2.45" else self.empty(202)
         if request.api_version >= "2.45":
             return Response({"image_id": str(image.pk)}, status=202)
         response = self.empty(202)

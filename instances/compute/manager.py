@@ -411,6 +411,19 @@ class ComputeManager(ShelveMixin, VolumeAgentMixin, DiskOpsMixin):
             if servers.finish_task(instance.pk, TaskState.IMAGE_SNAPSHOT):
                 servers.finish_action(instance.pk, "createImage", "Error" if error else "Success", error)
 
+    def backup(self, instance_id: str, image_id: str, backup_type: str, rotation: int) -> None:
+        """A snapshot as a backup, then the rotation: only the newest ``rotation`` backups of that
+        type of the instance are kept."""
+        with self.op_lock(instance_id):
+            instance = self._mine(instance_id, TaskState.IMAGE_BACKUP)
+            if instance is None:
+                return
+            error = self._upload_snapshot(instance, image_id)
+            if not error:
+                servers.rotate_backups(instance.pk, instance.project_id, backup_type, rotation)
+            if servers.finish_task(instance.pk, TaskState.IMAGE_BACKUP):
+                servers.finish_action(instance.pk, "createBackup", "Error" if error else "Success", error)
+
     def _upload_snapshot(self, instance: Instance, image_id: str) -> str:
 
         image = Image.objects.filter(pk=image_id, status=ImageStatus.QUEUED).first()
