@@ -37,6 +37,8 @@ QUOTA_SHOW = "os_compute_api:os-quota-sets:show"
 QUOTA_UPDATE = "os_compute_api:os-quota-sets:update"
 QUOTA_DEFAULTS = "os_compute_api:os-quota-sets:defaults"
 QUOTA_DELETE = "os_compute_api:os-quota-sets:delete"
+QUOTA_CLASS_SHOW = "os_compute_api:os-quota-class-sets:show"
+QUOTA_CLASS_UPDATE = "os_compute_api:os-quota-class-sets:update"
 LIMITS = "os_compute_api:limits"
 SERVICES_UPDATE = "os_compute_api:os-services:update"
 
@@ -76,6 +78,8 @@ RULES = [
     RuleDefault(QUOTA_UPDATE, ADMIN, "Change a project's compute quotas."),
     RuleDefault(QUOTA_DEFAULTS, ADMIN_OR_READER, "Show the default compute quotas."),
     RuleDefault(QUOTA_DELETE, ADMIN, "Put a project's compute quotas back to the defaults."),
+    RuleDefault(QUOTA_CLASS_SHOW, ADMIN, "Show the default compute quotas (the quota class 'default')."),
+    RuleDefault(QUOTA_CLASS_UPDATE, ADMIN, "Change the default compute quotas of every project."),
     RuleDefault(LIMITS, ADMIN_OR_READER, "Show the project's limits and usage."),
     RuleDefault(SERVICES_UPDATE, ADMIN, "Enable or disable a compute host."),
 ]

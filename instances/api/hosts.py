@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import uuid
 
-from django.conf import settings
 from django.db.models import Count, Q
 from rest_framework.response import Response
 
@@ -276,29 +275,17 @@ class ServiceView(ComputeView):
 
 # -- quotas and limits ---------------------------------------------------------------------------
 
-# Nova reports these fixed limits too; metadata_items is the configured
-# STRATUS_QUOTA_METADATA_ITEMS (see fixed_limits).
-FIXED = {
-    "injected_files": 5,
-    "injected_file_content_bytes": 10240,
-    "injected_file_path_bytes": 255,
-}
 
-
-# Before 2.36 Nova also reported the network quotas it no longer enforces (the network service
-# owns them), at its configuration defaults; nothing is counted against them.
-LEGACY_NETWORK = {"floating_ips": 10, "fixed_ips": -1, "security_groups": 10, "security_group_rules": 20}
-
-
-def fixed_limits(request=None) -> dict:
-    """The limits Nova reports but does not count, per microversion: file injection until 2.57,
-    the network quotas until 2.36."""
+def fixed_limits(request=None, defaults: dict | None = None, network_until: str = "2.36") -> dict:
+    """The default limits Nova reports beside the counted ones, per microversion: metadata items,
+    file injection until 2.57, the network quotas until 2.36 (a quota class shows them until 2.50)."""
     version = request.api_version if request is not None else None
-    out = {"metadata_items": settings.COMPUTE_QUOTA_METADATA_ITEMS}
+    values = defaults if defaults is not None else quotas.defaults()
+    out = {"metadata_items": values["metadata_items"]}
     if version is None or version < "2.57":
-        out.update(FIXED)
-    if version is not None and version < "2.36":
-        out.update(LEGACY_NETWORK)
+        out.update({k: values[k] for k in quotas.INJECTION_LIMITS})
+    if version is not None and version < network_until:
+        out.update({k: values[k] for k in quotas.NETWORK_LIMITS})
     return out
 
 
@@ -312,7 +299,8 @@ def quota_set(request, project_id: str, with_usage: bool) -> dict:
             if with_usage
             else limits[name]
         )
-    for name, value in fixed_limits(request).items():
+    class_defaults = quotas.defaults()
+    for name, value in fixed_limits(request, class_defaults).items():
         out[name] = {"limit": value, "in_use": 0, "reserved": 0} if with_usage else value
     # Members are counted per group; Nova reports 0 in use for them here.
     groups_used = {"server_groups": ServerGroup.objects.for_project(project_id).count() if with_usage else 0}
@@ -322,7 +310,7 @@ def quota_set(request, project_id: str, with_usage: bool) -> dict:
             {"limit": value, "in_use": groups_used.get(name, 0), "reserved": 0} if with_usage else value
         )
     # Key pairs are counted per user, as Nova does: the caller's own.
-    limit = settings.COMPUTE_QUOTA_KEY_PAIRS
+    limit = class_defaults["key_pairs"]
     in_use = keypairs.key_pairs_in_use(request.auth.user.pk) if with_usage else 0
     out["key_pairs"] = {"limit": limit, "in_use": in_use, "reserved": 0} if with_usage else limit
     return out
@@ -378,12 +366,58 @@ class QuotaSetDetailView(QuotaSetView):
 class QuotaDefaultsView(ComputeView):
     def get(self, request, project_id: str):
         authorize(request.auth, policies.QUOTA_DEFAULTS, {"project_id": project_id})
-        defaults = {
-            **quotas.defaults(),
-            **fixed_limits(request),
-            "key_pairs": settings.COMPUTE_QUOTA_KEY_PAIRS,
-        }
-        return Response({"quota_set": {"id": project_id, **defaults}})
+        return Response({"quota_set": {"id": project_id, **class_set(request, quotas.defaults())}})
+
+
+def class_set(request, values: dict, network_until: str = "2.36") -> dict:
+    """The default limits in the shape of a quota set of the request's microversion."""
+    counted = (*quotas.RESOURCES, *quotas.GROUP_RESOURCES, "key_pairs")
+    return {
+        **{name: values[name] for name in counted},
+        **fixed_limits(request, values, network_until),
+    }
+
+
+class QuotaClassView(ComputeView):
+    """``/os-quota-class-sets/default``: the defaults of every project without overrides of its
+    own (Nova's only quota class that means anything; Stratus has no other)."""
+
+    def _check(self, class_name: str) -> None:
+        if class_name != quotas.DEFAULT_CLASS:
+            raise NotFound(f"Quota class {class_name} could not be found: there is only 'default'.")
+
+    def get(self, request, class_name: str):
+        authorize(request.auth, policies.QUOTA_CLASS_SHOW)
+        self._check(class_name)
+        body = class_set(request, quotas.defaults(), network_until="2.50")
+        return Response({"quota_class_set": {"id": class_name, **body}})
+
+    def put(self, request, class_name: str):
+        authorize(request.auth, policies.QUOTA_CLASS_UPDATE)
+        self._check(class_name)
+        body = request.data.get("quota_class_set") if isinstance(request.data, dict) else None
+        if not isinstance(body, dict):
+            raise BadRequest(
+                "Invalid input for field/attribute quota_class_set. 'quota_class_set' is a required property"
+            )
+        shown = set(class_set(request, quotas.defaults(), network_until="2.50"))
+        unknown = set(body) - shown
+        if unknown:
+            raise BadRequest(
+                f"Additional properties are not allowed ({', '.join(repr(k) for k in sorted(unknown))} "
+                f"{'was' if len(unknown) == 1 else 'were'} unexpected)"
+            )
+        values = {}
+        for name, raw in body.items():
+            try:
+                value = int(raw)
+            except (TypeError, ValueError) as exc:
+                raise BadRequest(f"Invalid input for field/attribute {name}.") from exc
+            if isinstance(raw, bool) or value < -1:
+                raise BadRequest(f"Quota limit {raw} for {name} must be -1 or greater.")
+            values[name] = value
+        updated = quotas.set_class_defaults(values)
+        return Response({"quota_class_set": class_set(request, updated, network_until="2.50")})
 
 
 class LimitsView(ComputeView):
@@ -393,6 +427,7 @@ class LimitsView(ComputeView):
         project_id = project_id or ctx.project_id
         authorize(ctx, policies.LIMITS, {"project_id": ctx.project_id})
         limits, used = quotas.limits_for(project_id), quotas.usage_of(project_id)
+        class_defaults = quotas.defaults()
         absolute = {
             "maxTotalInstances": limits["instances"],
             "maxTotalCores": limits["cores"],
@@ -400,11 +435,11 @@ class LimitsView(ComputeView):
             "totalInstancesUsed": used.instances,
             "totalCoresUsed": used.cores,
             "totalRAMUsed": used.ram,
-            "maxServerMeta": settings.COMPUTE_QUOTA_METADATA_ITEMS,
+            "maxServerMeta": class_defaults["metadata_items"],
             "maxImageMeta": 128,
-            "maxPersonality": FIXED["injected_files"],
-            "maxPersonalitySize": FIXED["injected_file_content_bytes"],
-            "maxTotalKeypairs": settings.COMPUTE_QUOTA_KEY_PAIRS,
+            "maxPersonality": class_defaults["injected_files"],
+            "maxPersonalitySize": class_defaults["injected_file_content_bytes"],
+            "maxTotalKeypairs": class_defaults["key_pairs"],
             "maxServerGroups": limits["server_groups"],
             "maxServerGroupMembers": limits["server_group_members"],
             "totalServerGroupsUsed": ServerGroup.objects.for_project(project_id).count(),
@@ -412,9 +447,9 @@ class LimitsView(ComputeView):
         version = request.api_version
         if version < "2.36":
             absolute.update(
-                maxSecurityGroups=LEGACY_NETWORK["security_groups"],
-                maxSecurityGroupRules=LEGACY_NETWORK["security_group_rules"],
-                maxTotalFloatingIps=LEGACY_NETWORK["floating_ips"],
+                maxSecurityGroups=class_defaults["security_groups"],
+                maxSecurityGroupRules=class_defaults["security_group_rules"],
+                maxTotalFloatingIps=class_defaults["floating_ips"],
                 totalFloatingIpsUsed=0,
                 totalSecurityGroupsUsed=0,
             )

@@ -53,6 +53,7 @@ urlpatterns = [
     path("os-quota-sets/<str:project_id>", hosts.QuotaSetView.as_view()),
     path("os-quota-sets/<str:project_id>/detail", hosts.QuotaSetDetailView.as_view()),
     path("os-quota-sets/<str:project_id>/defaults", hosts.QuotaDefaultsView.as_view()),
+    path("os-quota-class-sets/<str:class_name>", hosts.QuotaClassView.as_view()),
     path("limits", hosts.LimitsView.as_view()),
     path("os-server-groups", server_groups.ServerGroupListView.as_view()),
     path("os-server-groups/<str:group_id>", server_groups.ServerGroupView.as_view()),

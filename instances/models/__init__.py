@@ -6,6 +6,7 @@ from instances.models.keypairs import KeyPair, KeyPairType
 from instances.models.server_groups import ServerGroup, ServerGroupMember
 from instances.models.servers import (
     ComputeQuota,
+    ComputeQuotaClass,
     Instance,
     InstanceAction,
     InstanceActionEvent,
@@ -18,6 +19,7 @@ from instances.models.volumes import Volume, VolumeAttachment, VolumeQuerySet, V
 __all__ = [
     "ComputeHost",
     "ComputeQuota",
+    "ComputeQuotaClass",
     "ConsoleToken",
     "Instance",
     "InstanceAction",

@@ -44,6 +44,32 @@ class ComputeQuota(models.Model):
         return f"quota of {self.project_id}"
 
 
+class ComputeQuotaClass(models.Model):
+    """Nova's quota class "default": the defaults every project without an override of its own
+    has, changed by an admin through os-quota-class-sets; a null field means the setting's value.
+    The network and file injection limits are kept as set but count nothing (no nova-network, no
+    file injection)."""
+
+    name = models.CharField(max_length=255, unique=True)
+    instances = models.IntegerField(null=True, blank=True)
+    cores = models.IntegerField(null=True, blank=True)
+    ram = models.IntegerField(null=True, blank=True)
+    server_groups = models.IntegerField(null=True, blank=True)
+    server_group_members = models.IntegerField(null=True, blank=True)
+    metadata_items = models.IntegerField(null=True, blank=True)
+    key_pairs = models.IntegerField(null=True, blank=True)
+    injected_files = models.IntegerField(null=True, blank=True)
+    injected_file_content_bytes = models.IntegerField(null=True, blank=True)
+    injected_file_path_bytes = models.IntegerField(null=True, blank=True)
+    floating_ips = models.IntegerField(null=True, blank=True)
+    fixed_ips = models.IntegerField(null=True, blank=True)
+    security_groups = models.IntegerField(null=True, blank=True)
+    security_group_rules = models.IntegerField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"quota class {self.name}"
+
+
 def default_security_groups() -> list[str]:
     """Every instance is in its project's "default" group: on the project's private network,
     reachable from beyond its host only through its port forwards. There are no other groups."""

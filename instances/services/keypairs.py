@@ -21,12 +21,12 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
-from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from dashboard.exceptions import BadRequest, Conflict, Forbidden, NotFound
 from dashboard.models import User
 from instances.models import KeyPair, KeyPairType
+from instances.services import quotas
 
 MIN_RSA_BITS = 2048
 # Nova's safe characters for a key pair's name; microversion 2.92 added "@" and ".".
@@ -131,7 +131,7 @@ def import_keypair(user: User, name: str, public_key: str, key_type: str = KeyPa
         list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk"))
         if KeyPair.objects.filter(user=user, name=name).exists():
             raise KeypairExists(name)
-        limit = settings.COMPUTE_QUOTA_KEY_PAIRS
+        limit = quotas.defaults()["key_pairs"]
         if limit >= 0 and KeyPair.objects.filter(user=user).count() >= limit:
             raise KeypairLimitExceeded()
         try:

@@ -7,16 +7,36 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Count, Sum
 from django.db.models.functions import Coalesce
 
 from dashboard.exceptions import Forbidden
 from dashboard.models import Project
-from instances.models import ComputeQuota, Instance
+from instances.models import ComputeQuota, ComputeQuotaClass, Instance
 
 RESOURCES = ("instances", "cores", "ram")
 # Counted apart: groups per project, members per group (Nova reports 0 in use for the latter).
 GROUP_RESOURCES = ("server_groups", "server_group_members")
+# Nova's limits on file injection and on nova-network resources: reported, and kept as an admin
+# sets them in the default quota class, but nothing counts against them (Stratus refuses file
+# injection, and networks are its own).
+INJECTION_LIMITS = {
+    "injected_files": 5,
+    "injected_file_content_bytes": 10240,
+    "injected_file_path_bytes": 255,
+}
+NETWORK_LIMITS = {"floating_ips": 10, "fixed_ips": -1, "security_groups": 10, "security_group_rules": 20}
+# What the default quota class holds.
+CLASS_RESOURCES = (
+    *RESOURCES,
+    *GROUP_RESOURCES,
+    "metadata_items",
+    "key_pairs",
+    *INJECTION_LIMITS,
+    *NETWORK_LIMITS,
+)
+DEFAULT_CLASS = "default"
 
 
 class OverQuota(Forbidden):
@@ -31,13 +51,31 @@ class Usage:
 
 
 def defaults() -> dict[str, int]:
-    return {
+    """Every default limit: the settings, overridden by the default quota class."""
+    values = {
         "instances": settings.COMPUTE_QUOTA_INSTANCES,
         "cores": settings.COMPUTE_QUOTA_CORES,
         "ram": settings.COMPUTE_QUOTA_RAM,
         "server_groups": settings.COMPUTE_QUOTA_SERVER_GROUPS,
         "server_group_members": settings.COMPUTE_QUOTA_SERVER_GROUP_MEMBERS,
+        "metadata_items": settings.COMPUTE_QUOTA_METADATA_ITEMS,
+        "key_pairs": settings.COMPUTE_QUOTA_KEY_PAIRS,
+        **INJECTION_LIMITS,
+        **NETWORK_LIMITS,
     }
+    row = ComputeQuotaClass.objects.filter(name=DEFAULT_CLASS).values(*CLASS_RESOURCES).first()
+    values.update({k: v for k, v in (row or {}).items() if v is not None})
+    return values
+
+
+def set_class_defaults(values: dict[str, int]) -> dict[str, int]:
+    """Change the default quota class (Nova's PUT os-quota-class-sets/default)."""
+    with transaction.atomic():
+        row, _ = ComputeQuotaClass.objects.select_for_update().get_or_create(name=DEFAULT_CLASS)
+        for name, value in values.items():
+            setattr(row, name, value)
+        row.save()
+    return defaults()
 
 
 def limits_for(project_id: str) -> dict[str, int]:

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import re
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from dashboard.exceptions import BadRequest, Conflict, Forbidden, NotFound
 from instances.choices import VmState
 from instances.models import Instance, InstanceTag
+from instances.services import quotas
 from instances.services.locks import check_not_locked
 
 MAX_TAGS = 50  # Nova's instance.MAX_TAG_COUNT
@@ -109,7 +109,7 @@ def check_metadata(metadata, field: str = "metadata") -> dict:
 
 def check_metadata_quota(metadata: dict) -> None:
     """Nova's metadata_items quota (403), as /limits reports it in maxServerMeta."""
-    allowed = settings.COMPUTE_QUOTA_METADATA_ITEMS
+    allowed = quotas.defaults()["metadata_items"]
     if allowed >= 0 and len(metadata) > allowed:
         raise Forbidden(f"Maximum number of metadata items exceeds {allowed}")
 

@@ -1,6 +1,6 @@
 """Nova's hypervisor uptime (the host's uptime line from its agent, at
 ``/os-hypervisors/{id}/uptime`` until 2.87 and in the hypervisor itself from 2.88) and the DELETE
-of a project's quota set."""
+of a project's quota set, and the default quota class."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from django.conf import settings
 from instances import tasks
 from instances.compute import agent
 from instances.compute.uptime import uptime_line
-from instances.models import ComputeHost, ComputeQuota
+from instances.models import ComputeHost, ComputeQuota, KeyPair
 
 
 def test_the_uptime_line_reads_like_the_uptime_command(tmp_path):
@@ -70,3 +70,35 @@ def test_deleting_a_quota_set_puts_the_project_back_on_the_defaults(world, host)
     assert not ComputeQuota.objects.filter(project_id=home).exists()
     ram = world["admin"].get(f"/os-quota-sets/{home}").json()["quota_set"]["ram"]
     assert ram == settings.COMPUTE_QUOTA_RAM
+
+
+def test_the_default_quota_class_changes_every_projects_defaults_and_is_enforced(world, host, settings):
+    shown = world["admin"].get("/os-quota-class-sets/default", "2.1").json()["quota_class_set"]
+    assert shown["id"] == "default" and shown["instances"] == settings.COMPUTE_QUOTA_INSTANCES
+    assert {"floating_ips", "injected_files", "key_pairs", "metadata_items"} <= set(shown)
+    newer = world["admin"].get("/os-quota-class-sets/default", "2.57").json()["quota_class_set"]
+    assert "floating_ips" not in newer and "injected_files" not in newer and "server_groups" in newer
+    assert world["member"].get("/os-quota-class-sets/default", "2.1").status_code == 403
+    assert world["admin"].get("/os-quota-class-sets/gold", "2.1").status_code == 404
+    changed = {k: v + 100 for k, v in shown.items() if k != "id"}
+    response = world["admin"].put("/os-quota-class-sets/default", {"quota_class_set": changed}, "2.1")
+    assert response.status_code == 200, response.content
+    assert response.json()["quota_class_set"] == changed
+    home = world["home"].pk
+    quota = world["member"].get(f"/os-quota-sets/{home}", "2.1").json()["quota_set"]
+    assert (quota["instances"], quota["metadata_items"]) == (changed["instances"], changed["metadata_items"])
+    absolute = world["member"].get("/limits", "2.1").json()["limits"]["absolute"]
+    assert absolute["maxTotalKeypairs"] == changed["key_pairs"]
+    world["admin"].put("/os-quota-class-sets/default", {"quota_class_set": {"key_pairs": 0}}, "2.1")
+    over = world["member"].post("/os-keypairs", {"keypair": {"name": "k"}}, "2.1")
+    assert over.status_code == 403 and not KeyPair.objects.exists()
+    bad = world["admin"].put("/os-quota-class-sets/default", {"quota_class_set": {"ram": -2}}, "2.1")
+    assert bad.status_code == 400
+    unknown = world["admin"].put(
+        "/os-quota-class-sets/default", {"quota_class_set": {"floating_ips": 1}}, "2.57"
+    )
+    assert unknown.status_code == 400
+    assert (
+        world["admin"].get("/os-quota-class-sets/default", "2.1").json()["quota_class_set"]["ram"]
+        == (changed["ram"])
+    )
