@@ -66,6 +66,8 @@ class VolumeListView(VolumeAPIView):
         if all_projects:
             authorize(ctx, policies.VOLUME_ALL_TENANTS, {"project_id": ctx.project_id})
         qs = Volume.objects.visible_to(ctx, all_projects=all_projects)
+        if all_projects and params.get("project_id"):  # an admin's list of one project's volumes
+            qs = qs.filter(project_id=params["project_id"])
         marker = None
         if params.get("marker"):
             marker = qs.filter(pk=_uuid_or_none(params["marker"])).first()

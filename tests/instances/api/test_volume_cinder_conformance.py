@@ -168,3 +168,14 @@ def test_a_volume_is_not_detached_from_a_rescued_server(world, cinder, capture, 
     response = world["member"].delete(f"/servers/{server_id}/os-volume_attachments/{volume_id}")
     assert response.status_code == 409 and "rescued" in response.content.decode()
     assert Volume.objects.get(pk=volume_id).status == "in-use"
+
+
+def test_an_admin_lists_one_projects_volumes_with_all_tenants_and_project_id(cinder, capture, host, world):
+    mine = create(cinder, capture, host)["id"]
+    theirs = create(cinder, capture, host, who="admin")["id"]
+    home = world["home"].pk
+    listed = cinder["admin"].get(f"/volumes/detail?all_tenants=1&project_id={home}").json()["volumes"]
+    assert [v["id"] for v in listed] == [mine]
+    everything = cinder["admin"].get("/volumes/detail?all_tenants=1").json()["volumes"]
+    assert {v["id"] for v in everything} == {mine, theirs}
+    assert cinder["member"].get(f"/volumes?all_tenants=1&project_id={home}").status_code == 403
