@@ -144,6 +144,8 @@ VOLUME_SET_BOOTABLE = "volume:update_readonly_flag"
 VOLUME_QUOTA_SHOW = "volume_extension:quotas:show"
 VOLUME_QUOTA_UPDATE = "volume_extension:quotas:update"
 VOLUME_QUOTA_DELETE = "volume_extension:quotas:delete"
+VOLUME_RESERVE = "volume_extension:volume_actions:reserve"
+VOLUME_UNRESERVE = "volume_extension:volume_actions:unreserve"
 VOLUME_METADATA_GET = "volume:get_volume_metadata"
 VOLUME_METADATA_CREATE = "volume:create_volume_metadata"
 VOLUME_METADATA_UPDATE = "volume:update_volume_metadata"
@@ -184,6 +186,8 @@ RULES += [
     RuleDefault(VOLUME_QUOTA_SHOW, ADMIN_OR_READER, "Show a project's volume quotas."),
     RuleDefault(VOLUME_QUOTA_UPDATE, ADMIN, "Change a project's volume quotas."),
     RuleDefault(VOLUME_QUOTA_DELETE, ADMIN, "Put a project's volume quotas back to the defaults."),
+    RuleDefault(VOLUME_RESERVE, ADMIN_OR_MEMBER, "Reserve a volume for an attach (os-reserve)."),
+    RuleDefault(VOLUME_UNRESERVE, ADMIN_OR_MEMBER, "Give a reserved volume back (os-unreserve)."),
     RuleDefault(VOLUME_METADATA_GET, ADMIN_OR_READER, "Show a volume's metadata."),
     RuleDefault(VOLUME_METADATA_CREATE, ADMIN_OR_MEMBER, "Add or change metadata items of a volume."),
     RuleDefault(VOLUME_METADATA_UPDATE, ADMIN_OR_MEMBER, "Replace a volume's metadata or set one item."),

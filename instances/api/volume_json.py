@@ -92,10 +92,10 @@ def attachment_json(volume: Volume) -> list[dict]:
     return out
 
 
-def detail(request, volume: Volume, *, admin: bool = False, created: bool = False) -> dict:
+def detail(request, volume: Volume, *, admin: bool = False, image_metadata: bool = True) -> dict:
     """Cinder's volume view; fields newer than 3.0 from their microversion (cluster_name 3.61,
     consumes_quota 3.65), and the image metadata on show and list only, as Cinder's extension
-    adds it there and not to the create answer (``created``)."""
+    adds it there and not to the answers of create and update (``image_metadata=False``)."""
     body = {
         **summary(request, volume),
         "description": volume.description,
@@ -126,7 +126,7 @@ def detail(request, volume: Volume, *, admin: bool = False, created: bool = Fals
         body["cluster_name"] = None
     if version is not None and version >= "3.65":
         body["consumes_quota"] = True
-    if volume.volume_image_metadata and not created:
+    if volume.volume_image_metadata and image_metadata:
         body["volume_image_metadata"] = volume.volume_image_metadata
     if admin:
         body["os-vol-tenant-attr:tenant_id"] = str(volume.project_id)

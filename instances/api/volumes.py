@@ -121,7 +121,9 @@ class VolumeListView(VolumeAPIView):
             metadata=metadata,
         )
         volume = get_volume(ctx, str(volume.pk))
-        return Response({"volume": vj.detail(request, volume, admin=ctx.is_admin, created=True)}, status=202)
+        return Response(
+            {"volume": vj.detail(request, volume, admin=ctx.is_admin, image_metadata=False)}, status=202
+        )
 
 
 class VolumeDetailListView(VolumeListView):
@@ -150,7 +152,8 @@ class VolumeView(VolumeAPIView):
         volumes.update_volume(volume, name=name, description=description)
         if metadata is not None:
             volume_metadata.set_metadata(volume, metadata, replace=True)
-        return Response({"volume": vj.detail(request, get_volume(ctx, volume_id), admin=ctx.is_admin)})
+        updated = get_volume(ctx, volume_id)
+        return Response({"volume": vj.detail(request, updated, admin=ctx.is_admin, image_metadata=False)})
 
     def delete(self, request, project_id: str, volume_id: str):
         ctx: RequestContext = request.auth
@@ -212,6 +215,14 @@ class VolumeActionView(VolumeAPIView):
                 },
                 status=202,
             )
+        if name == "os-reserve":
+            authorize(ctx, policies.VOLUME_RESERVE, target)
+            volumes.reserve(volume)
+            return self.empty(202)
+        if name == "os-unreserve":
+            authorize(ctx, policies.VOLUME_UNRESERVE, target)
+            volumes.unreserve(volume)
+            return self.empty(202)
         if name in IMAGE_METADATA_ACTIONS:
             return self._image_metadata(ctx, volume, name, args)
         raise BadRequest(f"There is no such action: {name}")

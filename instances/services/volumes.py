@@ -240,6 +240,20 @@ def update_volume(volume: Volume, *, name: str | None = None, description: str |
     return volume
 
 
+def reserve(volume: Volume) -> None:
+    """Cinder's os-reserve: available → attaching, held for an attach a client will make (the
+    sweeper gives it back after STRATUS_VOLUME_TASK_TIMEOUT if nobody does)."""
+    require(volume.pk, VolumeStatus.AVAILABLE, VolumeStatus.ATTACHING, "reserve", previous_status="available")
+
+
+def unreserve(volume: Volume) -> None:
+    """Cinder's os-unreserve: a reserved volume (attaching, no attachment yet) → available;
+    anything else is left as it is."""
+    with transaction.atomic():
+        if not VolumeAttachment.objects.filter(volume_id=volume.pk).exists():
+            transition(volume.pk, VolumeStatus.ATTACHING, VolumeStatus.AVAILABLE)
+
+
 def set_bootable(volume: Volume, bootable: bool) -> None:
     Volume.objects.filter(pk=volume.pk, deleted=False).update(bootable=bootable, updated_at=timezone.now())
     volume.bootable = bootable

@@ -179,3 +179,23 @@ def test_an_admin_lists_one_projects_volumes_with_all_tenants_and_project_id(cin
     everything = cinder["admin"].get("/volumes/detail?all_tenants=1").json()["volumes"]
     assert {v["id"] for v in everything} == {mine, theirs}
     assert cinder["member"].get(f"/volumes?all_tenants=1&project_id={home}").status_code == 403
+
+
+def test_a_volume_is_reserved_once_and_unreserved_and_update_answers_without_image_metadata(
+    cinder, capture, host
+):
+    volume = create(cinder, capture, host)["id"]
+    member = cinder["member"]
+    assert member.post(f"/volumes/{volume}/action", {"os-reserve": None}).status_code == 202
+    assert Volume.objects.get(pk=volume).status == "attaching"
+    again = member.post(f"/volumes/{volume}/action", {"os-reserve": None})
+    assert again.status_code == 400 and "reserve" in again.content.decode()
+    assert cinder["reader"].post(f"/volumes/{volume}/action", {"os-unreserve": None}).status_code == 403
+    assert member.post(f"/volumes/{volume}/action", {"os-unreserve": None}).status_code == 202
+    assert Volume.objects.get(pk=volume).status == "available"
+    missing = member.post("/volumes/5137a025-3c5f-43c1-bc64-5f41270040a5/action", {"os-reserve": None})
+    assert missing.status_code == 404
+    Volume.objects.filter(pk=volume).update(volume_image_metadata={"image_name": "img"})
+    updated = member.put(f"/volumes/{volume}", {"volume": {"name": "renamed"}}).json()["volume"]
+    assert updated["name"] == "renamed" and "volume_image_metadata" not in updated
+    assert member.get(f"/volumes/{volume}").json()["volume"]["volume_image_metadata"] == {"image_name": "img"}
