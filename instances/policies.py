@@ -131,6 +131,8 @@ RULES += [
 
 # --- volumes (Cinder's names and defaults) and Nova's volume attachments ---
 CREATE_BACKUP = "os_compute_api:os-create-backup"
+SECURITY_GROUP_ADD = "os_compute_api:os-security-groups:add"
+SECURITY_GROUP_REMOVE = "os_compute_api:os-security-groups:remove"
 VOLUME_CREATE = "volume:create"
 VOLUME_CREATE_FROM_IMAGE = "volume:create_from_image"
 VOLUME_GET = "volume:get"
@@ -169,6 +171,10 @@ ATTACHMENTS_DELETE = "os_compute_api:os-volumes-attachments:delete"
 _VOL = "Project members manage their project's volumes; readers only look; administrators any."
 RULES += [
     RuleDefault(CREATE_BACKUP, ADMIN_OR_MEMBER, "Back a server up into an image, keeping the newest N."),
+    RuleDefault(
+        SECURITY_GROUP_ADD, ADMIN_OR_MEMBER, "Add a server to a security group (only 'default' exists)."
+    ),
+    RuleDefault(SECURITY_GROUP_REMOVE, ADMIN_OR_MEMBER, "Remove a server from a security group (refused)."),
     RuleDefault(VOLUME_CREATE, ADMIN_OR_MEMBER, f"Create a volume. {_VOL}"),
     RuleDefault(VOLUME_CREATE_FROM_IMAGE, ADMIN_OR_MEMBER, "Create a volume from an image."),
     RuleDefault(VOLUME_GET, ADMIN_OR_READER, "Show a volume."),

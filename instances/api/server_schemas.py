@@ -513,6 +513,14 @@ def create_backup(body: Any) -> BackupRequest:
     return BackupRequest(name, backup_type, rotation, metadata)
 
 
+def security_group_name(body: Any, action: str) -> str:
+    """``{"addSecurityGroup" | "removeSecurityGroup": {"name": "..."}}``."""
+    data = body.get(action)
+    if not isinstance(data, dict) or not isinstance(data.get("name"), str) or not data["name"].strip():
+        raise BadRequest(f"Invalid input for field/attribute {action}. 'name' is a required property")
+    return data["name"].strip()
+
+
 def reboot_type(body: Any) -> bool:
     """True for HARD."""
     data = body.get("reboot")

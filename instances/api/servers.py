@@ -287,6 +287,8 @@ class ServerActionView(server_ops.DiskOpsActions, ComputeView):
         "reboot": "_reboot",
         "createImage": "_create_image",
         "createBackup": "_create_backup",
+        "addSecurityGroup": "_security_group",
+        "removeSecurityGroup": "_security_group",
         "os-getConsoleOutput": "_console_output",
         "os-getVNCConsole": "_vnc_console",
         **server_ops.HANDLERS,
@@ -346,6 +348,24 @@ class ServerActionView(server_ops.DiskOpsActions, ComputeView):
         response = self.empty(202)
         response["Location"] = server_json.image_location(request, image.pk)
         return response
+
+    def _security_group(self, request, ctx: RequestContext, instance: Instance, name: str, body: dict):
+        """Stratus has no security groups to choose: every server is in its project's "default"
+        group (the project network, reachable beyond its host only through port forwards). So a
+        server cannot join another group nor leave that one; each answer says why."""
+        add = name == "addSecurityGroup"
+        rule = policies.SECURITY_GROUP_ADD if add else policies.SECURITY_GROUP_REMOVE
+        authorize(ctx, rule, {"project_id": instance.project_id})
+        group = server_schemas.security_group_name(body, name)
+        if group != "default":
+            raise NotFound(f"Security group {group} not found.")
+        if add:
+            raise BadRequest(f"Security group default is already associated with the instance {instance.pk}")
+        raise Conflict(
+            "A server cannot leave the default security group: Stratus has no other security groups "
+            "(every server is on its project network, reachable beyond its host only through its "
+            "port forwards)."
+        )
 
     def _console_output(self, request, ctx: RequestContext, instance: Instance, name: str, body: dict):
         authorize(ctx, policies.CONSOLE_OUTPUT, {"project_id": instance.project_id})

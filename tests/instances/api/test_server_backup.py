@@ -75,3 +75,20 @@ def test_a_bad_backup_request_is_a_400_and_makes_no_image(world, host, image, ti
         .status_code
         == 403
     )
+
+
+def test_security_group_actions_say_why_a_server_stays_in_the_default_group(
+    world, host, image, tiny, capture
+):
+    server_id = launch(world, capture, image, tiny, host)
+
+    def post(action, group):
+        return world["member"].post(f"/servers/{server_id}/action", {action: {"name": group}}, "2.96")
+
+    assert post("addSecurityGroup", "web").status_code == 404
+    assert post("removeSecurityGroup", "web").status_code == 404
+    assert post("addSecurityGroup", "default").status_code == 400
+    refused = post("removeSecurityGroup", "default")
+    assert refused.status_code == 409 and "no other security groups" in refused.content.decode()
+    assert world["member"].post(f"/servers/{server_id}/action", {"addSecurityGroup": {}}).status_code == 400
+    assert show(world, server_id)["security_groups"] == [{"name": "default"}]
