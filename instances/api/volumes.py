@@ -122,7 +122,7 @@ class VolumeListView(VolumeAPIView):
         )
         volume = get_volume(ctx, str(volume.pk))
         return Response(
-            {"volume": vj.detail(request, volume, admin=ctx.is_admin, image_metadata=False)}, status=202
+            {"volume": vj.detail(request, volume, admin=ctx.is_admin, extended=False)}, status=202
         )
 
 
@@ -153,7 +153,7 @@ class VolumeView(VolumeAPIView):
         if metadata is not None:
             volume_metadata.set_metadata(volume, metadata, replace=True)
         updated = get_volume(ctx, volume_id)
-        return Response({"volume": vj.detail(request, updated, admin=ctx.is_admin, image_metadata=False)})
+        return Response({"volume": vj.detail(request, updated, admin=ctx.is_admin, extended=False)})
 
     def delete(self, request, project_id: str, volume_id: str):
         ctx: RequestContext = request.auth

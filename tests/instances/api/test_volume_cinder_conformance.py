@@ -176,8 +176,11 @@ def test_an_admin_lists_one_projects_volumes_with_all_tenants_and_project_id(cin
     home = world["home"].pk
     listed = cinder["admin"].get(f"/volumes/detail?all_tenants=1&project_id={home}").json()["volumes"]
     assert [v["id"] for v in listed] == [mine]
+    assert listed[0]["os-vol-tenant-attr:tenant_id"] == home
+    made = cinder["admin"].post("/volumes", {"volume": {"size": 1}}).json()["volume"]
+    assert "os-vol-tenant-attr:tenant_id" not in made and "os-vol-host-attr:host" not in made  # as Cinder
     everything = cinder["admin"].get("/volumes/detail?all_tenants=1").json()["volumes"]
-    assert {v["id"] for v in everything} == {mine, theirs}
+    assert {v["id"] for v in everything} == {mine, theirs, made["id"]}
     assert cinder["member"].get(f"/volumes?all_tenants=1&project_id={home}").status_code == 403
 
 
