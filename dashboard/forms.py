@@ -158,7 +158,7 @@ class QuotaForm(forms.Form):
     def __init__(self, *args, limits: dict[str, int], usage: dict[str, int] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.usage = usage or {}
-        self.resources = quotas.resources()
+        self.resources = [r for r in quotas.resources() if r.shown]
         for resource in self.resources:
             limit = limits[resource.name]
             attrs = {"class": "form-control"}

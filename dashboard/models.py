@@ -86,6 +86,8 @@ class User(AbstractUser):
     # An identity of one of the cloud's own processes (dashboard.identity.service): it has no
     # password, cannot sign in with one, and the identity administration leaves it alone.
     service = models.BooleanField(default=False, editable=False)
+    # Keystone keeps attributes of a user it has no column for ("extra") and shows them with it.
+    extra = models.JSONField(default=dict, blank=True)
 
     objects = UserManager()
 

@@ -36,6 +36,9 @@ class Resource:
     order: int
     # The forms show the limit divided by this (image storage is kept in bytes, shown in GiB).
     scale: int = 1
+    # False: an API names it but Stratus has nothing it limits (Cinder's snapshots, backups and
+    # groups): kept as an admin sets it through the API, left out of the forms.
+    shown: bool = True
 
 
 _resources: dict[str, Resource] = {}
@@ -140,3 +143,9 @@ def set_defaults(values: dict[str, int]) -> dict[str, int]:
         for name, value in values.items():
             QuotaLimit.objects.update_or_create(project=None, resource=name, defaults={"limit": value})
     return defaults()
+
+
+def reset_limits(project_id: str, names: Iterable[str]) -> None:
+    """The project's own limits of ``names`` go; the defaults hold for it again (Nova's and
+    Cinder's DELETE of a quota set)."""
+    QuotaLimit.objects.filter(project_id=project_id, resource__in=list(names)).delete()

@@ -351,6 +351,8 @@ IMAGE_IMPORT_TOTAL_TIMEOUT = _read("float", "STRATUS_IMAGE_IMPORT_TOTAL_TIMEOUT"
 IMAGE_IMPORT_MAX_REDIRECTS = _read("int", "STRATUS_IMAGE_IMPORT_MAX_REDIRECTS", 5)
 # A worker holds an import for this long between heartbeats; a lapsed lease means the worker died.
 IMAGE_IMPORT_LEASE = _read("int", "STRATUS_IMAGE_IMPORT_LEASE", 120)
+# How long the record of a finished import task is kept (Glance's task_time_to_live), seconds.
+IMAGE_TASK_TIME_TO_LIVE = _read("int", "STRATUS_IMAGE_TASK_TIME_TO_LIVE", 48 * 3600)
 IMAGE_IMPORT_MAX_ATTEMPTS = _read("int", "STRATUS_IMAGE_IMPORT_MAX_ATTEMPTS", 3)
 # An upload (PUT /file) that has not progressed for this long is returned to queued by the sweeper.
 IMAGE_UPLOAD_STALL_TIMEOUT = _read("int", "STRATUS_IMAGE_UPLOAD_STALL_TIMEOUT", 3600)
@@ -559,6 +561,7 @@ if VOLUME_FORMAT not in ("qcow2", "raw"):
 # Default per-project volume quotas (-1 = unlimited); overrides live in the database.
 VOLUME_QUOTA_VOLUMES = _read("int", "STRATUS_QUOTA_VOLUMES", 10)
 VOLUME_QUOTA_GIGABYTES = _read("int", "STRATUS_QUOTA_GIGABYTES", 1000)
+VOLUME_QUOTA_PER_VOLUME_GIGABYTES = _read("int", "STRATUS_QUOTA_PER_VOLUME_GIGABYTES", -1)
 # The largest volume one request may create or extend to, in GiB.
 VOLUME_MAX_SIZE_GB = _read("int", "STRATUS_VOLUME_MAX_SIZE_GB", 1024)
 # The image's own fields a volume made from it records (Cinder's glance_core_properties); they

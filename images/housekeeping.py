@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from images import services
+from images import import_tasks, services
 from images.choices import ImageStatus
 from images.models import Image, ImageLocation
 from images.staging import staging_dir, staging_path
@@ -26,6 +26,7 @@ def sweep() -> dict:
         "uploads": recover_stalled_uploads(),
         "staging": clean_staging(),
         "store": clean_stores(),
+        "tasks": import_tasks.delete_expired(),
     }
 
 

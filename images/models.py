@@ -412,3 +412,39 @@ class MetadefTag(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ImageTask(models.Model):
+    """Glance's task record of an import: what was asked (``input``), how it is going
+    (pending → processing → success | failure) and how it ended (``result`` or ``message``).
+    Kept until ``expires_at`` (set when it ends), then the sweeper removes it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        PROCESSING = "processing"
+        SUCCESS = "success"
+        FAILURE = "failure"
+
+    # api_image_import: an import through the API; location_import: a location being checked;
+    # import: a task made with POST /v2/tasks (an image created and imported from a URL).
+    TYPES = ("api_image_import", "location_import", "import")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    type = models.CharField(max_length=32)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    image_id = models.CharField(max_length=36, db_index=True, blank=True, default="")
+    owner = models.CharField(max_length=64, db_index=True)
+    user_id = models.CharField(max_length=64, blank=True, default="")
+    request_id = models.CharField(max_length=64, blank=True, default="")
+    input = models.JSONField(default=dict, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    message = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.type} task {self.pk} ({self.status})"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
@@ -17,8 +18,8 @@ from django.utils import timezone
 from dashboard.celery import enqueue
 from dashboard.exceptions import BadRequest, Conflict, Forbidden, NotFound, StratusError
 from dashboard.models import Project
-from images import quotas
-from images.choices import ImageStatus, MemberStatus, Visibility
+from images import import_tasks, quotas
+from images.choices import ImageStatus, ImportMethod, MemberStatus, Visibility
 from images.models import Image, ImageLocation, ImageMember, ImageTag
 from images.staging import staging_path
 from images.stores import StoreError, get_store
@@ -99,6 +100,7 @@ def delete_image(image: Image) -> None:
         locations = list(ImageLocation.objects.filter(image=image))
         ImageLocation.objects.filter(image=image).delete()
         ImageMember.objects.filter(image=image).delete()
+        import_tasks.failed(image.pk, "Import cancelled: the image was deleted.")
     remove_data(image.pk, locations)
 
 
@@ -190,10 +192,21 @@ def start_import(
     uri: str = "",
     stores: list[str] | None = None,
     expected_hash: tuple[str, str] | None = None,
+    *,
+    task: TaskOrigin | None = None,
 ) -> None:
-    """Record the import and hand it to a worker once the transaction commits."""
+    """Record the import and its task, and hand it to a worker once the transaction commits."""
     fields = _import_fields(method, uri, expected_hash)
+    origin = task or TaskOrigin()
     with transaction.atomic():
+        import_tasks.record(
+            image.pk,
+            origin.type or ("location_import" if method == ImportMethod.LOCATION else "api_image_import"),
+            origin.input or {"image_id": str(image.pk), "import_req": {"method": {"name": method}}},
+            owner=image.owner,
+            user_id=origin.user_id,
+            request_id=origin.request_id,
+        )
         if method == "glance-direct":
             transition(image.pk, ImageStatus.UPLOADING, ImageStatus.IMPORTING, **fields)
         elif method in ("web-download", "location"):
@@ -209,10 +222,16 @@ def start_import(
         enqueue_import(str(image.pk))
 
 
-def finish_empty_copy(image: Image) -> None:
+def finish_empty_copy(image: Image, task: TaskOrigin | None = None) -> None:
     """A copy-image with nothing to copy: report it done in Glance's import properties (no store
-    left to import to, none failed), which is what clients poll."""
+    left to import to, none failed), which is what clients poll, and in its task."""
+    origin = task or TaskOrigin()
     with transaction.atomic():
+        import_tasks.record(
+            image.pk, "api_image_import", origin.input, owner=image.owner,
+            user_id=origin.user_id, request_id=origin.request_id,
+        )  # fmt: skip
+        import_tasks.succeeded(image.pk)
         row = Image.objects.select_for_update().get(pk=image.pk)
         properties = {**row.properties, "os_glance_importing_to_stores": "", "os_glance_failed_import": ""}
         Image.objects.filter(pk=image.pk).update(properties=properties, updated_at=timezone.now())
@@ -220,6 +239,16 @@ def finish_empty_copy(image: Image) -> None:
 
 def enqueue_import(image_id: str) -> None:
     enqueue("images.import_image", image_id)
+
+
+@dataclass
+class TaskOrigin:
+    """Who asked for an import and how, for its task record."""
+
+    input: dict = field(default_factory=dict)
+    user_id: str = ""
+    request_id: str = ""
+    type: str = ""  # "" says it by the method (api_image_import or location_import)
 
 
 def _import_fields(method: str, uri: str, expected_hash: tuple[str, str] | None = None) -> dict:
@@ -299,6 +328,7 @@ def finish_import(
         if updated != 1:
             raise Conflict("The import lost its lease or the image changed.")
         ImageLocation.objects.update_or_create(image=image, store=store, defaults={"key": key, "url": url})
+        import_tasks.succeeded(image.pk)
 
 
 def finish_copy(image: Image, owner: str, stores: list[str], key: str) -> None:
@@ -310,6 +340,7 @@ def finish_copy(image: Image, owner: str, stores: list[str], key: str) -> None:
             raise Conflict("The copy lost its lease or the image changed.")
         for store in stores:
             ImageLocation.objects.update_or_create(image=image, store=store, defaults={"key": key})
+        import_tasks.succeeded(image.pk)
 
 
 def heartbeat(image_id: str, owner: str) -> bool:
@@ -367,8 +398,8 @@ def fail_import(image_id: str, owner: str | None, reason: str, *, kill: bool = F
         "import_hash_value": "",
     }
     # A failed copy-image leaves the active image as it was.
-    qs.filter(status=ImageStatus.ACTIVE).update(**common)
-    qs.filter(status=ImageStatus.IMPORTING).update(
+    ended = qs.filter(status=ImageStatus.ACTIVE).update(**common)
+    ended += qs.filter(status=ImageStatus.IMPORTING).update(
         status=ImageStatus.KILLED if kill else ImageStatus.QUEUED,
         reserved_bytes=0,
         size=None,
@@ -378,6 +409,8 @@ def fail_import(image_id: str, owner: str | None, reason: str, *, kill: bool = F
         updated_at=timezone.now(),
         **common,
     )
+    if ended:
+        import_tasks.failed(image_id, reason)
 
 
 # --- integrity of stored data (images.integrity) -----------------------------------------------

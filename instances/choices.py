@@ -33,6 +33,7 @@ class TaskState(models.TextChoices):
     SUSPENDING = "suspending", "Suspending"
     RESUMING = "resuming", "Resuming"
     IMAGE_SNAPSHOT = "image_snapshot", "Snapshotting"
+    IMAGE_BACKUP = "image_backup", "Backing Up"
     DELETING = "deleting", "Deleting"
     # Resize, rebuild and rescue: Nova's task state names.
     RESIZE_PREP = "resize_prep", "Preparing Resize"

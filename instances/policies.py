@@ -27,6 +27,7 @@ EXTENDED_SERVER_ATTRIBUTES = "os_compute_api:os-extended-server-attributes"
 HYPERVISORS_LIST = "os_compute_api:os-hypervisors:list"
 HYPERVISORS_DETAIL = "os_compute_api:os-hypervisors:list-detail"
 HYPERVISORS_SHOW = "os_compute_api:os-hypervisors:show"
+HYPERVISORS_UPTIME = "os_compute_api:os-hypervisors:uptime"
 HYPERVISORS_STATISTICS = "os_compute_api:os-hypervisors:statistics"
 HYPERVISORS_SEARCH = "os_compute_api:os-hypervisors:search"
 HYPERVISORS_SERVERS = "os_compute_api:os-hypervisors:servers"
@@ -35,6 +36,7 @@ AZ_DETAIL = "os_compute_api:os-availability-zone:detail"
 QUOTA_SHOW = "os_compute_api:os-quota-sets:show"
 QUOTA_UPDATE = "os_compute_api:os-quota-sets:update"
 QUOTA_DEFAULTS = "os_compute_api:os-quota-sets:defaults"
+QUOTA_DELETE = "os_compute_api:os-quota-sets:delete"
 QUOTA_CLASS_SHOW = "os_compute_api:os-quota-class-sets:show"
 QUOTA_CLASS_UPDATE = "os_compute_api:os-quota-class-sets:update"
 LIMITS = "os_compute_api:limits"
@@ -70,6 +72,7 @@ RULES = [
     RuleDefault(MIGRATE_LIVE, ADMIN, "Live-migrate a server to another host (os-migrateLive)."),
     RuleDefault(HYPERVISORS_DETAIL, ADMIN, "List compute hosts with details."),
     RuleDefault(HYPERVISORS_SHOW, ADMIN, "Show a compute host."),
+    RuleDefault(HYPERVISORS_UPTIME, ADMIN, "Show how long a compute host has been up (its uptime line)."),
     RuleDefault(HYPERVISORS_STATISTICS, ADMIN, "Sum the capacity of all compute hosts (before 2.88)."),
     RuleDefault(HYPERVISORS_SEARCH, ADMIN, "Find compute hosts by name (before 2.53)."),
     RuleDefault(HYPERVISORS_SERVERS, ADMIN, "List the servers of compute hosts found by name (before 2.53)."),
@@ -80,6 +83,7 @@ RULES = [
     RuleDefault(QUOTA_DEFAULTS, ADMIN_OR_READER, "Show the default compute quotas."),
     RuleDefault(QUOTA_CLASS_SHOW, ADMIN, "Show the default quotas (the 'default' quota class)."),
     RuleDefault(QUOTA_CLASS_UPDATE, ADMIN, "Change the default quotas (the 'default' quota class)."),
+    RuleDefault(QUOTA_DELETE, ADMIN, "Put a project's compute quotas back to the defaults."),
     RuleDefault(LIMITS, ADMIN_OR_READER, "Show the project's limits and usage."),
     RuleDefault(SERVICES_UPDATE, ADMIN, "Enable or disable a compute host."),
     RuleDefault(USAGE_LIST, ADMIN, "Show every project's usage (os-simple-tenant-usage)."),
@@ -132,6 +136,9 @@ RULES += [
 ]
 
 # --- volumes (Cinder's names and defaults) and Nova's volume attachments ---
+CREATE_BACKUP = "os_compute_api:os-create-backup"
+SECURITY_GROUP_ADD = "os_compute_api:os-security-groups:add"
+SECURITY_GROUP_REMOVE = "os_compute_api:os-security-groups:remove"
 VOLUME_CREATE = "volume:create"
 VOLUME_CREATE_FROM_IMAGE = "volume:create_from_image"
 VOLUME_GET = "volume:get"
@@ -144,6 +151,16 @@ VOLUME_UPLOAD_IMAGE = "volume_extension:volume_actions:upload_image"
 VOLUME_SET_BOOTABLE = "volume:update_readonly_flag"
 VOLUME_QUOTA_SHOW = "volume_extension:quotas:show"
 VOLUME_QUOTA_UPDATE = "volume_extension:quotas:update"
+VOLUME_QUOTA_DELETE = "volume_extension:quotas:delete"
+VOLUME_RESERVE = "volume_extension:volume_actions:reserve"
+VOLUME_UNRESERVE = "volume_extension:volume_actions:unreserve"
+VOLUME_METADATA_GET = "volume:get_volume_metadata"
+VOLUME_METADATA_CREATE = "volume:create_volume_metadata"
+VOLUME_METADATA_UPDATE = "volume:update_volume_metadata"
+VOLUME_METADATA_DELETE = "volume:delete_volume_metadata"
+VOLUME_IMAGE_METADATA_SHOW = "volume_extension:volume_image_metadata:show"
+VOLUME_IMAGE_METADATA_SET = "volume_extension:volume_image_metadata:set"
+VOLUME_IMAGE_METADATA_REMOVE = "volume_extension:volume_image_metadata:remove"
 VOLUME_LIMITS = "limits_extension:used_limits"
 VOLUME_SUMMARY = "volume:get_volume_summary"
 VOLUME_ZONES = "volume_extension:availability_zone_list"
@@ -159,6 +176,11 @@ ATTACHMENTS_DELETE = "os_compute_api:os-volumes-attachments:delete"
 
 _VOL = "Project members manage their project's volumes; readers only look; administrators any."
 RULES += [
+    RuleDefault(CREATE_BACKUP, ADMIN_OR_MEMBER, "Back a server up into an image, keeping the newest N."),
+    RuleDefault(
+        SECURITY_GROUP_ADD, ADMIN_OR_MEMBER, "Add a server to a security group (only 'default' exists)."
+    ),
+    RuleDefault(SECURITY_GROUP_REMOVE, ADMIN_OR_MEMBER, "Remove a server from a security group (refused)."),
     RuleDefault(VOLUME_CREATE, ADMIN_OR_MEMBER, f"Create a volume. {_VOL}"),
     RuleDefault(VOLUME_CREATE_FROM_IMAGE, ADMIN_OR_MEMBER, "Create a volume from an image."),
     RuleDefault(VOLUME_GET, ADMIN_OR_READER, "Show a volume."),
@@ -175,6 +197,16 @@ RULES += [
     RuleDefault(VOLUME_SET_BOOTABLE, ADMIN_OR_MEMBER, "Mark a volume bootable or not (os-set_bootable)."),
     RuleDefault(VOLUME_QUOTA_SHOW, ADMIN_OR_READER, "Show a project's volume quotas."),
     RuleDefault(VOLUME_QUOTA_UPDATE, ADMIN, "Change a project's volume quotas."),
+    RuleDefault(VOLUME_QUOTA_DELETE, ADMIN, "Put a project's volume quotas back to the defaults."),
+    RuleDefault(VOLUME_RESERVE, ADMIN_OR_MEMBER, "Reserve a volume for an attach (os-reserve)."),
+    RuleDefault(VOLUME_UNRESERVE, ADMIN_OR_MEMBER, "Give a reserved volume back (os-unreserve)."),
+    RuleDefault(VOLUME_METADATA_GET, ADMIN_OR_READER, "Show a volume's metadata."),
+    RuleDefault(VOLUME_METADATA_CREATE, ADMIN_OR_MEMBER, "Add or change metadata items of a volume."),
+    RuleDefault(VOLUME_METADATA_UPDATE, ADMIN_OR_MEMBER, "Replace a volume's metadata or set one item."),
+    RuleDefault(VOLUME_METADATA_DELETE, ADMIN_OR_MEMBER, "Delete a metadata item of a volume."),
+    RuleDefault(VOLUME_IMAGE_METADATA_SHOW, ADMIN_OR_READER, "Show the image metadata of a volume."),
+    RuleDefault(VOLUME_IMAGE_METADATA_SET, ADMIN_OR_MEMBER, "Set image metadata items of a volume."),
+    RuleDefault(VOLUME_IMAGE_METADATA_REMOVE, ADMIN_OR_MEMBER, "Remove an image metadata item of a volume."),
     RuleDefault(VOLUME_LIMITS, ADMIN_OR_READER, "Show the project's volume limits and usage."),
     RuleDefault(PORT_FORWARDS_INDEX, ADMIN_OR_READER, "List a server's port forwards."),
     RuleDefault(PORT_FORWARDS_CREATE, ADMIN_OR_MEMBER, "Forward a port of the server's host to the server."),

@@ -105,6 +105,11 @@ def snapshot(instance_id: str, image_id: str) -> None:
     agent.current().snapshot(instance_id, image_id)
 
 
+@_action("backup", "Backup")
+def backup(instance_id: str, image_id: str, backup_type: str, rotation: int) -> None:
+    agent.current().backup(instance_id, image_id, backup_type, rotation)
+
+
 @_action("shelve", "Shelve")
 def shelve(instance_id: str, image_id: str = "") -> None:
     agent.current().shelve(instance_id, image_id)
@@ -181,6 +186,16 @@ def console_output(instance_id: str, length: int | None, reply_to: str) -> None:
     client = redis.Redis.from_url(settings.REDIS_URL)
     with client.pipeline() as pipe:
         pipe.rpush(reply_to, text.encode())
+        pipe.expire(reply_to, 60)
+        pipe.execute()
+
+
+@shared_task(name="instances.host_uptime")
+def host_uptime(reply_to: str) -> None:
+    """Answer the hypervisor uptime question on the reply list the API waits on."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    with client.pipeline() as pipe:
+        pipe.rpush(reply_to, agent.current().host_uptime().encode())
         pipe.expire(reply_to, 60)
         pipe.execute()
 

@@ -122,10 +122,22 @@ def _password(password, user: User | None = None) -> str:
 
 
 def create_user(
-    name, password, *, email: str = "", enabled: bool = True, default_project: Project | None = None
+    name,
+    password,
+    *,
+    email: str = "",
+    enabled: bool = True,
+    default_project: Project | None = None,
+    extra: dict | None = None,
 ) -> User:
     name = _name(name, "user")
-    user = User(username=name, email=email or "", is_active=bool(enabled), default_project=default_project)
+    user = User(
+        username=name,
+        email=email or "",
+        is_active=bool(enabled),
+        default_project=default_project,
+        extra=extra or {},
+    )
     user.set_password(_password(password, user))
     try:
         with transaction.atomic():
@@ -158,6 +170,10 @@ def update_user(user: User, **fields) -> User:
         if "default_project" in fields:
             user.default_project = fields["default_project"]
             changed.append("default_project")
+        if "extra" in fields:  # Keystone's update merges extras; null removes one
+            merged = {**(user.extra or {}), **fields["extra"]}
+            user.extra = {k: v for k, v in merged.items() if v is not None}
+            changed.append("extra")
         if fields.get("password") is not None:
             user.set_password(_password(fields["password"], user))
             changed.append("password")

@@ -124,19 +124,25 @@ USER_FIELDS = {
     "enabled",
     "domain_id",
     "default_project_id",
-    "description",
     "options",
 }
 
 
+# Keystone's own fields of a user besides those above, which a request may not set as extras.
+RESERVED_USER_FIELDS = {"id", "links", "password_expires_at", "federated"}
+
+
 def _user_fields(data: dict) -> dict:
-    unknown = set(data) - USER_FIELDS
-    if unknown:
-        raise BadRequest(
-            f"Additional properties are not allowed ({', '.join(sorted(unknown))} were unexpected)."
-        )
+    """The known fields; any other attribute is kept as Keystone keeps it (its user schemas allow
+    additional properties), for example the ``project_id`` some clients send."""
+    reserved = set(data) & RESERVED_USER_FIELDS
+    if reserved:
+        raise BadRequest(f"Invalid input for field(s): {', '.join(sorted(reserved))} cannot be set.")
     admin.check_domain(data.get("domain_id"))
     fields: dict[str, Any] = {k: data[k] for k in ("name", "password", "email") if k in data}
+    extra = {k: v for k, v in data.items() if k not in USER_FIELDS}
+    if extra:
+        fields["extra"] = extra
     if "enabled" in data:
         fields["enabled"] = _bool(data, "enabled")
     if "default_project_id" in data:
@@ -159,6 +165,7 @@ class UsersView(api.UsersView):
             email=fields.get("email", ""),
             enabled=fields.get("enabled", True),
             default_project=fields.get("default_project"),
+            extra=fields.get("extra"),
         )
         return Response({"user": api.user_json(request, user)}, status=201)
 

@@ -79,6 +79,7 @@ def project_json(request, project: Project) -> dict:
 
 def user_json(request, user: User) -> dict:
     return {
+        **(user.extra or {}),
         "id": user.id,
         "name": user.username,
         "email": user.email or None,

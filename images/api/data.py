@@ -148,7 +148,7 @@ class ImageImport(GlanceView):
             if not stores and body.get("all_stores"):
                 # Glance skips the stores that hold the image already, so "copy to all stores"
                 # of an image that is everywhere is accepted and finishes at once.
-                services.finish_empty_copy(image)
+                services.finish_empty_copy(image, _task_origin(request, image, body, stores))
                 return empty(202)
             if not stores:
                 raise BadRequest("copy-image needs at least one store the image is not in yet.")
@@ -157,18 +157,28 @@ class ImageImport(GlanceView):
         uri, expected_hash = "", None
         if method == ImportMethod.WEB_DOWNLOAD:
             uri = (body.get("method") or {}).get("uri") or ""
-            _check_remote(uri)
+            check_remote(uri)
             # The hash the downloaded bytes must have, checked before anything inspects them.
             expected_hash = check_expected_hash(
                 (body.get("method") or {}).get("validation_data") or body.get("validation_data")
             )
         elif method == ImportMethod.GLANCE_DIRECT:
             expected_hash = check_expected_hash(body.get("validation_data"))
-        services.start_import(image, method, uri, stores, expected_hash)
+        origin = _task_origin(request, image, body, stores)
+        services.start_import(image, method, uri, stores, expected_hash, task=origin)
         return empty(202)
 
 
-def _check_remote(uri) -> None:
+def _task_origin(request, image, body: dict, stores: list[str]) -> services.TaskOrigin:
+    """What the import's task records: the request as Glance's api_image_import task input."""
+    return services.TaskOrigin(
+        input={"image_id": str(image.pk), "import_req": body, "backend": stores},
+        user_id=str(request.auth.user.pk),
+        request_id=getattr(request, "request_id", "") or "",
+    )
+
+
+def check_remote(uri) -> None:
     if not isinstance(uri, str) or not uri:
         raise BadRequest("A URI is required.")
     try:
@@ -194,9 +204,14 @@ class ImageLocations(GlanceView):
         if image.container_format == "ova":
             raise BadRequest("An OVA cannot stay at a URL: import it with web-download.")
         url = body.get("url")
-        _check_remote(url)
+        check_remote(url)
         expected_hash = check_expected_hash(body.get("validation_data"))
-        services.start_import(image, ImportMethod.LOCATION, url, expected_hash=expected_hash)
+        origin = services.TaskOrigin(
+            input={"image_id": str(image.pk), "loc_url": url, "validation_data": body.get("validation_data")},
+            user_id=str(ctx.user.pk),
+            request_id=getattr(request, "request_id", "") or "",
+        )
+        services.start_import(image, ImportMethod.LOCATION, url, expected_hash=expected_hash, task=origin)
         return empty(202)
 
     def get(self, request, image_id):

@@ -2,7 +2,7 @@
 
 from django.urls import include, path, re_path
 
-from images.api import data, members, metadef_schemas, metadefs, schemas, uploads, views
+from images.api import data, members, metadef_schemas, metadefs, schemas, tasks, uploads, views
 
 api_patterns = [
     path("versions", views.VersionsView.as_view(multiple_choices=False)),
@@ -15,6 +15,9 @@ api_patterns = [
     path("v2/images/<str:image_id>/uploads", uploads.UploadCollection.as_view()),
     path("v2/images/<str:image_id>/uploads/<str:upload_id>", uploads.UploadItem.as_view()),
     path("v2/images/<str:image_id>/locations", data.ImageLocations.as_view()),
+    path("v2/images/<str:image_id>/tasks", tasks.ImageTasks.as_view()),
+    path("v2/tasks", tasks.TaskCollection.as_view()),
+    path("v2/tasks/<str:task_id>", tasks.TaskItem.as_view()),
     path("v2/images/<str:image_id>/actions/<str:action>", views.ImageAction.as_view()),
     path("v2/images/<str:image_id>/tags/<str:tag>", views.ImageTagItem.as_view()),
     path("v2/images/<str:image_id>/members", members.MemberCollection.as_view()),

@@ -119,30 +119,7 @@ class ImageCollection(GlanceView):
         body = request.data
         if not isinstance(body, dict):
             raise BadRequest("The request body must be a JSON object.")
-        owner = body.get("owner", ctx.project_id)
-        authorize(ctx, "add_image", {"project_id": ctx.project_id, "owner": owner})
-        attrs: dict = {"visibility": Visibility.SHARED}
-        props: dict = {}
-        tags: list[str] = []
-        for name, value in body.items():
-            if name == "id":
-                attrs["id"] = _uuid_or_400(value)
-                continue
-            fields.refuse_reserved(name)
-            if name == "tags":
-                tags = fields.check_tags(value)
-            elif name in fields.WRITABLE:
-                attrs[name] = fields.clean_attribute(name, value)
-            else:
-                fields.protect(ctx, name, "create")
-                props[name] = fields.clean_property(name, value)
-        fields.check_property_count(props)
-        if owner != ctx.project_id and not ctx.is_admin:
-            raise Forbidden("You are not permitted to create images owned by another project.")
-        attrs.pop("owner", None)
-        fields.authorize_visibility(ctx, Image(owner=owner), attrs["visibility"])
-        if "id" in attrs and Image.objects.filter(pk=attrs["id"]).exists():
-            raise Conflict(f"An image with id {attrs['id']} already exists.")
+        owner, attrs, props, tags = new_image_fields(ctx, body)
         image = services.create_image(owner, attrs, props, tags)
         image = find_image(ctx, image.pk)
         return Response(
@@ -153,6 +130,36 @@ class ImageCollection(GlanceView):
                 "OpenStack-image-import-methods": "glance-direct,web-download,copy-image",
             },
         )
+
+
+def new_image_fields(ctx, body: dict) -> tuple[str, dict, dict, list[str]]:
+    """A new image's owner, attributes, properties and tags from a create body, checked and
+    authorized as Glance does (POST /v2/images, and the image_properties of an import task)."""
+    owner = body.get("owner", ctx.project_id)
+    authorize(ctx, "add_image", {"project_id": ctx.project_id, "owner": owner})
+    attrs: dict = {"visibility": Visibility.SHARED}
+    props: dict = {}
+    tags: list[str] = []
+    for name, value in body.items():
+        if name == "id":
+            attrs["id"] = _uuid_or_400(value)
+            continue
+        fields.refuse_reserved(name)
+        if name == "tags":
+            tags = fields.check_tags(value)
+        elif name in fields.WRITABLE:
+            attrs[name] = fields.clean_attribute(name, value)
+        else:
+            fields.protect(ctx, name, "create")
+            props[name] = fields.clean_property(name, value)
+    fields.check_property_count(props)
+    if owner != ctx.project_id and not ctx.is_admin:
+        raise Forbidden("You are not permitted to create images owned by another project.")
+    attrs.pop("owner", None)
+    fields.authorize_visibility(ctx, Image(owner=owner), attrs["visibility"])
+    if "id" in attrs and Image.objects.filter(pk=attrs["id"]).exists():
+        raise Conflict(f"An image with id {attrs['id']} already exists.")
+    return owner, attrs, props, tags
 
 
 class ImageItem(GlanceView):

@@ -26,7 +26,7 @@ from pathlib import Path
 from django.conf import settings
 
 from dashboard.exceptions import StratusError
-from images import progress, services
+from images import import_tasks, progress, services
 from images.choices import ImageStatus, ImportMethod
 from images.integrity import Throttle
 from images.models import Image, ImageLocation
@@ -119,6 +119,7 @@ def _plan(image: Image, location: bool, verify: bool) -> list[str]:
 
 def run_import(image_id: str, owner: str) -> None:
     image = Image.objects.get(pk=image_id)
+    import_tasks.processing(image_id)
     if image.import_method == ImportMethod.COPY_IMAGE:
         _copy(image, owner)
         return
@@ -179,6 +180,7 @@ def run_import(image_id: str, owner: str) -> None:
         )  # fmt: skip
     except Cancelled:
         _discard(store, key, image_id)
+        import_tasks.failed(image_id, "Import cancelled: the image was deleted.")
         log.info("Import of image %s was cancelled", image_id)
     except (PipelineError, StoreError, StratusError) as exc:
         _discard(store, key, image_id)

@@ -16,6 +16,7 @@ from dashboard.exceptions import BadRequest, NotFound
 from dashboard.models import Project
 from dashboard.policy import authorize
 from instances import policies
+from instances.compute import rpc
 from instances.models import ComputeHost, Migration, ServerGroup
 from instances.services import hosts as host_services
 from instances.services import keypairs, quotas
@@ -111,11 +112,33 @@ class HypervisorDetailListView(HypervisorListView):
     detail = True
 
 
+def host_uptime(host: ComputeHost) -> str | None:
+    """The host's uptime line, asked of its agent (None while the host is down, as Nova's)."""
+    if not host.is_up:
+        return None
+    return rpc.call("instances.host_uptime", host.name)
+
+
 class HypervisorView(ComputeView):
     def get(self, request, hypervisor_id: str):
         ctx: RequestContext = request.auth
         authorize(ctx, policies.HYPERVISORS_SHOW)
-        return Response({"hypervisor": hypervisor_json(request, _host_by_id(request, hypervisor_id), True)})
+        host = _host_by_id(request, hypervisor_id)
+        body = hypervisor_json(request, host, True)
+        if request.api_version >= "2.88":  # the uptime moved here from .../uptime (lists leave it null)
+            body["uptime"] = host_uptime(host)
+        return Response({"hypervisor": body})
+
+
+class HypervisorUptimeView(ComputeView):
+    """``GET /os-hypervisors/{id}/uptime`` (up to 2.87)."""
+
+    def get(self, request, hypervisor_id: str):
+        _before(request, "2.88")
+        authorize(request.auth, policies.HYPERVISORS_UPTIME)
+        host = _host_by_id(request, hypervisor_id)
+        body = {**hypervisor_json(request, host, False), "uptime": host_uptime(host)}
+        return Response({"hypervisor": body})
 
 
 def _before(request, version: str) -> None:
@@ -347,29 +370,18 @@ def migration_json(request, m: Migration) -> dict:
 
 # -- quotas and limits ---------------------------------------------------------------------------
 
-# Nova reports these fixed limits too; metadata_items is the configured
-# STRATUS_QUOTA_METADATA_ITEMS (see fixed_limits).
-FIXED = {
-    "injected_files": 5,
-    "injected_file_content_bytes": 10240,
-    "injected_file_path_bytes": 255,
-}
 
-
-# Before 2.36 Nova also reported the network quotas it no longer enforces (the network service
-# owns them), at its configuration defaults; nothing is counted against them.
-LEGACY_NETWORK = {"floating_ips": 10, "fixed_ips": -1, "security_groups": 10, "security_group_rules": 20}
-
-
-def fixed_limits(request=None) -> dict:
-    """The limits Nova reports but does not count, per microversion: file injection until 2.57,
-    the network quotas until 2.36."""
+def fixed_limits(request=None, network_until: str = "2.36") -> dict:
+    """The default limits Nova reports beside the counted ones, per microversion: metadata items,
+    file injection until 2.57, the network quotas until 2.36 (a quota class shows them until 2.50).
+    An admin changes them in the default quota class; nothing counts against them."""
     version = request.api_version if request is not None else None
-    out = {"metadata_items": settings.COMPUTE_QUOTA_METADATA_ITEMS}
+    values = project_quotas.defaults()
+    out = {"metadata_items": values["metadata_items"]}
     if version is None or version < "2.57":
-        out.update(FIXED)
-    if version is not None and version < "2.36":
-        out.update(LEGACY_NETWORK)
+        out.update({k: values[k] for k in quotas.INJECTION_LIMITS})
+    if version is not None and version < network_until:
+        out.update({k: values[k] for k in quotas.NETWORK_LIMITS})
     return out
 
 
@@ -434,6 +446,12 @@ class QuotaSetView(ComputeView):
         out.pop("id")
         return Response({"quota_set": out})
 
+    def delete(self, request, project_id: str):
+        """Back to the defaults (Nova answers 202 with no body)."""
+        authorize(request.auth, policies.QUOTA_DELETE, {"project_id": project_id})
+        quotas.reset_limits(project_id)
+        return self.empty(202)
+
 
 class QuotaSetDetailView(QuotaSetView):
     detail = True
@@ -453,18 +471,26 @@ class QuotaDefaultsView(ComputeView):
 
 class QuotaClassSetView(ComputeView):
     """os-quota-class-sets: only the "default" class exists, the defaults of Admin → Defaults
-    (``openstack quota show --class default``, ``openstack quota set --class default …``)."""
+    (``openstack quota show --class default``, ``openstack quota set --class default …``); it also
+    holds the uncounted limits Nova reports (metadata items, file injection, network quotas)."""
+
+    COUNTED = (*quotas.RESOURCES, *quotas.GROUP_RESOURCES, "key_pairs")
 
     def _check(self, class_name: str) -> None:
         if class_name != "default":
             raise NotFound(f"Quota class {class_name} not found: only 'default' exists.")
 
+    def _shown(self, request) -> dict:
+        defaults = project_quotas.defaults()
+        return {
+            **{name: defaults[name] for name in self.COUNTED},
+            **fixed_limits(request, network_until="2.50"),
+        }
+
     def get(self, request, class_name: str):
         authorize(request.auth, policies.QUOTA_CLASS_SHOW)
         self._check(class_name)
-        defaults = project_quotas.defaults()
-        body = {name: defaults[name] for name in (*quotas.RESOURCES, *quotas.GROUP_RESOURCES, "key_pairs")}
-        return Response({"quota_class_set": {"id": class_name, **body, **fixed_limits(request)}})
+        return Response({"quota_class_set": {"id": class_name, **self._shown(request)}})
 
     def put(self, request, class_name: str):
         authorize(request.auth, policies.QUOTA_CLASS_UPDATE)
@@ -474,16 +500,22 @@ class QuotaClassSetView(ComputeView):
             raise BadRequest(
                 "Invalid input for field/attribute quota_class_set. 'quota_class_set' is a required property"
             )
+        unknown = set(body) - set(self._shown(request))
+        if unknown:
+            raise BadRequest(
+                f"Additional properties are not allowed ({', '.join(repr(k) for k in sorted(unknown))} "
+                f"{'was' if len(unknown) == 1 else 'were'} unexpected)"
+            )
         values = {}
-        for name in (*quotas.RESOURCES, *quotas.GROUP_RESOURCES, "key_pairs"):
-            if name in body:
-                try:
-                    values[name] = int(body[name])
-                except (TypeError, ValueError) as exc:
-                    raise BadRequest(f"Invalid input for field/attribute {name}.") from exc
-        defaults = project_quotas.set_defaults(values)
-        out = {name: defaults[name] for name in (*quotas.RESOURCES, *quotas.GROUP_RESOURCES, "key_pairs")}
-        return Response({"quota_class_set": {**out, **fixed_limits(request)}})
+        for name, raw in body.items():
+            try:
+                values[name] = int(raw)
+            except (TypeError, ValueError) as exc:
+                raise BadRequest(f"Invalid input for field/attribute {name}.") from exc
+            if isinstance(raw, bool):
+                raise BadRequest(f"Invalid input for field/attribute {name}.")
+        project_quotas.set_defaults(values)
+        return Response({"quota_class_set": self._shown(request)})
 
 
 class LimitsView(ComputeView):
@@ -493,6 +525,7 @@ class LimitsView(ComputeView):
         project_id = project_id or ctx.project_id
         authorize(ctx, policies.LIMITS, {"project_id": ctx.project_id})
         limits, used = quotas.limits_for(project_id), quotas.usage_of(project_id)
+        uncounted = project_quotas.defaults()
         absolute = {
             "maxTotalInstances": limits["instances"],
             "maxTotalCores": limits["cores"],
@@ -500,10 +533,10 @@ class LimitsView(ComputeView):
             "totalInstancesUsed": used.instances,
             "totalCoresUsed": used.cores,
             "totalRAMUsed": used.ram,
-            "maxServerMeta": settings.COMPUTE_QUOTA_METADATA_ITEMS,
+            "maxServerMeta": uncounted["metadata_items"],
             "maxImageMeta": 128,
-            "maxPersonality": FIXED["injected_files"],
-            "maxPersonalitySize": FIXED["injected_file_content_bytes"],
+            "maxPersonality": uncounted["injected_files"],
+            "maxPersonalitySize": uncounted["injected_file_content_bytes"],
             "maxTotalKeypairs": limits["key_pairs"],
             "maxServerGroups": limits["server_groups"],
             "maxServerGroupMembers": limits["server_group_members"],
@@ -512,9 +545,9 @@ class LimitsView(ComputeView):
         version = request.api_version
         if version < "2.36":
             absolute.update(
-                maxSecurityGroups=LEGACY_NETWORK["security_groups"],
-                maxSecurityGroupRules=LEGACY_NETWORK["security_group_rules"],
-                maxTotalFloatingIps=LEGACY_NETWORK["floating_ips"],
+                maxSecurityGroups=uncounted["security_groups"],
+                maxSecurityGroupRules=uncounted["security_group_rules"],
+                maxTotalFloatingIps=uncounted["floating_ips"],
                 totalFloatingIpsUsed=0,
                 totalSecurityGroupsUsed=0,
             )

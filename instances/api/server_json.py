@@ -14,6 +14,7 @@ from dashboard.api.compute import compute_url
 from dashboard.api.urls import base_url
 from instances.choices import VmState
 from instances.models import Instance, ServerGroupMember
+from instances.services import guest_metadata
 
 
 def _time(value) -> str | None:
@@ -113,6 +114,10 @@ def volumes_attached(instance: Instance, version) -> list[dict]:
     return [{"id": str(a.volume_id)} for a in attachments]
 
 
+def disk_config(instance: Instance) -> str:
+    return "AUTO" if instance.auto_disk_config else "MANUAL"
+
+
 def server_summary(request, instance: Instance) -> dict:
     return {"id": str(instance.pk), "name": instance.name, "links": server_links(request, instance.pk)}
 
@@ -136,7 +141,7 @@ def server_detail(request, instance: Instance, *, admin_attrs: bool, admin: bool
         "accessIPv4": instance.access_ip_v4 or "",
         "accessIPv6": instance.access_ip_v6 or "",
         "links": server_links(request, instance.pk),
-        "OS-DCF:diskConfig": "MANUAL",
+        "OS-DCF:diskConfig": disk_config(instance),
         "OS-EXT-AZ:availability_zone": instance.availability_zone,
         "config_drive": "True" if instance.config_drive else "",
         "key_name": instance.key_name or None,
@@ -160,7 +165,7 @@ def server_detail(request, instance: Instance, *, admin_attrs: bool, admin: bool
                 {
                     "OS-EXT-SRV-ATTR:reservation_id": instance.reservation_id,
                     "OS-EXT-SRV-ATTR:launch_index": instance.launch_index,
-                    "OS-EXT-SRV-ATTR:hostname": instance.name,
+                    "OS-EXT-SRV-ATTR:hostname": guest_metadata.hostname(instance),
                     "OS-EXT-SRV-ATTR:kernel_id": (instance.image_properties or {}).get("kernel_id", ""),
                     "OS-EXT-SRV-ATTR:ramdisk_id": (instance.image_properties or {}).get("ramdisk_id", ""),
                     "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda",

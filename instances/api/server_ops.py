@@ -17,7 +17,7 @@ from dashboard.policy import authorize, can
 from flavors.models import Flavor
 from images.models import Image
 from instances import policies
-from instances.api import server_json
+from instances.api import server_json, server_schemas
 from instances.models import Instance
 from instances.services import live_migration, rebuild, resize
 
@@ -31,8 +31,6 @@ HANDLERS = {
     "unrescue": "_unrescue",
     "os-migrateLive": "_migrate_live",
 }
-
-_DISK_CONFIG = ("AUTO", "MANUAL")
 
 
 def _ref(value: Any, field: str) -> str:
@@ -99,8 +97,7 @@ def rebuild_request(data: dict, version) -> tuple[str, rebuild.RebuildRequest]:
         change.user_data = user_data
     if "preserve_ephemeral" in data:
         change.preserve_ephemeral = boolean("preserve_ephemeral", data["preserve_ephemeral"])
-    if data.get("OS-DCF:diskConfig", "MANUAL") not in _DISK_CONFIG:
-        raise invalid("OS-DCF:diskConfig", data["OS-DCF:diskConfig"], "It must be AUTO or MANUAL.")
+    change.disk_config = server_schemas.disk_config(data)
     return _ref(data["imageRef"], "imageRef"), change
 
 
@@ -131,13 +128,12 @@ class DiskOpsActions:
             raise BadRequest(
                 "Invalid input for field/attribute flavorRef. 'flavorRef' is a required property"
             )
-        if data.get("OS-DCF:diskConfig", "MANUAL") not in _DISK_CONFIG:
-            raise invalid("OS-DCF:diskConfig", data["OS-DCF:diskConfig"], "It must be AUTO or MANUAL.")
+        disk_config = server_schemas.disk_config(data)
         ref = _ref(data["flavorRef"], "flavorRef")
         flavor = Flavor.objects.launchable_by(ctx).filter(pk=ref).prefetch_related("extra_specs").first()
         if flavor is None:
             raise BadRequest(f"Flavor {ref} could not be found.")
-        resize.begin_resize(ctx, instance, flavor, self.request_id(request))
+        resize.begin_resize(ctx, instance, flavor, self.request_id(request), disk_config=disk_config)
         return self.empty(202)
 
     def _confirm_resize(self, request, ctx: RequestContext, instance: Instance, name: str, body: dict):

@@ -4,8 +4,9 @@ field). Only what Stratus can honour is accepted; anything else is refused, not 
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from dashboard.api.microversion import APIVersion
 from dashboard.api.schemas import boolean, integer, invalid, required_object, resource_name
@@ -38,6 +39,8 @@ class CreateRequest:
     # Answered back as Nova does (its own is generated otherwise); like the one a rebuild or a
     # rescue returns, no agent in the guest applies it.
     admin_pass: str | None = None
+    disk_config: str | None = None  # AUTO or MANUAL; None: as the image's auto_disk_config says
+    hostname: str = ""  # 2.90+; "" derives the guest's host name from the server's name
 
 
 # The create request's keys, by the microversion Nova added them in. A key Stratus cannot honour
@@ -77,8 +80,33 @@ NOT_HONOURED = {
     "block_device_mapping": "The legacy block_device_mapping is not supported; use block_device_mapping_v2.",
     "host": "Requesting a host is not supported; use availability_zone AZ:HOST.",
     "hypervisor_hostname": "Requesting a hypervisor is not supported; use availability_zone AZ:HOST.",
-    "hostname": "Setting the guest's hostname is not supported; it is the server's name.",
 }
+DISK_CONFIGS = ("AUTO", "MANUAL")
+_HOSTNAME = re.compile(r"^[a-zA-Z0-9-._]+$")
+
+
+def disk_config(data: dict) -> str | None:
+    """``OS-DCF:diskConfig``: AUTO, MANUAL or absent (None)."""
+    value = data.get("OS-DCF:diskConfig")
+    if value is None:
+        return None
+    if value not in DISK_CONFIGS:
+        raise invalid("OS-DCF:diskConfig", value, "It must be AUTO or MANUAL.")
+    return value
+
+
+def hostname(data: dict, version: APIVersion) -> str | None:
+    """Nova's ``hostname`` (2.90+): letters, digits, '-', '.' and '_'; a label of at most 63
+    characters until 2.94, a fully qualified name of at most 255 from 2.94."""
+    value = data.get("hostname")
+    if value is None:
+        return None
+    longest = 255 if version >= "2.94" else 63
+    if not isinstance(value, str) or not _HOSTNAME.match(value) or len(value) > longest:
+        raise invalid("hostname", value, f"It must be 1 to {longest} letters, digits, '-', '.' or '_'.")
+    return value
+
+
 # Scheduler hints Stratus honours (os:scheduler_hints); any other hint is refused.
 SCHEDULER_HINTS: tuple[str, ...] = ("group",)
 
@@ -105,9 +133,6 @@ def _check_create_keys(body: dict, server: dict, version: APIVersion) -> None:
     for key, reason in NOT_HONOURED.items():
         if server.get(key) not in (None, "", [], {}):
             raise invalid(key, server[key], reason)
-    disk_config = server.get("OS-DCF:diskConfig")
-    if disk_config not in (None, "MANUAL"):
-        raise invalid("OS-DCF:diskConfig", disk_config, "Only MANUAL is supported.")
     if server.get("trusted_image_certificates") not in (None, []):
         raise invalid("trusted_image_certificates", "...", "Trusted image certificates are not supported.")
     for name in ("os:scheduler_hints", "OS-SCH-HNT:scheduler_hints"):
@@ -288,6 +313,9 @@ def server_create(body: Any, version: APIVersion) -> CreateRequest:
     zone, host = _zone(server)
     reservation = server.get("return_reservation_id", False)
     boot_volume = _boot_volume(server)
+    host_name = hostname(server, version)
+    if host_name and max_count > 1:
+        raise BadRequest("Cannot set a hostname when creating more than one server.")
     return CreateRequest(
         name=name,
         image_ref="" if boot_volume else _boot_image(server),
@@ -308,6 +336,8 @@ def server_create(body: Any, version: APIVersion) -> CreateRequest:
         access_ip_v4=access_ip(server, "accessIPv4"),
         access_ip_v6=access_ip(server, "accessIPv6"),
         admin_pass=_admin_pass(server.get("adminPass")),
+        disk_config=disk_config(server),
+        hostname=host_name or "",
     )
 
 
@@ -376,6 +406,8 @@ class UpdateRequest:
     description: str | None = None  # "" clears it
     # accessIPv4/accessIPv6: absent leaves them, null or "" clears them
     access_ips: dict[str, str | None] = field(default_factory=dict)
+    disk_config: str | None = None
+    hostname: str | None = None
 
 
 def server_update(body: Any, version: APIVersion) -> UpdateRequest:
@@ -393,11 +425,7 @@ def server_update(body: Any, version: APIVersion) -> UpdateRequest:
     unknown = set(server) - known
     if unknown:
         raise _unexpected(unknown, "server")
-    if server.get("hostname") not in (None, ""):
-        raise invalid("hostname", server["hostname"], NOT_HONOURED["hostname"])
-    if server.get("OS-DCF:diskConfig") not in (None, "MANUAL"):
-        raise invalid("OS-DCF:diskConfig", server["OS-DCF:diskConfig"], "Only MANUAL is supported.")
-    out = UpdateRequest()
+    out = UpdateRequest(disk_config=disk_config(server), hostname=hostname(server, version))
     if "name" in server:
         out.name = resource_name(server)
     if "description" in server:
@@ -453,6 +481,44 @@ def create_image(body: Any) -> tuple[str, dict]:
     if not isinstance(metadata, dict) or any(not isinstance(v, str) for v in metadata.values()):
         raise invalid("metadata", metadata, "Values must be strings.")
     return data["name"][:255], metadata
+
+
+class BackupRequest(NamedTuple):
+    name: str
+    backup_type: str
+    rotation: int
+    metadata: dict
+
+
+def create_backup(body: Any) -> BackupRequest:
+    """``{"createBackup": {"name", "backup_type", "rotation", "metadata"?}}`` (Nova's schema)."""
+    data = body.get("createBackup")
+    if not isinstance(data, dict):
+        raise invalid("createBackup", data, "It must be an object.")
+    extra = set(data) - {"name", "backup_type", "rotation", "metadata"}
+    if extra:
+        raise _unexpected(extra, "createBackup")
+    for key in ("name", "backup_type", "rotation"):
+        if key not in data:
+            raise BadRequest(f"Invalid input for field/attribute {key}. '{key}' is a required property")
+    name, backup_type = data["name"], data["backup_type"]
+    if not isinstance(name, str) or not name.strip() or len(name) > 255:
+        raise invalid("name", name, "It must be 1 to 255 characters.")
+    if not isinstance(backup_type, str) or not backup_type:
+        raise invalid("backup_type", backup_type, "It must be a non-empty string.")
+    rotation = integer(data, "rotation", 0)
+    metadata = data.get("metadata") or {}
+    if not isinstance(metadata, dict) or any(not isinstance(v, str) for v in metadata.values()):
+        raise invalid("metadata", metadata, "Values must be strings.")
+    return BackupRequest(name, backup_type, rotation, metadata)
+
+
+def security_group_name(body: Any, action: str) -> str:
+    """``{"addSecurityGroup" | "removeSecurityGroup": {"name": "..."}}``."""
+    data = body.get(action)
+    if not isinstance(data, dict) or not isinstance(data.get("name"), str) or not data["name"].strip():
+        raise BadRequest(f"Invalid input for field/attribute {action}. 'name' is a required property")
+    return data["name"].strip()
 
 
 def reboot_type(body: Any) -> bool:

@@ -125,7 +125,7 @@ class ServerListView(ComputeView):
                 "server": {
                     "id": str(first.pk),
                     "links": server_json.server_links(request, first.pk),
-                    "OS-DCF:diskConfig": "MANUAL",
+                    "OS-DCF:diskConfig": server_json.disk_config(first),
                     "security_groups": [{"name": name} for name in first.security_groups],
                     "adminPass": data.admin_pass or secrets.token_urlsafe(9),
                 }
@@ -156,6 +156,8 @@ class ServerListView(ComputeView):
             server_group=group,
             access_ip_v4=data.access_ip_v4,
             access_ip_v6=data.access_ip_v6,
+            disk_config=data.disk_config,
+            hostname=data.hostname,
         )
         if data.tags:
             for instance in created:
@@ -216,7 +218,14 @@ class ServerView(ComputeView):
         instance = get_server(ctx, server_id)
         authorize(ctx, policies.SERVERS_UPDATE, {"project_id": instance.project_id})
         data = server_schemas.server_update(request.data, request.api_version)
-        server_edit.update(instance, name=data.name, description=data.description, **data.access_ips)
+        server_edit.update(
+            instance,
+            name=data.name,
+            description=data.description,
+            disk_config=data.disk_config,
+            hostname=data.hostname,
+            **data.access_ips,
+        )
         attrs = can(ctx, policies.EXTENDED_SERVER_ATTRIBUTES, {"project_id": instance.project_id})
         return Response(
             {"server": server_json.changed_server(request, instance, admin_attrs=attrs, admin=ctx.is_admin)}
@@ -262,6 +271,9 @@ class ServerActionView(server_ops.DiskOpsActions, server_moves.MoveActions, Comp
     HANDLERS = {
         "reboot": "_reboot",
         "createImage": "_create_image",
+        "createBackup": "_create_backup",
+        "addSecurityGroup": "_security_group",
+        "removeSecurityGroup": "_security_group",
         "os-getConsoleOutput": "_console_output",
         "os-getVNCConsole": "_vnc_console",
         **server_ops.HANDLERS,
@@ -309,6 +321,37 @@ class ServerActionView(server_ops.DiskOpsActions, server_moves.MoveActions, Comp
         response = self.empty(202)
         response["Location"] = server_json.image_location(request, image.pk)
         return response
+
+    def _create_backup(self, request, ctx: RequestContext, instance: Instance, name: str, body: dict):
+        authorize(ctx, policies.CREATE_BACKUP, {"project_id": instance.project_id})
+        backup = server_schemas.create_backup(body)
+        rid = request_id(request)
+        image = servers.create_backup(ctx, instance, *backup, request_id=rid)
+        if backup.rotation == 0:  # Nova answers no image for a backup rotated away at once
+            return Response({}, status=202) if request.api_version >= "2.45" else self.empty(202)
+        if request.api_version >= "2.45":
+            return Response({"image_id": str(image.pk)}, status=202)
+        response = self.empty(202)
+        response["Location"] = server_json.image_location(request, image.pk)
+        return response
+
+    def _security_group(self, request, ctx: RequestContext, instance: Instance, name: str, body: dict):
+        """Stratus has no security groups to choose: every server is in its project's "default"
+        group (the project network, reachable beyond its host only through port forwards). So a
+        server cannot join another group nor leave that one; each answer says why."""
+        add = name == "addSecurityGroup"
+        rule = policies.SECURITY_GROUP_ADD if add else policies.SECURITY_GROUP_REMOVE
+        authorize(ctx, rule, {"project_id": instance.project_id})
+        group = server_schemas.security_group_name(body, name)
+        if group != "default":
+            raise NotFound(f"Security group {group} not found.")
+        if add:
+            raise BadRequest(f"Security group default is already associated with the instance {instance.pk}")
+        raise Conflict(
+            "A server cannot leave the default security group: Stratus has no other security groups "
+            "(every server is on its project network, reachable beyond its host only through its "
+            "port forwards)."
+        )
 
     def _console_output(self, request, ctx: RequestContext, instance: Instance, name: str, body: dict):
         authorize(ctx, policies.CONSOLE_OUTPUT, {"project_id": instance.project_id})

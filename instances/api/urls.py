@@ -44,6 +44,7 @@ urlpatterns = [
     path("os-hypervisors/detail", hosts.HypervisorDetailListView.as_view()),
     path("os-hypervisors/statistics", hosts.HypervisorStatisticsView.as_view()),
     path("os-hypervisors/<str:hypervisor_id>", hosts.HypervisorView.as_view()),
+    path("os-hypervisors/<str:hypervisor_id>/uptime", hosts.HypervisorUptimeView.as_view()),
     path("os-hypervisors/<str:pattern>/search", hosts.HypervisorSearchView.as_view()),
     path("os-hypervisors/<str:pattern>/servers", hosts.HypervisorServersView.as_view()),
     path("os-availability-zone", hosts.AvailabilityZoneView.as_view()),

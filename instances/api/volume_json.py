@@ -14,6 +14,8 @@ from dashboard.exceptions import BadRequest
 from instances.models import Volume
 
 MIN_VERSION, MAX_VERSION = VOLUME.minimum, VOLUME.maximum
+# The one volume type, Cinder's default type's name: there is no volume types API.
+VOLUME_TYPE = "__DEFAULT__"
 
 
 def volume_url(request) -> str:
@@ -90,10 +92,11 @@ def attachment_json(volume: Volume) -> list[dict]:
     return out
 
 
-def detail(request, volume: Volume, *, admin: bool = False, created: bool = False) -> dict:
+def detail(request, volume: Volume, *, admin: bool = False, extended: bool = True) -> dict:
     """Cinder's volume view; fields newer than 3.0 from their microversion (cluster_name 3.61,
-    consumes_quota 3.65), and the image metadata on show and list only, as Cinder's extension
-    adds it there and not to the create answer (``created``)."""
+    consumes_quota 3.65), and what Cinder's extensions add on show and list only, not to the
+    answers of create and update (``extended=False``): the image metadata, and for an admin the
+    owner and the host."""
     body = {
         **summary(request, volume),
         "description": volume.description,
@@ -106,7 +109,7 @@ def detail(request, volume: Volume, *, admin: bool = False, created: bool = Fals
         "bootable": "true" if volume.bootable else "false",
         "encrypted": False,
         "multiattach": False,
-        "volume_type": "__DEFAULT__",
+        "volume_type": VOLUME_TYPE,
         "snapshot_id": None,
         "source_volid": volume.source_volume_id or None,
         "consistencygroup_id": None,
@@ -124,9 +127,9 @@ def detail(request, volume: Volume, *, admin: bool = False, created: bool = Fals
         body["cluster_name"] = None
     if version is not None and version >= "3.65":
         body["consumes_quota"] = True
-    if volume.volume_image_metadata and not created:
+    if volume.volume_image_metadata and extended:
         body["volume_image_metadata"] = volume.volume_image_metadata
-    if admin:
+    if admin and extended:
         body["os-vol-tenant-attr:tenant_id"] = str(volume.project_id)
         body["os-vol-host-attr:host"] = "stratus@file#file"
     return body

@@ -3,7 +3,7 @@
 
 from django.urls import include, path, re_path
 
-from instances.api import volume_json, volumes
+from instances.api import volume_json, volume_metadata, volumes
 
 project_patterns = [
     path("volumes", volumes.VolumeListView.as_view()),
@@ -12,6 +12,8 @@ project_patterns = [
     path("os-availability-zone", volumes.AvailabilityZoneView.as_view()),
     path("volumes/<str:volume_id>", volumes.VolumeView.as_view()),
     path("volumes/<str:volume_id>/action", volumes.VolumeActionView.as_view()),
+    path("volumes/<str:volume_id>/metadata", volume_metadata.MetadataListView.as_view()),
+    path("volumes/<str:volume_id>/metadata/<str:key>", volume_metadata.MetadataItemView.as_view()),
     path("limits", volumes.LimitsView.as_view()),
     path("os-quota-sets/<str:target_id>", volumes.QuotaSetView.as_view()),
     path("os-quota-sets/<str:target_id>/defaults", volumes.QuotaDefaultsView.as_view()),

@@ -14,10 +14,11 @@ from dashboard.policy import authorize, can
 from images.models import Image
 from instances import policies
 from instances.api import volume_json as vj
+from instances.api import volume_listing
 from instances.api.volume_json import VolumeAPIView
 from instances.choices import VolumeStatus
 from instances.models import Volume
-from instances.services import volume_images, volumes
+from instances.services import volume_images, volume_metadata, volumes
 
 _FALSE = ("false", "0", "no", "off", "f", "n", "")
 
@@ -33,6 +34,13 @@ def get_volume(ctx: RequestContext, volume_id: str, *, api: bool = True) -> Volu
     if volume is None:
         raise NotFound(f"Volume {volume_id} could not be found.")
     return volume
+
+
+def _uuid_or_none(value: str):
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
 
 
 def _image_for(ctx: RequestContext, ref: str):
@@ -58,35 +66,35 @@ class VolumeListView(VolumeAPIView):
         if all_projects:
             authorize(ctx, policies.VOLUME_ALL_TENANTS, {"project_id": ctx.project_id})
         qs = Volume.objects.visible_to(ctx, all_projects=all_projects)
-        if params.get("name"):
-            qs = qs.filter(name=params["name"])
-        if params.get("status"):
-            qs = qs.filter(status=params["status"])
-        if params.get("bootable"):
-            qs = qs.filter(bootable=params["bootable"].strip().lower() not in _FALSE)
-        try:
-            limit = int(params["limit"]) if "limit" in params else None
-        except ValueError as exc:
-            raise BadRequest(f"Invalid input received: limit {params['limit']!r} is not an integer.") from exc
+        if all_projects and params.get("project_id"):  # an admin's list of one project's volumes
+            qs = qs.filter(project_id=params["project_id"])
+        marker = None
         if params.get("marker"):
-            anchor = get_volume(ctx, params["marker"], api=False)
-            qs = qs.filter(created_at__lte=anchor.created_at).exclude(pk=anchor.pk)
-        qs = qs.order_by("-created_at", "-id")
-        if limit is not None:
-            qs = qs[: max(limit, 0)]
-        if not self.detail:
-            return Response({"volumes": [vj.summary(request, v) for v in qs]})
-        admin = can(ctx, policies.VOLUME_ALL_TENANTS, {"project_id": ctx.project_id})
-        return Response({"volumes": [vj.detail(request, v, admin=admin) for v in qs.for_api()]})
+            marker = qs.filter(pk=_uuid_or_none(params["marker"])).first()
+        qs, limit = volume_listing.page(qs.for_api() if self.detail else qs, params, marker)
+        items = list(qs)
+        if self.detail:
+            admin = can(ctx, policies.VOLUME_ALL_TENANTS, {"project_id": ctx.project_id})
+            body = {"volumes": [vj.detail(request, v, admin=admin) for v in items]}
+        else:
+            body = {"volumes": [vj.summary(request, v) for v in items]}
+        links = volume_listing.next_links(request, items, limit)
+        if links:
+            body["volumes_links"] = links
+        return Response(body)
 
     def post(self, request, project_id: str):
         ctx: RequestContext = request.auth
         authorize(ctx, policies.VOLUME_CREATE, {"project_id": ctx.project_id})
         body = vj.volume_body(request.data)
-        if body.get("snapshot_id") or body.get("backup_id"):
-            raise BadRequest(
-                "Invalid input received: creating volumes from snapshots or backups is not supported."
-            )
+        # There are no volume snapshots or backups, and one volume type, so any other id names
+        # something that does not exist: Cinder's 404 for it.
+        if body.get("snapshot_id"):
+            raise NotFound(f"Snapshot {body['snapshot_id']} could not be found.")
+        if body.get("backup_id"):
+            raise NotFound(f"Backup {body['backup_id']} could not be found.")
+        if body.get("volume_type") not in (None, "", vj.VOLUME_TYPE):
+            raise NotFound(f"Volume type with name or id {body['volume_type']} could not be found.")
         image_ref = body.get("imageRef") or body.get("image_id")
         image = None
         if image_ref:
@@ -101,9 +109,7 @@ class VolumeListView(VolumeAPIView):
         size = vj.size_value(body.get("size"))
         if size is None and source is not None:
             size = source.size
-        metadata = body.get("metadata") or {}
-        if not isinstance(metadata, dict) or any(not isinstance(v, str) for v in metadata.values()):
-            raise BadRequest("Invalid input received: metadata must be an object of strings.")
+        metadata = volume_metadata.check_metadata(body.get("metadata") or {})
         volume = volumes.create_volume(
             ctx,
             size=size,
@@ -115,7 +121,9 @@ class VolumeListView(VolumeAPIView):
             metadata=metadata,
         )
         volume = get_volume(ctx, str(volume.pk))
-        return Response({"volume": vj.detail(request, volume, admin=ctx.is_admin, created=True)}, status=202)
+        return Response(
+            {"volume": vj.detail(request, volume, admin=ctx.is_admin, extended=False)}, status=202
+        )
 
 
 class VolumeDetailListView(VolumeListView):
@@ -138,10 +146,14 @@ class VolumeView(VolumeAPIView):
         body = vj.volume_body(request.data)
         name = vj.text(body.get("name", body.get("display_name")), "name")
         description = vj.text(body.get("description", body.get("display_description")), "description", 65535)
+        metadata = body.get("metadata")
+        if metadata is not None:
+            volume_metadata.check_metadata(metadata)
         volumes.update_volume(volume, name=name, description=description)
-        if isinstance(body.get("metadata"), dict):
-            Volume.objects.filter(pk=volume.pk).update(metadata=body["metadata"])
-        return Response({"volume": vj.detail(request, get_volume(ctx, volume_id), admin=ctx.is_admin)})
+        if metadata is not None:
+            volume_metadata.set_metadata(volume, metadata, replace=True)
+        updated = get_volume(ctx, volume_id)
+        return Response({"volume": vj.detail(request, updated, admin=ctx.is_admin, extended=False)})
 
     def delete(self, request, project_id: str, volume_id: str):
         ctx: RequestContext = request.auth
@@ -203,7 +215,39 @@ class VolumeActionView(VolumeAPIView):
                 },
                 status=202,
             )
+        if name == "os-reserve":
+            authorize(ctx, policies.VOLUME_RESERVE, target)
+            volumes.reserve(volume)
+            return self.empty(202)
+        if name == "os-unreserve":
+            authorize(ctx, policies.VOLUME_UNRESERVE, target)
+            volumes.unreserve(volume)
+            return self.empty(202)
+        if name in IMAGE_METADATA_ACTIONS:
+            return self._image_metadata(ctx, volume, name, args)
         raise BadRequest(f"There is no such action: {name}")
+
+    def _image_metadata(self, ctx: RequestContext, volume: Volume, name: str, args):
+        """Cinder's volume image metadata actions: show, set (merge) and unset one key."""
+        authorize(ctx, IMAGE_METADATA_ACTIONS[name], {"project_id": str(volume.project_id)})
+        if name == "os-show_image_metadata":
+            return Response({"metadata": volume.volume_image_metadata})
+        if name == "os-set_image_metadata":
+            if not isinstance(args, dict) or not isinstance(args.get("metadata"), dict):
+                raise BadRequest("Malformed request body: 'metadata' must be an object.")
+            return Response({"metadata": volume_metadata.set_image_metadata(volume, args["metadata"])})
+        key = args.get("key") if isinstance(args, dict) else None
+        if not isinstance(key, str) or not key:
+            raise BadRequest("Malformed request body: 'key' must be a string.")
+        volume_metadata.unset_image_metadata(volume, key)
+        return self.empty(200)
+
+
+IMAGE_METADATA_ACTIONS = {
+    "os-show_image_metadata": policies.VOLUME_IMAGE_METADATA_SHOW,
+    "os-set_image_metadata": policies.VOLUME_IMAGE_METADATA_SET,
+    "os-unset_image_metadata": policies.VOLUME_IMAGE_METADATA_REMOVE,
+}
 
 
 def _absolute(project_id: str) -> dict:
@@ -211,9 +255,9 @@ def _absolute(project_id: str) -> dict:
     return {
         "maxTotalVolumes": limits["volumes"],
         "maxTotalVolumeGigabytes": limits["gigabytes"],
-        "maxTotalSnapshots": 0,
-        "maxTotalBackups": 0,
-        "maxTotalBackupGigabytes": 0,
+        "maxTotalSnapshots": limits["snapshots"],
+        "maxTotalBackups": limits["backups"],
+        "maxTotalBackupGigabytes": limits["backup_gigabytes"],
         "totalVolumesUsed": used["volumes"],
         "totalGigabytesUsed": used["gigabytes"],
         "totalSnapshotsUsed": 0,
@@ -297,6 +341,13 @@ class QuotaSetView(VolumeAPIView):
                     )
                 values[name] = value
         return Response({"quota_set": volumes.set_quota(project, values)})
+
+    def delete(self, request, project_id: str, target_id: str):
+        """Back to the defaults (Cinder answers 200 with no body)."""
+        ctx: RequestContext = request.auth
+        authorize(ctx, policies.VOLUME_QUOTA_DELETE, {"project_id": target_id})
+        volumes.reset_quota(target_id)
+        return self.empty(200)
 
 
 class QuotaDefaultsView(VolumeAPIView):

@@ -35,6 +35,7 @@ from instances.compute.errors import BuildAbort
 from instances.compute.live_migration import LiveMigrationMixin
 from instances.compute.networking import InstanceNetworks, Mode
 from instances.compute.shelve import ShelveMixin
+from instances.compute.uptime import uptime_line
 from instances.compute.volume_agent import VolumeAgentMixin
 from instances.models import Instance
 from instances.services import action_log, guest_metadata, hardware, kernels, servers
@@ -420,6 +421,19 @@ class ComputeManager(LiveMigrationMixin, ShelveMixin, VolumeAgentMixin, DiskOpsM
             if servers.finish_task(instance.pk, TaskState.IMAGE_SNAPSHOT):
                 servers.finish_action(instance.pk, "createImage", "Error" if error else "Success", error)
 
+    def backup(self, instance_id: str, image_id: str, backup_type: str, rotation: int) -> None:
+        """A snapshot as a backup, then the rotation: only the newest ``rotation`` backups of that
+        type of the instance are kept."""
+        with self.op_lock(instance_id):
+            instance = self._mine(instance_id, TaskState.IMAGE_BACKUP)
+            if instance is None:
+                return
+            error = self._upload_snapshot(instance, image_id)
+            if not error:
+                servers.rotate_backups(instance.pk, instance.project_id, backup_type, rotation)
+            if servers.finish_task(instance.pk, TaskState.IMAGE_BACKUP):
+                servers.finish_action(instance.pk, "createBackup", "Error" if error else "Success", error)
+
     def _upload_snapshot(self, instance: Instance, image_id: str) -> str:
 
         image = Image.objects.filter(pk=image_id, status=ImageStatus.QUEUED).first()
@@ -486,6 +500,9 @@ class ComputeManager(LiveMigrationMixin, ShelveMixin, VolumeAgentMixin, DiskOpsM
             return self.driver.console_log(str(instance_id))
         except GuestNotFound:
             return iter(())
+
+    def host_uptime(self) -> str:
+        return uptime_line()
 
     def console_output(self, instance_id: str, length: int | None) -> str:
         try:

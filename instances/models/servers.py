@@ -97,6 +97,12 @@ class Instance(models.Model):
     access_ip_v4 = models.GenericIPAddressField(protocol="IPv4", null=True, blank=True)
     access_ip_v6 = models.GenericIPAddressField(protocol="IPv6", null=True, blank=True)
     mac_address = models.CharField(max_length=17, blank=True, default="")
+    # Nova's OS-DCF:diskConfig AUTO (True) or MANUAL. The root disk is grown to the flavor's size
+    # either way; AUTO says the guest grows its partition and filesystem into it (cloud-init's
+    # growpart), as Nova leaves it to the guest for qcow2 root disks.
+    auto_disk_config = models.BooleanField(default=False)
+    # The guest's host name asked for at create or update (Nova 2.90+); "" derives it from the name.
+    hostname = models.CharField(max_length=255, blank=True, default="")
     metadata = models.JSONField(default=dict, blank=True)
     # What reaches the guest (metadata service, config drive): the key pair as it was at launch, the
     # user data as the client sent it (base64), and whether it asked for a config drive.

@@ -22,6 +22,7 @@ TASK_EVENTS: dict[str, tuple[str, str]] = {
     TaskState.SUSPENDING: ("suspend", "compute_suspend_instance"),
     TaskState.RESUMING: ("resume", "compute_resume_instance"),
     TaskState.IMAGE_SNAPSHOT: ("createImage", "compute_snapshot_instance"),
+    TaskState.IMAGE_BACKUP: ("createBackup", "compute_backup_instance"),
     TaskState.DELETING: ("delete", "compute_terminate_instance"),
     TaskState.RESIZE_PREP: ("resize", "compute_prep_resize"),
     TaskState.RESIZE_REVERTING: ("revertResize", "compute_revert_resize"),

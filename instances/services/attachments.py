@@ -23,6 +23,8 @@ from instances.services.volumes import InvalidVolume, require, transition
 # vda is the root disk, vdh the swap disk (see instances.compute.manager.SWAP_TARGET).
 VOLUME_TARGETS = ("vdb", "vdc", "vdd", "vde", "vdf", "vdg")
 ATTACHABLE_VM_STATES = (VmState.ACTIVE, VmState.STOPPED, VmState.PAUSED)
+# Nova detaches in these vm_states only (a rescued server, for one, answers 409).
+DETACHABLE_VM_STATES = (*ATTACHABLE_VM_STATES, VmState.RESIZED, VmState.SHELVED, VmState.SHELVED_OFFLOADED)
 
 
 def next_device(instance: Instance) -> str:
@@ -107,6 +109,10 @@ def begin_detach(ctx, instance: Instance, volume: Volume) -> VolumeAttachment:
     if instance.task_state or instance.host_id is None:
         raise Conflict(
             f"Cannot 'detach_volume' instance {instance.pk} while it is in task_state {instance.task_state}"
+        )
+    if instance.vm_state not in DETACHABLE_VM_STATES:
+        raise Conflict(
+            f"Cannot 'detach_volume' instance {instance.pk} while it is in vm_state {instance.vm_state}"
         )
     with transaction.atomic():
         require(

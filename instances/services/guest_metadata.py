@@ -23,7 +23,10 @@ EC2_VERSIONS = ("1.0", "2007-01-19", "2007-03-01", "2007-08-29", "2007-10-10", "
 
 
 def hostname(instance: Instance) -> str:
-    """The instance's name as a DNS label (what the guest sets as its host name)."""
+    """The host name asked for (2.90+), else the instance's name as a DNS label (what the guest
+    sets as its host name)."""
+    if instance.hostname:
+        return instance.hostname
     label = re.sub(r"[^a-z0-9-]+", "-", instance.name.lower()).strip("-")[:63].strip("-")
     return label or f"instance-{str(instance.pk)[:8]}"
 

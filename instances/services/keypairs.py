@@ -11,6 +11,7 @@ under a lock on the user's row, so parallel imports never overshoot it.
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import string
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
+from cryptography.x509.oid import NameOID
 from django.db import IntegrityError, transaction
 
 from dashboard import quotas as project_quotas
@@ -154,13 +156,48 @@ def _generate_ssh() -> tuple[str, str]:
     return private_pem, f"{public.decode()} {GENERATED_COMMENT}"
 
 
+# How long a generated x509 certificate is valid (Nova's: ten years).
+X509_VALIDITY = datetime.timedelta(days=3650)
+
+
+def _generate_x509(user: User, name: str) -> tuple[str, str]:
+    """An RSA 2048 key and a self-signed certificate for it, both PEM (Nova's x509 key pairs are
+    certificates, used by Windows guests to log in with a certificate)."""
+    private = rsa.generate_private_key(public_exponent=65537, key_size=MIN_RSA_BITS)
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Stratus"),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"{user.username}-{name}"[:64]),
+        ]
+    )
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(private.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + X509_VALIDITY)
+        .sign(private, hashes.SHA256())
+    )
+    private_pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    ).decode()
+    return private_pem, certificate.public_bytes(serialization.Encoding.PEM).decode()
+
+
 def create_keypair(
     user: User, name: str, key_type: str = KeyPairType.SSH, *, project_id: str | None = None
 ) -> GeneratedKeyPair:
-    """Generate a pair, keep its public half and return the private half (once; it is not stored)."""
+    """Generate a pair, keep its public half and return the private half (once; it is not stored):
+    an ed25519 SSH key, or an x509 certificate with its RSA key."""
     if key_type == KeyPairType.X509:
-        raise BadRequest("Generating x509 key pairs is not supported; import a certificate instead.")
-    private_key, public_key = _generate_ssh()
+        private_key, public_key = _generate_x509(user, name)
+    else:
+        private_key, public_key = _generate_ssh()
     return GeneratedKeyPair(
         import_keypair(user, name, public_key, key_type, project_id=project_id), private_key
     )

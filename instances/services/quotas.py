@@ -20,6 +20,25 @@ from instances.models import Instance, ServerGroup
 RESOURCES = ("instances", "cores", "ram")
 # Counted apart: groups per project, members per group (Nova reports 0 in use for the latter).
 GROUP_RESOURCES = ("server_groups", "server_group_members")
+# Nova's limits on file injection and on nova-network resources: reported, and kept as an admin
+# sets them in the default quota class, but nothing counts against them (Stratus refuses file
+# injection, and networks are its own).
+INJECTION_LIMITS = {
+    "injected_files": 5,
+    "injected_file_content_bytes": 10240,
+    "injected_file_path_bytes": 255,
+}
+NETWORK_LIMITS = {"floating_ips": 10, "fixed_ips": -1, "security_groups": 10, "security_group_rules": 20}
+# What the default quota class holds.
+CLASS_RESOURCES = (
+    *RESOURCES,
+    *GROUP_RESOURCES,
+    "metadata_items",
+    "key_pairs",
+    *INJECTION_LIMITS,
+    *NETWORK_LIMITS,
+)
+DEFAULT_CLASS = "default"
 
 
 class OverQuota(Forbidden):
@@ -31,6 +50,17 @@ class Usage:
     instances: int
     cores: int
     ram: int
+
+
+# Nova's limits on file injection and on nova-network resources: reported, and kept as an admin
+# sets them in the default quota class, but nothing counts against them (Stratus refuses file
+# injection, and networks are its own).
+INJECTION_LIMITS = {
+    "injected_files": 5,
+    "injected_file_content_bytes": 10240,
+    "injected_file_path_bytes": 255,
+}
+NETWORK_LIMITS = {"floating_ips": 10, "fixed_ips": -1, "security_groups": 10, "security_group_rules": 20}
 
 
 def register() -> None:
@@ -54,6 +84,16 @@ def register() -> None:
         )
     ):
         project_quotas.register(project_quotas.Resource(name, label, "Compute", default, used, 10 + order))
+    # Shown by the quota APIs and set through the default quota class, never counted: left out of
+    # the forms.
+    uncounted = {"metadata_items": lambda: s.COMPUTE_QUOTA_METADATA_ITEMS}
+    uncounted.update(
+        {name: (lambda v=value: v) for name, value in {**INJECTION_LIMITS, **NETWORK_LIMITS}.items()}
+    )
+    for order, (name, default) in enumerate(uncounted.items()):
+        project_quotas.register(
+            project_quotas.Resource(name, name, "Compute", default, None, 60 + order, shown=False)
+        )
 
 
 def _members_default() -> int:
@@ -66,7 +106,8 @@ def _server_groups(project_id: str) -> int:
 
 def defaults() -> dict[str, int]:
     chosen = project_quotas.defaults()
-    return {name: chosen[name] for name in (*RESOURCES, *GROUP_RESOURCES)}
+    names = (*RESOURCES, *GROUP_RESOURCES, "key_pairs", "metadata_items", *INJECTION_LIMITS, *NETWORK_LIMITS)
+    return {name: chosen[name] for name in names}
 
 
 def limits_for(project_id: str) -> dict[str, int]:
@@ -110,3 +151,8 @@ def allowed_count(project_id: str, vcpus: int, ram: int, min_count: int, max_cou
 def set_limits(project: Project, values: dict[str, int], *, force: bool = False) -> dict[str, int]:
     project_quotas.set_limits(project, values, force=force)
     return limits_for(project.pk)
+
+
+def reset_limits(project_id: str) -> None:
+    """Nova's DELETE of a quota set: the project's compute limits go back to the defaults."""
+    project_quotas.reset_limits(project_id, (*RESOURCES, *GROUP_RESOURCES, "key_pairs"))

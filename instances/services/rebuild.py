@@ -19,7 +19,7 @@ from dashboard.celery import enqueue
 from dashboard.exceptions import BadRequest
 from instances.choices import PowerState, TaskState, VmState
 from instances.models import Instance
-from instances.services import kernels, keypairs, locks
+from instances.services import kernels, keypairs, locks, server_edit
 from instances.services.resize import invalid_state
 from instances.services.servers import (
     check_bootable,
@@ -46,6 +46,7 @@ class RebuildRequest:
     key_name: object = UNSET  # None removes the key pair (2.54)
     user_data: object = UNSET  # None removes the user data (2.57)
     preserve_ephemeral: bool = False
+    disk_config: str | None = None  # "AUTO" or "MANUAL"; None keeps the instance's
 
 
 def check_image(image, instance: Instance, *, what: str = "rebuild") -> None:
@@ -65,6 +66,8 @@ def begin_rebuild(ctx, instance: Instance, image, change: RebuildRequest, reques
     properties = dict(image.properties or {})
     kernels.check_boot_files(ctx, properties)
     fields: dict = {"image_id": str(image.pk), "image_properties": properties}
+    if change.disk_config is not None:
+        fields["auto_disk_config"] = server_edit.auto_disk_config(properties, change.disk_config)
     if change.name is not UNSET:
         fields["name"] = change.name
     if change.metadata is not UNSET:

@@ -31,7 +31,7 @@ from images.models import Image
 from instances.choices import MigrationStatus, MigrationType, PowerState, TaskState, VmState
 from instances.compute import scheduler
 from instances.models import ComputeHost, Instance, InstanceSizeChange
-from instances.services import locks, migrations, quotas
+from instances.services import locks, migrations, quotas, server_edit
 from instances.services.servers import InstanceInvalidState, finish_action, record_action
 
 RESIZABLE = (VmState.ACTIVE, VmState.STOPPED)
@@ -108,10 +108,16 @@ def check_quota(instance: Instance, flavor: Flavor) -> None:
         raise quotas.OverQuota(f"Quota exceeded for {', '.join(over)}: Requested {detail}.")
 
 
-def begin_resize(ctx, instance: Instance, flavor: Flavor, request_id: str = "") -> ComputeHost:
-    """Check, claim the new flavor on a host, and start: the old host stops the guest first."""
+def begin_resize(
+    ctx, instance: Instance, flavor: Flavor, request_id: str = "", disk_config: str | None = None
+) -> ComputeHost:
+    """Check, claim the new flavor on a host, and start: the old host stops the guest first.
+    ``disk_config`` AUTO or MANUAL changes the server's disk config with it."""
     locks.check_not_locked(ctx, instance)
     check_flavor(instance, flavor)
+    disk_fields = {}
+    if disk_config is not None:
+        disk_fields["auto_disk_config"] = server_edit.auto_disk_config(instance.image_properties, disk_config)
     return _begin_move(
         ctx,
         instance,
@@ -120,6 +126,7 @@ def begin_resize(ctx, instance: Instance, flavor: Flavor, request_id: str = "") 
         exclude_source=not settings.COMPUTE_ALLOW_RESIZE_TO_SAME_HOST,
         migration_type=MigrationType.RESIZE,
         request_id=request_id,
+        extra_fields=disk_fields,
     )
 
 
@@ -170,9 +177,11 @@ def _begin_move(
     migration_type: str,
     force_host: str | None = None,
     request_id: str = "",
+    extra_fields: dict | None = None,
 ) -> ComputeHost:
     """Claim ``sizes`` on a host and start the move: the instance's own size fields become
-    ``sizes`` (unchanged for a cold migration), the old ones go to ``old_flavor``."""
+    ``sizes`` (unchanged for a cold migration), the old ones go to ``old_flavor``; ``extra_fields``
+    change with them (a resize's disk config)."""
     action = migrations.ACTION[migration_type]
     if instance.host_id is None:
         raise invalid_state(action, instance.pk)
@@ -221,6 +230,7 @@ def _begin_move(
             swap_mb=sizes["swap"],
             rxtx_factor=sizes["rxtx_factor"],
             flavor_extra_specs=sizes["extra_specs"],
+            **(extra_fields or {}),
         )
         if not updated:
             raise invalid_state(action, instance.pk)

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import re
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from dashboard.exceptions import BadRequest, Conflict, Forbidden, NotFound
 from instances.choices import VmState
 from instances.models import Instance, InstanceTag
+from instances.services import quotas
 from instances.services.locks import check_not_locked
 
 MAX_TAGS = 50  # Nova's instance.MAX_TAG_COUNT
@@ -35,6 +35,18 @@ def _locked_row(instance: Instance) -> Instance:
 _UNCHANGED = object()
 
 
+def auto_disk_config(image_properties: dict, requested: str | None) -> bool:
+    """AUTO (True) or MANUAL for a server from an image with these properties: what the request
+    asks for, else the image's ``auto_disk_config`` property; an image whose property says
+    ``disabled`` refuses AUTO (Nova's AutoDiskConfigDisabledByImage)."""
+    from_image = str((image_properties or {}).get("auto_disk_config", "")).strip().lower()
+    if requested is None:
+        return from_image in ("1", "t", "true", "on", "y", "yes")
+    if requested == "AUTO" and from_image == "disabled":
+        raise BadRequest("Requested image has automatic disk resize disabled.")
+    return requested == "AUTO"
+
+
 def update(
     instance: Instance,
     *,
@@ -42,10 +54,17 @@ def update(
     description: str | None = None,
     access_ip_v4=_UNCHANGED,
     access_ip_v6=_UNCHANGED,
+    disk_config: str | None = None,
+    hostname: str | None = None,
 ) -> Instance:
-    """Rename and/or describe the server, or set its access addresses; None leaves the name and
-    the description as they are, and clears an access address."""
+    """Rename and/or describe the server, or set its access addresses, disk config or guest host
+    name; None leaves the name, description, disk config and host name as they are, and clears an
+    access address."""
     fields: dict = {}
+    if disk_config is not None:
+        fields["auto_disk_config"] = auto_disk_config(instance.image_properties, disk_config)
+    if hostname is not None:
+        fields["hostname"] = hostname
     if access_ip_v4 is not _UNCHANGED:
         fields["access_ip_v4"] = access_ip_v4
     if access_ip_v6 is not _UNCHANGED:
@@ -90,7 +109,7 @@ def check_metadata(metadata, field: str = "metadata") -> dict:
 
 def check_metadata_quota(metadata: dict) -> None:
     """Nova's metadata_items quota (403), as /limits reports it in maxServerMeta."""
-    allowed = settings.COMPUTE_QUOTA_METADATA_ITEMS
+    allowed = quotas.defaults()["metadata_items"]
     if allowed >= 0 and len(metadata) > allowed:
         raise Forbidden(f"Maximum number of metadata items exceeds {allowed}")
 

@@ -42,6 +42,7 @@ from instances.services import (
     migrations,
     network,
     quotas,
+    server_edit,
     server_groups,
 )
 from instances.services.action_log import finish_action, record_action
@@ -84,6 +85,11 @@ ACTIONS: dict[str, Action] = {
         (VmState.ACTIVE, VmState.STOPPED, VmState.PAUSED, VmState.SUSPENDED),
         TaskState.IMAGE_SNAPSHOT,
         "instances.snapshot",
+    ),
+    "createBackup": Action(
+        (VmState.ACTIVE, VmState.STOPPED, VmState.PAUSED, VmState.SUSPENDED),
+        TaskState.IMAGE_BACKUP,
+        "instances.backup",
     ),
     # Shelving (services.shelve): the snapshot and the offload happen on the instance's host.
     "shelve": Action(
@@ -180,6 +186,8 @@ def launch(
     server_group=None,
     access_ip_v4: str | None = None,
     access_ip_v6: str | None = None,
+    disk_config: str | None = None,
+    hostname: str = "",
 ) -> list[Instance]:
     """Create, schedule and claim ``min_count``…``max_count`` instances in one transaction;
     the builds go to the chosen hosts' queues after it commits. An instance no host can take is
@@ -195,6 +203,7 @@ def launch(
         image_properties, image_id = dict(image.properties or {}), str(image.pk)
         disk_format = image.disk_format
     kernels.check_boot_files(ctx, image_properties)
+    auto_disk_config = server_edit.auto_disk_config(image_properties, disk_config)
     hardware.guest_hardware(image_properties, flavor_extra_specs=flavor.spec_dict())
     request = scheduler.Request(
         vcpus=flavor.vcpus,
@@ -221,6 +230,8 @@ def launch(
         "description": description or "",
         "access_ip_v4": access_ip_v4,
         "access_ip_v6": access_ip_v6,
+        "auto_disk_config": auto_disk_config,
+        "hostname": hostname,
         "project_id": ctx.project_id,
         "user": ctx.user,
         "image_id": image_id,
@@ -334,7 +345,48 @@ def create_snapshot(ctx, instance: Instance, name: str, metadata: dict | None = 
     return image
 
 
-def snapshot_image(ctx, instance: Instance, name: str, metadata: dict | None = None):
+def create_backup(
+    ctx,
+    instance: Instance,
+    name: str,
+    backup_type: str,
+    rotation: int,
+    metadata: dict | None = None,
+    request_id: str = "",
+):
+    """Nova's createBackup: a snapshot marked as a backup of ``backup_type``; once it is stored the
+    agent deletes the oldest backups of that type of the instance beyond ``rotation``."""
+    if not instance.image_id:
+        raise BadRequest("Backup is not supported for volume-backed instances.")
+    extra = {**(metadata or {}), "image_type": "backup", "backup_type": backup_type}
+    with transaction.atomic():
+        image = snapshot_image(ctx, instance, name, extra, image_type="backup")
+        args = (str(image.pk), backup_type, rotation)
+        begin_action(ctx, instance, "createBackup", *args, request_id=request_id)
+    return image
+
+
+def rotate_backups(instance_id, project_id: str, backup_type: str, rotation: int) -> int:
+    """Delete the instance's backups of ``backup_type`` beyond the newest ``rotation``; the count."""
+    backups = (
+        Image.objects.alive()
+        .filter(
+            owner=project_id,
+            properties__image_type="backup",
+            properties__backup_type=backup_type,
+            properties__instance_uuid=str(instance_id),
+        )
+        .order_by("-created_at", "-id")
+    )
+    removed = 0
+    for image in list(backups[max(rotation, 0) :]):
+        with contextlib.suppress(NotFound):  # deleted by its owner meanwhile
+            image_services.delete_image(image)
+            removed += 1
+    return removed
+
+
+def snapshot_image(ctx, instance: Instance, name: str, metadata: dict | None = None, image_type="snapshot"):
     """The queued image a snapshot of the instance's root disk goes into (createImage, shelve)."""
     # Like Nova, the snapshot keeps the properties that say how to boot it.
     inherited = {
@@ -346,7 +398,7 @@ def snapshot_image(ctx, instance: Instance, name: str, metadata: dict | None = N
         **inherited,
         **(metadata or {}),
         "instance_uuid": str(instance.pk),
-        "image_type": "snapshot",
+        "image_type": image_type,
         "base_image_ref": instance.image_id,
         "owner_project_name": instance.project.name,
         "user_id": ctx.user.pk,

@@ -1,7 +1,11 @@
-"""Per-project volume quotas (volumes, gigabytes). Usage is counted from the live volumes, so
-deleting a volume gives its quota back; checks run under the project's lock in the transaction
-that inserts or grows a volume, so parallel requests never overshoot. The limits live in
-``dashboard.quotas`` with every other app's."""
+"""Per-project volume quotas (volumes, gigabytes, per_volume_gigabytes). Usage is counted from the
+live volumes, so deleting a volume gives its quota back; checks run under the project's lock in
+the transaction that inserts or grows a volume, so parallel requests never overshoot. The limits
+live in ``dashboard.quotas`` with every other app's.
+
+Cinder's quota set also names snapshots, backups, backup_gigabytes and groups. Stratus has none of
+those resources: their limits are kept as numbers an admin may set, as Cinder keeps them, and
+their usage is always 0 (UNUSED_RESOURCES)."""
 
 from __future__ import annotations
 
@@ -14,7 +18,11 @@ from dashboard.exceptions import Forbidden
 from dashboard.models import Project
 from instances.models import Volume
 
-QUOTA_RESOURCES = ("volumes", "gigabytes")
+# Enforced: the number of volumes and their GiB per project, and the size of one volume.
+ENFORCED_RESOURCES = ("volumes", "gigabytes", "per_volume_gigabytes")
+# Kept but never used: Stratus has no volume snapshots, backups or groups.
+UNUSED_RESOURCES = ("snapshots", "backups", "backup_gigabytes", "groups")
+QUOTA_RESOURCES = ENFORCED_RESOURCES + UNUSED_RESOURCES
 
 
 class VolumeOverQuota(Forbidden):
@@ -36,6 +44,21 @@ def register() -> None:
                 name, label, "Volume", default, lambda p, name=name: quota_usage(p)[name], 30 + order
             )
         )
+    # The size of one volume: a limit on each request, not a usage.
+    project_quotas.register(
+        project_quotas.Resource(
+            "per_volume_gigabytes",
+            "Size of One Volume (GiB)",
+            "Volume",
+            lambda: settings.VOLUME_QUOTA_PER_VOLUME_GIGABYTES,
+            None,
+            32,
+        )
+    )
+    for order, name in enumerate(UNUSED_RESOURCES):
+        project_quotas.register(
+            project_quotas.Resource(name, name, "Volume", lambda: 0, None, 40 + order, shown=False)
+        )
 
 
 def quota_defaults() -> dict[str, int]:
@@ -52,16 +75,28 @@ def quota_usage(project_id: str) -> dict[str, int]:
     row = Volume.objects.for_project(project_id).aggregate(
         volumes=Count("pk"), gigabytes=Coalesce(Sum("size"), 0)
     )
-    return {"volumes": row["volumes"], "gigabytes": row["gigabytes"]}
+    return {
+        "volumes": row["volumes"],
+        "gigabytes": row["gigabytes"],
+        "per_volume_gigabytes": 0,
+        **dict.fromkeys(UNUSED_RESOURCES, 0),
+    }
 
 
-def check_quota(project_id: str, volumes: int, gigabytes: int) -> None:
-    """Call inside the transaction that inserts or grows volumes, after locking the project."""
+def check_quota(project_id: str, volumes: int, gigabytes: int, *, size: int | None = None) -> None:
+    """Call inside the transaction that inserts or grows volumes, after locking the project.
+    ``size``: the size in GiB the volume will have (checked against per_volume_gigabytes)."""
 
     Project.objects.lock(project_id)
     limits, used = quota_limits(project_id), quota_usage(project_id)
+    per_volume = limits["per_volume_gigabytes"]
+    if size is not None and per_volume >= 0 and size > per_volume:
+        raise VolumeOverQuota(
+            f"VolumeSizeExceedsLimit: Requested volume size {size}G is larger than maximum allowed "
+            f"limit {per_volume}G."
+        )
     need = {"volumes": volumes, "gigabytes": gigabytes}
-    for name in QUOTA_RESOURCES:
+    for name in need:
         if limits[name] >= 0 and need[name] and used[name] + need[name] > limits[name]:
             raise VolumeOverQuota(
                 f"VolumeSizeExceedsAvailableQuota: Requested {name} {need[name]}, "
@@ -74,3 +109,8 @@ def check_quota(project_id: str, volumes: int, gigabytes: int) -> None:
 def set_quota(project: Project, values: dict[str, int]) -> dict[str, int]:
     project_quotas.set_limits(project, values)
     return quota_limits(project.pk)
+
+
+def reset_quota(project_id: str) -> None:
+    """Cinder's DELETE of a quota set: the project goes back to the defaults."""
+    project_quotas.reset_limits(project_id, QUOTA_RESOURCES)

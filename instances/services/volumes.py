@@ -30,6 +30,7 @@ from instances.services.volume_quotas import (
     quota_defaults,
     quota_limits,
     quota_usage,
+    reset_quota,
     set_quota,
 )
 
@@ -44,6 +45,7 @@ __all__ = [
     "quota_defaults",
     "quota_limits",
     "quota_usage",
+    "reset_quota",
     "set_quota",
 ]
 GiB = 1024**3
@@ -171,7 +173,7 @@ def create_volume(
         source, bootable = VolumeSource.VOLUME, source_volume.bootable
         image_meta = dict(source_volume.volume_image_metadata)
     with transaction.atomic():
-        check_quota(ctx.project_id, 1, size)
+        check_quota(ctx.project_id, 1, size, size=size)
         volume = Volume.objects.create(
             name=name or "",
             description=description or "",
@@ -238,6 +240,20 @@ def update_volume(volume: Volume, *, name: str | None = None, description: str |
     return volume
 
 
+def reserve(volume: Volume) -> None:
+    """Cinder's os-reserve: available → attaching, held for an attach a client will make (the
+    sweeper gives it back after STRATUS_VOLUME_TASK_TIMEOUT if nobody does)."""
+    require(volume.pk, VolumeStatus.AVAILABLE, VolumeStatus.ATTACHING, "reserve", previous_status="available")
+
+
+def unreserve(volume: Volume) -> None:
+    """Cinder's os-unreserve: a reserved volume (attaching, no attachment yet) → available;
+    anything else is left as it is."""
+    with transaction.atomic():
+        if not VolumeAttachment.objects.filter(volume_id=volume.pk).exists():
+            transition(volume.pk, VolumeStatus.ATTACHING, VolumeStatus.AVAILABLE)
+
+
 def set_bootable(volume: Volume, bootable: bool) -> None:
     Volume.objects.filter(pk=volume.pk, deleted=False).update(bootable=bootable, updated_at=timezone.now())
     volume.bootable = bootable
@@ -251,7 +267,7 @@ def begin_extend(ctx, volume: Volume, new_size) -> None:
             f"(current: {volume.size}, extended: {new_size})."
         )
     with transaction.atomic():
-        check_quota(volume.project_id, 0, new_size - volume.size)
+        check_quota(volume.project_id, 0, new_size - volume.size, size=new_size)
         require(
             volume.pk,
             VolumeStatus.AVAILABLE,

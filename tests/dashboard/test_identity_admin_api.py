@@ -117,15 +117,31 @@ def test_an_admin_creates_a_user_grants_a_role_and_lists_assignments(world, clie
     assert not User.objects.filter(pk=ann["id"]).exists()
 
 
-def test_a_weak_password_or_unknown_fields_are_400s(world):
+def test_a_weak_password_or_reserved_fields_are_400s(world):
     call = world["admin"]
     assert call("post", "/users", {"user": {"name": "bob", "password": "x"}}).status_code == 400
     assert (
-        call("post", "/users", {"user": {"name": "bob", "password": "a-long-secret-9", "x": 1}}).status_code
+        call(
+            "post", "/users", {"user": {"name": "bob", "password": "a-long-secret-9", "id": "1"}}
+        ).status_code
         == 400
     )
     assert call("post", "/projects", {"project": {"name": ""}}).status_code == 400
     assert not User.objects.filter(username="bob").exists()
+
+
+def test_other_attributes_of_a_user_are_kept_and_shown_as_keystone_does(world):
+    call = world["admin"]
+    body = {"user": {"name": "bob", "password": "a-long-secret-9", "project_id": world["home"].pk, "x": 1}}
+    made = call("post", "/users", body)
+    assert made.status_code == 201, made.content
+    user = made.json()["user"]
+    assert (user["project_id"], user["x"], user["name"]) == (world["home"].pk, 1, "bob")
+    assert User.objects.get(username="bob").extra == {"project_id": world["home"].pk, "x": 1}
+    changed = call("patch", f"/users/{user['id']}", {"user": {"x": None, "y": "z"}})
+    assert changed.status_code == 200
+    assert call("get", f"/users/{user['id']}").json()["user"]["y"] == "z"
+    assert User.objects.get(username="bob").extra == {"project_id": world["home"].pk, "y": "z"}
 
 
 def test_a_new_password_ends_the_user_s_tokens(world):

@@ -320,3 +320,18 @@ def test_the_list_costs_the_same_queries_for_one_key_or_twenty(world, ed25519_li
         create(world, "member", "2.2", name=f"k{i}", public_key=ed25519_line)
     assert count() == one
     assert one <= 6
+
+
+def test_a_generated_x509_pair_is_a_certificate_and_its_matching_private_key(world):
+    response = create(world, "member", "2.2", name="win", type="x509")
+    assert response.status_code == 201, response.content
+    body = response.json()["keypair"]
+    certificate = x509.load_pem_x509_certificate(body["public_key"].encode())
+    private = serialization.load_pem_private_key(body["private_key"].encode(), password=None)
+    assert certificate.public_key().public_numbers() == private.public_key().public_numbers()
+    fingerprint = ":".join(f"{b:02x}" for b in certificate.fingerprint(hashes.SHA1()))
+    assert body["type"] == "x509" and body["fingerprint"] == fingerprint
+    kept = KeyPair.objects.get(name="win")
+    assert kept.public_key == body["public_key"] and "PRIVATE" not in kept.public_key
+    shown = world["member"].get("/os-keypairs/win", "2.2").json()["keypair"]
+    assert shown["type"] == "x509" and "private_key" not in shown
