@@ -51,6 +51,7 @@ def main(url: str, admin_pw: str, demo_pw: str, out: Path) -> None:
             ("/admin/flavors/", "flavors.png"),
             ("/admin/hypervisors/", "hypervisors.png"),
             ("/", "overview.png"),
+            ("/api-access/", "api-access.png"),
         ):
             if page.goto(path).ok:
                 page.screenshot(path=out / name)

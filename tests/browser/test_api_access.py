@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 
 from tests.browser.test_login import sign_in
 from tests.support.openstackcli import bare_env, openstack_binary, run_answering_prompt
+from tests.support.screenshots import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -92,6 +93,7 @@ def test_an_application_credential_from_the_panel_runs_the_cli_without_a_passwor
     page.get_by_role("link", name="Done").click()
     row = page.locator(f'tr[data-credential="{name}"]')
     expect(row).to_contain_text("member")
+    screenshot(page, "api-access.png", full_page=True)
     row.get_by_role("link", name="Delete").click()
     page.get_by_role("button", name="Delete Application Credential").click()
     expect(page.get_by_text(f'Deleted application credential "{name}".')).to_be_visible()
