@@ -38,4 +38,8 @@ class RequestContext:
                 "role__name", flat=True
             )
             roles = effective_roles(names)
+            if token is not None and token.application_credential_id:
+                # A credential's token carries only the credential's roles that the user still holds.
+                granted = token.application_credential.roles.values_list("name", flat=True)
+                roles = roles & effective_roles(granted)
         return cls(user=user, project=project, roles=roles, token=token)

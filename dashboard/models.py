@@ -143,6 +143,39 @@ def effective_roles(role_names) -> frozenset[str]:
     return frozenset(out)
 
 
+class ApplicationCredential(models.Model):
+    """A user's credential for scripts: scoped to one project, carrying a subset of the user's roles
+    there, until it expires or is deleted. Only a salted hash of the secret is stored; the secret
+    itself is shown once, when the credential is created."""
+
+    id = models.CharField(primary_key=True, max_length=64, default=new_id, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="application_credentials")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="application_credentials")
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True, max_length=1024)
+    secret_hash = models.CharField(max_length=255)
+    roles = models.ManyToManyField(Role, related_name="application_credentials")
+    unrestricted = models.BooleanField(default=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "name"],
+                name="application_credential_name_unique",
+                violation_error_message="You already have an application credential with this name.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"application credential {self.name} of {self.user_id}"
+
+    def expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+
 class TokenQuerySet(models.QuerySet):
     def live(self) -> TokenQuerySet:
         return self.filter(expires_at__gt=timezone.now(), user__is_active=True)
@@ -158,6 +191,10 @@ class Token(models.Model):
     audit_id = models.CharField(max_length=32)
     issued_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(db_index=True)
+    # A token issued for an application credential ends with it (and carries only its roles).
+    application_credential = models.ForeignKey(
+        ApplicationCredential, null=True, blank=True, on_delete=models.CASCADE, related_name="tokens"
+    )
 
     objects = TokenQuerySet.as_manager()
 
@@ -170,7 +207,12 @@ class Token(models.Model):
 
     @classmethod
     def issue(
-        cls, user: User, project: Project | None, methods: list[str], expires_at=None
+        cls,
+        user: User,
+        project: Project | None,
+        methods: list[str],
+        expires_at=None,
+        application_credential: ApplicationCredential | None = None,
     ) -> tuple[str, Token]:
 
         # A fixed prefix: never a leading "-" that a command line would take for an option.
@@ -184,6 +226,7 @@ class Token(models.Model):
             audit_id=secrets.token_urlsafe(16)[:22],
             issued_at=now,
             expires_at=expires_at or now + settings.TOKEN_EXPIRATION,
+            application_credential=application_credential,
         )
         return raw, token
 
@@ -191,7 +234,12 @@ class Token(models.Model):
     def lookup(cls, raw: str) -> Token | None:
         if not raw or len(raw) > 512:
             return None
-        return cls.objects.live().select_related("user", "project").filter(id=cls.digest(raw)).first()
+        return (
+            cls.objects.live()
+            .select_related("user", "project", "application_credential")
+            .filter(id=cls.digest(raw))
+            .first()
+        )
 
 
 class RevocationGeneration(models.Model):

@@ -50,6 +50,11 @@ BASE_RULES = [
     RuleDefault("identity:check_grant", ADMIN),
     RuleDefault("identity:list_grants", ADMIN),
     RuleDefault("identity:list_role_assignments", ADMIN),
+    # Keystone's defaults: a user manages their own application credentials; an admin may look.
+    RuleDefault("identity:create_application_credential", "user_id:%(user_id)s"),
+    RuleDefault("identity:get_application_credential", f"{ADMIN} or user_id:%(user_id)s"),
+    RuleDefault("identity:list_application_credentials", f"{ADMIN} or user_id:%(user_id)s"),
+    RuleDefault("identity:delete_application_credential", f"{ADMIN} or user_id:%(user_id)s"),
     RuleDefault("dashboard:admin_section", ADMIN, "See the Admin section of the dashboard."),
     RuleDefault("dashboard:update_quotas", ADMIN, "Change the quotas of projects and the default quotas."),
 ]

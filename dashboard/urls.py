@@ -36,6 +36,7 @@ urlpatterns = [
     path("admin/users/create/", views.user_create, name="admin-user-create"),
     path("admin/users/<str:user_id>/edit/", views.user_edit, name="admin-user-edit"),
     path("admin/users/<str:user_id>/delete/", views.user_delete, name="admin-user-delete"),
+    path("api-access/", include("dashboard.identity.access_urls")),
     re_path(r"^identity/?$", IdentityVersions.as_view()),
     path("identity/", include("dashboard.identity.urls")),
     re_path(r"^compute/?$", compute.VersionsView.as_view()),

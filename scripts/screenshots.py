@@ -55,6 +55,7 @@ def main(url: str, admin_pw: str, demo_pw: str, out: Path) -> None:
             ("/admin/usage/", "admin-usage.png"),
             ("/admin/defaults/", "admin-defaults.png"),
             ("/settings/", "user-settings.png"),
+            ("/api-access/", "api-access.png"),
         ):
             if page.goto(path).ok:
                 page.screenshot(path=out / name)

@@ -9,6 +9,7 @@ import pytest
 
 from tests.instances.live import Cloud, token
 from tests.plugin import DATABASE, TEST_ROOT
+from tests.support import axe
 from tests.support.linuxguest import BASE_CMDLINE, LinuxGuest, build_guest, guest_cmdline
 from tests.support.netlab import Lab
 from tests.support.openstackcli import OpenStackCLI
@@ -77,8 +78,29 @@ def browser(chromium_path):
                 "--disable-sync",
             ],
         )
+        new_context = browser.new_context
+
+        def new_watched_context(*args, **kwargs):
+            # Every context any test makes is checked with axe-core (tests/support/axe.py).
+            context = new_context(*args, **kwargs)
+            axe.watch(context)
+            return context
+
+        browser.new_context = new_watched_context
         yield browser
         browser.close()
+
+
+@pytest.fixture(autouse=True)
+def axe_guard():
+    """Fails the test when a page or dialog it reached has a serious or critical accessibility
+    violation (the checks run in every browser context; see tests/support/axe.py)."""
+    axe.RECORDER.reset()
+    yield axe.RECORDER
+    if axe.RECORDER.findings:
+        report = axe.RECORDER.report()
+        axe.RECORDER.reset()
+        pytest.fail(f"axe-core found serious or critical violations:\n{report}", pytrace=False)
 
 
 @pytest.fixture

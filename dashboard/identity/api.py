@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from datetime import UTC
 
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -17,6 +19,7 @@ from dashboard import token_cache
 from dashboard.api.urls import base_url, identity_url
 from dashboard.context import RequestContext
 from dashboard.exceptions import BadRequest, Forbidden, NotFound, Unauthorized
+from dashboard.identity import application_credentials
 from dashboard.identity.catalog import catalog
 from dashboard.identity.domain import DOMAIN
 from dashboard.models import Project, Role, Token, User
@@ -113,6 +116,13 @@ def token_body(request, token: Token, ctx: RequestContext) -> dict:
             roles=[{"id": rid, "name": name} for name, rid in sorted(roles.items())],
             catalog=catalog(request, token.project.id),
         )
+    cred = token.application_credential
+    if cred is not None:
+        body["application_credential"] = {
+            "id": cred.id,
+            "name": cred.name,
+            "restricted": not cred.unrestricted,
+        }
     return {"token": body}
 
 
@@ -198,7 +208,14 @@ class TokensView(IdentityView):
         identity = auth["identity"]
         methods = identity["methods"]
         expires_at = None
-        if "password" in methods:
+        cred = None
+        if "application_credential" in methods:
+            cred = application_credentials.authenticate(identity.get("application_credential"))
+            user, methods = cred.user, ["application_credential"]
+            expires_at = application_credentials.token_expiry(
+                cred, timezone.now() + settings.TOKEN_EXPIRATION
+            )
+        elif "password" in methods:
             user = _password_user(request, identity)
             methods = ["password"]
         elif "token" in methods:
@@ -208,18 +225,24 @@ class TokensView(IdentityView):
             if original is None:
                 raise Unauthorized(UNAUTHORIZED)
             user, expires_at = original.user, original.token.expires_at
+            cred = original.token.application_credential
             methods = list(dict.fromkeys([*original.token.methods, "token"]))
         else:
             raise Unauthorized(f"Unsupported authentication method(s): {', '.join(map(str, methods))}.")
         scope = auth.get("scope")
-        if (
+        if cred is not None:
+            # A credential's tokens are scoped to its project, whatever the request asks.
+            if scope not in (None, "unscoped") and _resolve_scope(user, scope) != cred.project:
+                raise Unauthorized(UNAUTHORIZED)
+            scope = {"project": {"id": cred.project_id}}
+        elif (
             scope is None
             and user.default_project_id
             and user.assignments.filter(project_id=user.default_project_id, project__enabled=True).exists()
         ):
             scope = {"project": {"id": user.default_project_id}}
         project = _resolve_scope(user, scope)
-        raw, token = Token.issue(user, project, methods, expires_at=expires_at)
+        raw, token = Token.issue(user, project, methods, expires_at=expires_at, application_credential=cred)
         ctx = RequestContext.for_user(user, project, token)
         return Response(token_body(request, token, ctx), status=201, headers={"X-Subject-Token": raw})
 

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from dashboard.identity import admin_api, api
+from dashboard.identity import admin_api, api, application_credentials_api
 
 urlpatterns = [
     re_path(r"^v3/?$", api.V3View.as_view()),
@@ -18,6 +18,14 @@ urlpatterns = [
     path("v3/users/<str:user_id>", admin_api.UserView.as_view()),
     path("v3/users/<str:user_id>/password", admin_api.UserPasswordView.as_view()),
     path("v3/users/<str:user_id>/projects", api.UserProjectsView.as_view()),
+    path(
+        "v3/users/<str:user_id>/application_credentials",
+        application_credentials_api.CredentialsView.as_view(),
+    ),
+    path(
+        "v3/users/<str:user_id>/application_credentials/<str:credential_id>",
+        application_credentials_api.CredentialView.as_view(),
+    ),
     path("v3/roles", api.RolesView.as_view()),
     path("v3/roles/<str:role_id>", admin_api.RoleView.as_view()),
     path("v3/role_assignments", admin_api.RoleAssignmentsView.as_view()),

@@ -116,4 +116,25 @@ document.addEventListener("DOMContentLoaded", () => {
       bootstrap.Tab.getOrCreateInstance(document.querySelector(button.dataset.nextStep)).show();
     });
   });
+  // An open dialog keeps the keyboard inside it: Tab past its last control comes back to its first
+  // (and Shift+Tab the other way) instead of leaving for the browser's own controls.
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Tab") return;
+    const dialog = document.querySelector(".modal.show");
+    if (!dialog) return;
+    const focusable = [...dialog.querySelectorAll(
+      "a[href], button, input, select, textarea, [tabindex]:not([tabindex='-1'])",
+    )].filter((el) => !el.disabled && el.getClientRects().length && getComputedStyle(el).visibility !== "hidden");
+    if (!focusable.length) return;
+    const first = focusable[0];
+    const last = focusable[focusable.length - 1];
+    const inside = dialog.contains(document.activeElement);
+    if (event.shiftKey && (document.activeElement === first || !inside)) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && (document.activeElement === last || !inside)) {
+      event.preventDefault();
+      first.focus();
+    }
+  });
 });

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
 import subprocess
+import time
 
 from tests.support.processes import BIN, require
 
@@ -39,3 +42,58 @@ class OpenStackCLI:
 
     def json(self, *args: str):
         return json.loads(self.run(*args, "-f", "json").stdout)
+
+
+def bare_env() -> dict[str, str]:
+    """The environment without any OS_* variable, as a fresh shell has it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    env.setdefault("HOME", "/tmp")
+    return env
+
+
+def openstack_binary() -> str:
+    return str(BIN / "openstack") if (BIN / "openstack").exists() else require("openstack")
+
+
+def run_answering_prompt(
+    argv: list[str], env: dict[str, str], prompt: str, answer: str, timeout: float = 120
+) -> tuple[int, str]:
+    """Run a command on a pseudo-terminal, as a person at a terminal would, and type ``answer``
+    once it shows ``prompt``. Returns the exit status and everything it wrote to the terminal."""
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        argv, env=env, stdin=terminal, stdout=terminal, stderr=terminal, start_new_session=True
+    )
+    os.close(terminal)
+    output, answered = b"", False
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([controller], [], [], 1.0)
+            if not ready:
+                if process.poll() is not None:
+                    break
+                continue
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # the other end closed: the command is done
+                break
+            if not chunk:
+                break
+            output += chunk
+            if not answered and prompt.encode() in output:
+                os.write(controller, answer.encode() + b"\n")
+                answered = True
+        else:
+            raise AssertionError(
+                f"{argv[0]} did not finish in {timeout} s:\n{output.decode(errors='replace')}"
+            )
+        status = process.wait(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(controller)
+    text = output.decode(errors="replace")
+    assert answered, f"{argv[0]} never asked {prompt!r}:\n{text}"
+    return status, text
