@@ -80,10 +80,10 @@ def browser(chromium_path):
         )
         new_context = browser.new_context
 
-        def new_watched_context(*args, **kwargs):
+        def new_watched_context(*args, hold_navigations: bool = True, **kwargs):
             # Every context any test makes is checked with axe-core (tests/support/axe.py).
             context = new_context(*args, **kwargs)
-            axe.watch(context)
+            axe.watch(context, hold_navigations=hold_navigations)
             return context
 
         browser.new_context = new_watched_context

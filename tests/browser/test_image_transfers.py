@@ -67,7 +67,11 @@ def wire(stack):
 
 @pytest.fixture
 def tpage(browser, wire):
-    context = browser.new_context(base_url=wire.url, viewport={"width": 1366, "height": 860})
+    # Checked with axe like every context, without holding navigations: that would route the
+    # uploads' hundreds of MiB through Playwright (tests/support/axe.py).
+    context = browser.new_context(
+        base_url=wire.url, viewport={"width": 1366, "height": 860}, hold_navigations=False
+    )
     context.set_default_timeout(15_000)
     page = context.new_page()
     sign_in(page, "demo", DEMO_PASSWORD)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 AXE_JS = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 
@@ -131,9 +132,21 @@ class _PageState:
     parked: list = field(default_factory=list)
 
 
-def watch(context) -> None:
+NOT_NAVIGATED = ("/static/", "/image/", "/compute/", "/volume/", "/identity/")
+
+
+def _navigable(url: str) -> bool:
+    return not urlsplit(url).path.startswith(NOT_NAVIGATED)
+
+
+def watch(context, *, hold_navigations: bool = True) -> None:
     """Check every document of ``context`` when it has loaded (a navigation away from it waits for
-    the check to finish), every dialog when it opens, and every open page when the context closes."""
+    the check to finish), every dialog when it opens, and every open page when the context closes.
+
+    Holding navigations needs a request route, and while a page has one Chromium hands every
+    request of it to Playwright, bodies included: a test that streams hundreds of MiB from the page
+    passes ``hold_navigations=False`` (its pages are still checked when they load, when a dialog
+    opens and when the context closes; a page left before its check ends goes unchecked)."""
     if not AXE_JS.exists():
         raise AccessibilityError(f"{AXE_JS} is missing: run `npm ci` (make test does)")
     states: dict = {}
@@ -169,12 +182,14 @@ def watch(context) -> None:
     context.expose_binding("__stratusAxeReport", reported)
 
     def attach(page) -> None:
-        # Static files never navigate; leaving them out keeps their requests off this hook.
-        page.route(lambda url: "/static/" not in url, before_navigation)
+        # Only dashboard pages are navigated to; static files and the APIs never are, so their
+        # requests are let through without a look.
+        page.route(_navigable, before_navigation)
 
-    for page in context.pages:
-        attach(page)
-    context.on("page", attach)
+    if hold_navigations:
+        for page in context.pages:
+            attach(page)
+        context.on("page", attach)
 
     close = context.close
 
