@@ -81,7 +81,10 @@ def browser(chromium_path):
         new_context = browser.new_context
 
         def new_watched_context(*args, hold_navigations: bool = True, **kwargs):
-            # Every context any test makes is checked with axe-core (tests/support/axe.py).
+            # Every context any test makes is checked with axe-core (tests/support/axe.py). Motion is
+            # reduced (a user preference Bootstrap honours), so a check sees colours as they settle,
+            # never a button's transition caught halfway after a click or a hover.
+            kwargs.setdefault("reduced_motion", "reduce")
             context = new_context(*args, **kwargs)
             axe.watch(context, hold_navigations=hold_navigations)
             return context
