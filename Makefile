@@ -21,8 +21,9 @@ compute-host: system-packages $(RUN_STAMP)
 		{ echo "compute-host needs DATABASE_URL, REDIS_URL, SECRET_KEY and STRATUS_CONTROLLER_URL" >&2; exit 2; }
 	$(BIN)/python manage.py compute_agent $(if $(HOST),--host $(HOST)) --availability-zone $(or $(ZONE),nova)
 
-# The suite runs on each of these database backends (a private PostgreSQL cluster for postgresql):
-# the first runs every test, the others only the tests that touch the database.
+# The suite runs on each of these database backends (a private PostgreSQL cluster for postgresql),
+# side by side (scripts/test-backends; TEST_SERIAL=1 for one after the other): the first runs every
+# test, the others only the tests that touch the database.
 # `make test TEST_DATABASES=postgresql` runs everything on PostgreSQL alone; PYTEST_ARGS go to pytest.
 TEST_DATABASES ?= sqlite postgresql
 
@@ -32,11 +33,7 @@ test: system-packages-test $(VENV)/.test-installed node_modules/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python manage.py makemigrations --check --dry-run
-	@status=0; selection=; for db in $(TEST_DATABASES); do \
-	  echo "== the suite on $$db $${selection:+(the tests that touch the database)}"; \
-	  STRATUS_TEST_DATABASE=$$db $(BIN)/python -m pytest $$selection $(PYTEST_ARGS) || status=1; \
-	  selection="-m database"; \
-	done; exit $$status
+	PYTEST_ARGS="$(PYTEST_ARGS)" TEST_SERIAL="$(TEST_SERIAL)" scripts/test-backends $(TEST_DATABASES)
 
 # OpenStack's Tempest API tests against a private stack (or URL=http://host:port of a running one,
 # with ADMIN_PASSWORD); AREAS picks some of image, compute, volume. Not part of `make test`.

@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from tests.browser.test_instance_operations import SLOW, row_menu
 from tests.browser.test_login import sign_in
 from tests.instances.live import Cloud, token
+from tests.support.wait import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -41,9 +42,23 @@ def test_an_admin_live_migrates_an_instance_from_the_hypervisors_panel(
         expect(page.get_by_role("alert").first).to_contain_text(f"{name} is moving to {second}")
         page.goto("/admin/instances/")  # every host's instances: it leaves live1's list once moved
         row = page.locator(f'tr[data-instance="{name}"]')
+        settled = wait_for(
+            lambda: (s := admin.server(server_id))["OS-EXT-STS:task_state"] is None and s,
+            timeout=SLOW / 1000,
+            what=f"the live migration of {name} to end",
+        )
+        if settled["OS-EXT-SRV-ATTR:host"] != second:  # given up: say why, with both agents' logs
+            fault = live_stack.shell(
+                "from instances.models import Instance; "
+                f"print(Instance.objects.get(pk='{server_id}').fault_message)"
+            )
+            pytest.fail(
+                f"the live migration failed: {fault}\n--- live1\n{live_stack.log('compute-live1')[-4000:]}"
+                f"\n--- {second}\n{live_stack.log(f'compute-{second}')[-4000:]}"
+            )
+        # The row, polling by itself, follows the move without a reload.
         expect(row).to_have_attribute("data-status", "ACTIVE", timeout=SLOW)
         expect(row).to_contain_text(second, timeout=SLOW)
-        assert admin.server(server_id)["OS-EXT-SRV-ATTR:host"] == second
     finally:
         if server_id:
             admin.delete(f"/servers/{server_id}")
