@@ -1,12 +1,13 @@
 """Run OpenStack's Tempest API tests against Stratus and print pass/fail/skip counts per area.
 
     make tempest                      # private stack, every area
-    make tempest AREAS="image"        # one area (image, compute, volume)
+    make tempest AREAS="image"        # one area (image, compute, volume, migration)
     make tempest URL=http://H ADMIN_PASSWORD=...   # a stack that already runs
 
 Tempest 47.0.0 is installed from PyPI into its own venv (.tempest-venv). Without a URL a private
-stack is started as the test suite starts one (tests/support/processes.py LiveStack) with one
-compute agent using QEMU TCG. The script uploads two small bootable images, creates two flavors,
+stack is started as the test suite starts one (tests/support/processes.py LiveStack) with two
+compute agents using QEMU TCG (the migration tests need two hosts; tempest.conf's min_compute_nodes
+is the number of compute hosts up). The script uploads two small bootable images, creates two flavors,
 writes tempest.conf from what the server's version documents and catalog say, then runs
 ``tempest run`` per area with two workers and counts the results from its subunit stream
 (scripts/tempest_results.py). Everything lands in var/tempest/.
@@ -56,6 +57,12 @@ AREAS = {
         r"test_volume_metadata|test_image_metadata|test_volume_absolute_limits|test_versions|"
         r"test_availability_zone|admin\.(test_volume_quotas|test_volume_quotas_negative|test_volumes_list|"
         r"test_volumes_actions)\.)"
+    ),
+    # moving servers between hosts: cold migration (confirm, revert), live migration with the disks
+    # copied, and their negative tests; Tempest runs them when it sees two compute hosts.
+    "migration": (
+        r"^tempest\.api\.compute\.admin\.(test_migrations|test_live_migration|test_live_migration_negative|"
+        r"test_servers_on_multinodes)\."
     ),
 }
 
@@ -219,6 +226,13 @@ def version_range(client: Client, url: str) -> tuple[str, str]:
     return current["min_version"], current["version"]
 
 
+def compute_hosts(client: Client) -> int:
+    """The compute hosts that take servers now (enabled and up): Tempest's min_compute_nodes."""
+    services = client.call("GET", f"{client.endpoint('compute')}/os-services")["services"]
+    up = [s for s in services if s["status"] == "enabled" and s["state"] == "up"]
+    return sum(1 for s in up if s["binary"] == "nova-compute")
+
+
 def write_config(client: Client, password: str, workspace: Path, accounts: Path | None) -> Path:
     images = [upload_image(client, name, workspace) for name in ("tempest-boot", "tempest-boot-alt")]
     flavors = [ensure_flavor(client, "tempest.nano", 64), ensure_flavor(client, "tempest.micro", 96)]
@@ -254,7 +268,7 @@ def write_config(client: Client, password: str, workspace: Path, accounts: Path 
             "max_microversion": compute_max,
             "region": region,
             "build_timeout": "300",
-            "min_compute_nodes": "1",
+            "min_compute_nodes": str(compute_hosts(client)),
             "hypervisor_type": "QEMU",
         },
         "compute-feature-enabled": {
@@ -362,7 +376,7 @@ def main() -> int:
     )
     parser.add_argument("--url", default=os.environ.get("STRATUS_TEMPEST_URL") or None)
     parser.add_argument("--admin-password", default=os.environ.get("STRATUS_ADMIN_PASSWORD", ADMIN_PASSWORD))
-    parser.add_argument("--areas", default="image,compute,volume")
+    parser.add_argument("--areas", default="image,compute,volume,migration")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
         "--accounts", type=Path, help="pre-provisioned accounts.yaml instead of dynamic credentials"
@@ -395,7 +409,8 @@ def main() -> int:
             stack = LiveStack(workspace / f"stack-{uuid.uuid4().hex[:6]}")
             log(f"starting a private stack under {stack.root}")
             stack.start()
-            stack.start_compute_agent("tempest1", env={"STRATUS_QEMU_ACCEL": "tcg"})
+            for host in ("tempest1", "tempest2"):  # two hosts: the migration tests need them
+                stack.start_compute_agent(host, env={"STRATUS_QEMU_ACCEL": "tcg"})
             url, password = stack.url, ADMIN_PASSWORD
             log(f"stack at {url}")
         else:

@@ -6,6 +6,7 @@ import pytest
 from django.contrib.sessions.models import Session
 from django.urls import reverse
 
+from dashboard.identity.service import COMPUTE_USER, service_identity
 from dashboard.models import Project, RoleAssignment, Token, User
 from tests.factories import PASSWORD, issue_token, make_project, make_user
 
@@ -181,3 +182,22 @@ def test_an_html_404_for_pages_and_json_for_apis(client, world):
     assert page.status_code == 404 and b"could not be found" in page.content
     api = client.get("/compute/v2.1/nothing")
     assert api.status_code == 404 and api.json()["itemNotFound"]["code"] == 404
+
+
+def test_service_identities_are_marked_and_offer_no_edit_or_delete(client, world):
+    user, project = service_identity(COMPUTE_USER)
+    login(client, "boss")
+    users = client.get(reverse("admin-users")).content.decode()
+    assert "Service identity" in users
+    assert reverse("admin-user-edit", args=[world["member"].id]) in users
+    assert reverse("admin-user-edit", args=[user.id]) not in users
+    assert reverse("admin-user-delete", args=[user.id]) not in users
+    projects = client.get(reverse("admin-projects")).content.decode()
+    assert reverse("admin-project-quotas", args=[world["demo"].id]) in projects
+    assert reverse("admin-project-quotas", args=[project.id]) not in projects
+    detail = client.get(reverse("admin-project-detail", args=[project.id])).content.decode()
+    assert 'data-testid="service-note"' in detail
+    assert reverse("admin-project-edit", args=[project.id]) not in detail
+    assert reverse("admin-project-delete", args=[project.id]) not in detail
+    # What the links would have led to is refused anyway.
+    assert client.get(reverse("admin-user-edit", args=[user.id])).status_code == 404
