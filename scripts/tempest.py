@@ -87,7 +87,7 @@ SWITCHED_OFF = {
     (
         "compute-feature-enabled",
         "shelve_migrate",
-    ): "unshelve to another host is not tested with one compute host",
+    ): "read only by a scenario test that logs in to the guest over SSH (validation is off)",
     ("compute-feature-enabled", "swap_volume"): "no volume swap (os-volume_attachments PUT)",
     ("compute-feature-enabled", "volume_multiattach"): "volumes attach to one server only",
     ("image-feature-enabled", "manage_locations"): (
