@@ -7,10 +7,11 @@
 Tempest 47.0.0 is installed from PyPI into its own venv (.tempest-venv). Without a URL a private
 stack is started as the test suite starts one (tests/support/processes.py LiveStack) with two
 compute agents using QEMU TCG (the migration tests need two hosts; tempest.conf's min_compute_nodes
-is the number of compute hosts up). The script uploads two small bootable images, creates two flavors,
-writes tempest.conf from what the server's version documents and catalog say, then runs
-``tempest run`` per area with two workers and counts the results from its subunit stream
-(scripts/tempest_results.py). Everything lands in var/tempest/.
+is the number of compute hosts up). The script uploads two small bootable images (guests that
+print a line to their console about twice a second), creates two flavors, writes tempest.conf from
+what the server's version documents and catalog say, then runs ``tempest run`` per area with two
+workers and counts the results from its subunit stream (scripts/tempest_results.py). Everything
+lands in var/tempest/.
 
 Run with the project's venv: ``.venv/bin/python scripts/tempest.py``.
 """
@@ -32,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from instances.virt.bootsector import build_boot_image  # noqa: E402
+from instances.virt.bootsector import build_ticker_image  # noqa: E402
 from tests.support.processes import ADMIN_PASSWORD, LiveStack  # noqa: E402
 
 TEMPEST_VERSION = "47.0.0"
@@ -190,7 +191,9 @@ def upload_image(client: Client, name: str, directory: Path) -> str:
     active = [image for image in existing if image["status"] == "active"]
     if active:
         return active[0]["id"]
-    path = build_boot_image(directory / f"{name}.raw", f"{name} booted")
+    # A guest that keeps writing lines to its console, as a real one's boot log does (the console
+    # output tests count lines), idle between them.
+    path = build_ticker_image(directory / f"{name}.raw", f"{name} booted")
     image = client.call(
         "POST",
         f"{glance}/v2/images",
