@@ -100,12 +100,21 @@ class User(AbstractUser):
 
 
 class Role(models.Model):
-    """The three Keystone default roles. admin implies member, which implies reader."""
+    """Keystone's default roles: admin implies manager, which implies member, which implies
+    reader. No default policy asks for manager itself (a manager may do what a member may); it is
+    there for policy files that give project managers more, as Keystone's bootstrap makes it."""
 
     ADMIN = "admin"
+    MANAGER = "manager"
     MEMBER = "member"
     READER = "reader"
-    IMPLIES = {ADMIN: (ADMIN, MEMBER, READER), MEMBER: (MEMBER, READER), READER: (READER,)}
+    DEFAULTS = (ADMIN, MANAGER, MEMBER, READER)
+    IMPLIES = {
+        ADMIN: (ADMIN, MANAGER, MEMBER, READER),
+        MANAGER: (MANAGER, MEMBER, READER),
+        MEMBER: (MEMBER, READER),
+        READER: (READER,),
+    }
 
     id = models.CharField(primary_key=True, max_length=64, default=new_id, editable=False)
     name = models.CharField(max_length=64, unique=True)

@@ -266,6 +266,7 @@ RULES += [
 SHELVE = "os_compute_api:os-shelve:shelve"
 SHELVE_OFFLOAD = "os_compute_api:os-shelve:shelve_offload"
 UNSHELVE = "os_compute_api:os-shelve:unshelve"
+UNSHELVE_TO_HOST = "os_compute_api:os-shelve:unshelve_to_host"
 SERVER_GROUPS_CREATE = "os_compute_api:os-server-groups:create"
 SERVER_GROUPS_DELETE = "os_compute_api:os-server-groups:delete"
 SERVER_GROUPS_INDEX = "os_compute_api:os-server-groups:index"
@@ -276,6 +277,7 @@ RULES += [
     RuleDefault(SHELVE, ADMIN_OR_MEMBER, f"Shelve a server. {_ACT}"),
     RuleDefault(SHELVE_OFFLOAD, ADMIN, "Offload a shelved server from its host at once."),
     RuleDefault(UNSHELVE, ADMIN_OR_MEMBER, f"Unshelve a server. {_ACT}"),
+    RuleDefault(UNSHELVE_TO_HOST, ADMIN, "Unshelve a shelved offloaded server onto a named host (2.91)."),
     RuleDefault(SERVER_GROUPS_CREATE, ADMIN_OR_MEMBER, "Create a server group in the project."),
     RuleDefault(SERVER_GROUPS_DELETE, ADMIN_OR_MEMBER, "Delete a server group of the project."),
     RuleDefault(SERVER_GROUPS_INDEX, ADMIN_OR_READER, "List the project's server groups."),

@@ -243,7 +243,7 @@ class AvailabilityZoneDetailView(AvailabilityZoneView):
 
 
 def service_json(request, host: ComputeHost) -> dict:
-    return {
+    service = {
         "id": str(host.uuid) if request.api_version >= "2.53" else host.pk,
         "binary": "nova-compute",
         "host": host.name,
@@ -252,8 +252,10 @@ def service_json(request, host: ComputeHost) -> dict:
         "state": "up" if host.is_up else "down",
         "updated_at": host.last_heartbeat.isoformat() if host.last_heartbeat else None,
         "disabled_reason": host.disabled_reason or None,
-        "forced_down": host.forced_down,
     }
+    if request.api_version >= "2.11":  # forced_down came with 2.11; older clients refuse the key
+        service["forced_down"] = host.forced_down
+    return service
 
 
 class ServiceListView(ComputeView):

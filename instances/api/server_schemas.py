@@ -588,20 +588,36 @@ def no_arguments(body: Any, action: str) -> None:
         raise invalid(action, value, "It must be null.")
 
 
-def unshelve(body: Any, version: APIVersion) -> str | None:
-    """The availability zone to unshelve into (2.77+), or None. Before 2.77 the body is null."""
+@dataclass(frozen=True)
+class Unshelve:
+    """Where an unshelve may go: an availability zone (2.77+), a host (2.91+, admins); an explicit
+    null zone (2.91+) lets it go to any zone, which is where Stratus sends it anyway."""
+
+    availability_zone: str | None = None
+    host: str | None = None
+
+
+def unshelve(body: Any, version: APIVersion) -> Unshelve:
+    """The body of ``unshelve``: null, or from 2.77 an object with availability_zone, and from
+    2.91 also host (and a null availability_zone)."""
     value = body.get("unshelve")
     if value is None:
-        return None
+        return Unshelve()
     if version < "2.77" or not isinstance(value, dict):
         raise invalid("unshelve", value, "It must be null (an availability zone needs 2.77).")
-    unknown = set(value) - {"availability_zone"}
+    allowed = {"availability_zone", "host"} if version >= "2.91" else {"availability_zone"}
+    unknown = set(value) - allowed
     if unknown:
         raise BadRequest(
             f"Invalid input for field/attribute unshelve. Additional properties are not allowed "
             f"({', '.join(sorted(unknown))} unexpected)"
         )
     zone = value.get("availability_zone")
+    if zone is None and "availability_zone" in value and version < "2.91":
+        raise invalid("availability_zone", zone, "It must be a string (null needs 2.91).")
     if zone is not None and (not isinstance(zone, str) or not 0 < len(zone) <= 255):
         raise invalid("availability_zone", zone, "It must be a string of 1 to 255 characters.")
-    return zone
+    host = value.get("host")
+    if "host" in value and (not isinstance(host, str) or not 0 < len(host) <= 255):
+        raise invalid("host", host, "It must be a host name of 1 to 255 characters.")
+    return Unshelve(availability_zone=zone, host=host)

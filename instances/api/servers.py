@@ -384,8 +384,16 @@ class ServerActionView(server_ops.DiskOpsActions, server_moves.MoveActions, Comp
 
     def _unshelve(self, request, ctx: RequestContext, instance: Instance, name: str, body: dict):
         authorize(ctx, policies.UNSHELVE, {"project_id": instance.project_id})
-        zone = server_schemas.unshelve(body, request.api_version)
-        if zone and not ComputeHost.objects.filter(availability_zone=zone).exists():
+        where = server_schemas.unshelve(body, request.api_version)
+        zone = where.availability_zone
+        if where.host is not None:
+            authorize(ctx, policies.UNSHELVE_TO_HOST, {"project_id": instance.project_id})
+            target = ComputeHost.objects.filter(name=where.host).first()
+            if target is None:
+                raise BadRequest(f"Compute host {where.host} could not be found.")
+            if zone and target.availability_zone != zone:
+                raise BadRequest(f'Host "{where.host}" is not in the availability zone "{zone}".')
+        elif zone and not ComputeHost.objects.filter(availability_zone=zone).exists():
             raise BadRequest(f"The requested availability zone is not available: {zone}")
-        shelve.begin_unshelve(ctx, instance, zone, request_id(request))
+        shelve.begin_unshelve(ctx, instance, zone, request_id(request), host=where.host)
         return self.empty(202)

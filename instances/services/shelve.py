@@ -110,16 +110,23 @@ def finish_offload(instance_id) -> bool:
 
 
 def begin_unshelve(
-    ctx, instance: Instance, availability_zone: str | None = None, request_id: str = ""
+    ctx,
+    instance: Instance,
+    availability_zone: str | None = None,
+    request_id: str = "",
+    *,
+    host: str | None = None,
 ) -> None:
     """SHELVED: power on where it is. SHELVED_OFFLOADED: schedule and claim a host now (in the
-    transaction that records it), then the host boots the snapshot. No host with room: the
-    instance stays offloaded and the action records why, as Nova's conductor does."""
+    transaction that records it; ``host`` if given, else one in ``availability_zone`` if given),
+    then the host boots the snapshot. No host with room: the instance stays offloaded and the
+    action records why, as Nova's conductor does."""
     locks.check_not_locked(ctx, instance)
     if instance.vm_state == VmState.SHELVED or instance.host_id is not None:
-        if availability_zone:
+        if availability_zone or host:
+            where = "a host" if host else "an availability zone"
             raise InstanceInvalidState(
-                f"Cannot 'unshelve' instance {instance.pk} to an availability zone while it is in "
+                f"Cannot 'unshelve' instance {instance.pk} to {where} while it is in "
                 f"vm_state {instance.vm_state}: only a shelved offloaded instance can be moved."
             )
         begin_action(ctx, instance, "unshelve", request_id=request_id)
@@ -144,6 +151,7 @@ def begin_unshelve(
             disk_gb=instance.root_gb + instance.ephemeral_gb,
             image_properties=instance.image_properties,
             availability_zone=availability_zone,
+            force_host=host,
             server_group_id=str(membership.group_id) if membership is not None else None,
         )
         try:

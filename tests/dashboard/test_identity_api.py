@@ -40,6 +40,17 @@ def demo():
     return project, user
 
 
+def test_keystones_default_roles_exist_and_a_manager_is_a_member_and_reader_but_no_admin(client):
+    assert set(Role.objects.values_list("name", flat=True)) >= {"admin", "manager", "member", "reader"}
+    project = make_project("team")
+    make_user("mona", roles={project: "manager"})
+    make_user("root", roles={project: "admin"})
+    manager = post_token(client, auth_body("mona", PASSWORD, "team")).json()["token"]
+    assert {r["name"] for r in manager["roles"]} == {"manager", "member", "reader"}
+    admin = post_token(client, auth_body("root", PASSWORD, "team")).json()["token"]
+    assert {r["name"] for r in admin["roles"]} == {"admin", "manager", "member", "reader"}
+
+
 def test_unversioned_identity_root_answers_300_with_the_values_nesting(client):
     response = client.get("/identity")
     assert response.status_code == 300

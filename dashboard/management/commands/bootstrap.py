@@ -30,7 +30,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             roles = {
                 name: Role.objects.get_or_create(name=name)[0]
-                for name in (Role.ADMIN, Role.MEMBER, Role.READER)
+                for name in Role.DEFAULTS
             }
             projects = {
                 "admin": Project.objects.get_or_create(

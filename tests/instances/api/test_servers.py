@@ -424,6 +424,15 @@ def test_the_default_quota_class_is_the_editable_defaults(world, host):
     assert quota["cores"] == 20 and quota["ram"] != 10**19
 
 
+def test_the_services_list_has_the_keys_of_the_microversion_asked_for(world, host):
+    keys = {"id", "binary", "host", "zone", "status", "state", "updated_at", "disabled_reason"}
+    for version, expected in (("2.1", keys), ("2.10", keys), ("2.11", keys | {"forced_down"})):
+        (service,) = world["admin"].get("/os-services", version).json()["services"]
+        assert set(service) == expected, version
+    (service,) = world["admin"].get("/os-services", "2.53").json()["services"]
+    assert service["forced_down"] is False and isinstance(service["id"], str)
+
+
 def test_admins_can_disable_a_host_and_force_one(world, host, image, tiny, capture, tmp_path):
 
     other = make_host(tmp_path, "host2", memory_mb=8192, vcpus=8, disk_gb=100)

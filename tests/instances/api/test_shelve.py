@@ -319,3 +319,53 @@ def test_an_unshelve_interrupted_by_an_agent_restart_ends_in_error_not_forever(
         assert world["member"].delete(f"/servers/{server_id}").status_code == 204
     Deliver(host)(callbacks)
     assert usage("host1") == (0, 0, 0)
+
+
+def test_an_admin_unshelves_onto_a_named_host_from_2_91(world, host, image, tiny, capture, tmp_path):
+    other = make_host(tmp_path, "host2", zone="east")
+    deliver = Deliver(host, other)
+    server_id = launch(world, host, image, tiny, capture)
+    act(world, host, server_id, {"shelve": None}, capture)
+
+    def unshelve(where, who="admin", version="2.91"):
+        with capture() as callbacks:
+            response = world[who].post(f"/servers/{server_id}/action", {"unshelve": where}, version)
+        deliver(callbacks)
+        return response
+
+    refused = unshelve({"host": "host2"}, version="2.90")
+    assert refused.status_code == 400 and "host unexpected" in refused.json()["badRequest"]["message"]
+    assert unshelve({"availability_zone": None}, version="2.90").status_code == 400
+    assert unshelve({"host": "host2"}, who="member").status_code == 403  # a host is for admins
+    missing = unshelve({"host": "host9"})
+    assert missing.json()["badRequest"]["message"] == "Compute host host9 could not be found."
+    elsewhere = unshelve({"host": "host2", "availability_zone": "nova"})
+    assert elsewhere.json()["badRequest"]["message"] == 'Host "host2" is not in the availability zone "nova".'
+    assert unshelve({"host": ""}).status_code == 400
+    assert Instance.objects.get(pk=server_id).vm_state == VmState.SHELVED_OFFLOADED
+
+    assert unshelve({"host": "host2", "availability_zone": None}).status_code == 202
+    back = shown(world, server_id, who="admin")
+    assert (back["status"], back["OS-EXT-SRV-ATTR:host"], back["OS-EXT-AZ:availability_zone"]) == (
+        "ACTIVE",
+        "host2",
+        "east",
+    )
+    assert usage("host2") == (1, 128, 2) and usage("host1") == (0, 0, 0)
+    # Only a shelved offloaded server goes to a host.
+    with capture() as callbacks:
+        world["admin"].post(f"/servers/{server_id}/action", {"shelve": None}, "2.91")
+    deliver(callbacks)
+    Instance.objects.filter(pk=server_id).update(
+        vm_state=VmState.SHELVED, host=ComputeHost.objects.get(name="host2")
+    )
+    conflict = unshelve({"host": "host1"})
+    assert conflict.status_code == 409 and "to a host while it is in vm_state shelved" in conflict.text
+
+
+def test_a_member_may_unpin_the_zone_from_2_91(world, host, image, tiny, capture):
+    server_id = launch(world, host, image, tiny, capture)
+    act(world, host, server_id, {"shelve": None}, capture)
+    response = act(world, host, server_id, {"unshelve": {"availability_zone": None}}, capture, version="2.91")
+    assert response.status_code == 202
+    assert shown(world, server_id)["status"] == "ACTIVE"
