@@ -28,10 +28,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         generated: list[tuple[str, str]] = []
         with transaction.atomic():
-            roles = {
-                name: Role.objects.get_or_create(name=name)[0]
-                for name in Role.DEFAULTS
-            }
+            roles = {name: Role.objects.get_or_create(name=name)[0] for name in Role.DEFAULTS}
             projects = {
                 "admin": Project.objects.get_or_create(
                     name="admin", defaults={"description": "Cloud administration"}
