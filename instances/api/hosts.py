@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from dashboard import quotas as project_quotas
 from dashboard.api.compute import ComputeView
+from dashboard.api.schemas import MAX_INT
 from dashboard.context import RequestContext
 from dashboard.exceptions import BadRequest, NotFound
 from dashboard.models import Project
@@ -342,6 +343,12 @@ class MigrationListView(ComputeView):
         return Response({"migrations": [migration_json(request, m) for m in qs]})
 
 
+def _flavor_number(flavor_ref: str) -> int | None:
+    """Nova's *_instance_type_id is its internal flavor number, an integer no other API takes:
+    here the flavor's id where that is a number (the default flavors' are), else null."""
+    return int(flavor_ref) if flavor_ref.isdecimal() and int(flavor_ref) <= MAX_INT else None
+
+
 def migration_json(request, m: Migration) -> dict:
     version = request.api_version
     out = {
@@ -352,10 +359,8 @@ def migration_json(request, m: Migration) -> dict:
         "dest_compute": m.dest_compute,
         "dest_node": m.dest_compute,
         "dest_host": m.dest_compute,
-        "source_region": "RegionOne",
-        "dest_region": "RegionOne",
-        "old_instance_type_id": m.old_flavor_ref,
-        "new_instance_type_id": m.new_flavor_ref,
+        "old_instance_type_id": _flavor_number(m.old_flavor_ref),
+        "new_instance_type_id": _flavor_number(m.new_flavor_ref),
         "status": m.status,
         "created_at": m.created_at.isoformat(),
         "updated_at": m.updated_at.isoformat(),
