@@ -70,6 +70,22 @@ _IN_PAGE = """(() => {
 })();"""
 
 
+# The check at context close. A page that is still loading (the test's last click started a
+# navigation) is checked once it has loaded: before that its stylesheets may not apply yet, and
+# the colours axe reads are not the page's. One that does not load within LOAD_WAIT_MS is left
+# to the check its own load event runs.
+LOAD_WAIT_MS = 15_000
+_AT_CLOSE = f"""async () => {{
+  if (document.readyState !== "complete") {{
+    const loaded = new Promise((resolve) =>
+      window.addEventListener("load", () => resolve(true), {{ once: true }}));
+    const late = new Promise((resolve) => setTimeout(() => resolve(false), {LOAD_WAIT_MS}));
+    if (!(await Promise.race([loaded, late]))) return null;
+  }}
+  return window.__stratusAxe ? window.__stratusAxe(null) : null;
+}}"""
+
+
 class AccessibilityError(AssertionError):
     pass
 
@@ -198,7 +214,7 @@ def watch(context, *, hold_navigations: bool = True) -> None:
             if page.is_closed() or not page.url.startswith("http"):
                 continue
             try:
-                violations = page.evaluate("() => window.__stratusAxe ? window.__stratusAxe(null) : null")
+                violations = page.evaluate(_AT_CLOSE)
             except Exception as exc:  # noqa: BLE001 - a page that is navigating or gone
                 if "destroyed" in str(exc) or "closed" in str(exc):
                     continue
