@@ -379,8 +379,12 @@
     const file = input.files[0];
     const note = form.querySelector("[data-detected]");
     form.detected = null;
+    form.formatChosen = false;
+    const turn = (form.sniffTurn || 0) + 1;
+    form.sniffTurn = turn;
     if (!file) { note.classList.add("d-none"); return; }
     const found = await sniff(file);
+    if (form.sniffTurn !== turn) return;  // another file was chosen meanwhile
     form.detected = found;
     const nameInput = form.querySelector('[name="name"]');
     if (!nameInput.value) nameInput.value = file.name.replace(/\.[^.]+$/, "");
@@ -390,8 +394,9 @@
       note.textContent = `This file is a ${UNSUPPORTED[found.format]} image, a format this cloud does not accept.`;
       return;
     }
+    // The detected format is proposed, unless the user chose one while the file was being read.
     const select = form.querySelector('[name="disk_format"]');
-    select.value = found.format;
+    if (!form.formatChosen) select.value = found.format;
     let text = `Detected from the content: ${found.format.toUpperCase()}, ${bytes(file.size)}`;
     if (found.virtualSize) {
       const gb = Math.ceil(found.virtualSize / GiB);
@@ -476,6 +481,7 @@
         if (event.target.name === "source") showSource(form);
         if (event.target.name === "image_file") onFileChosen(form, event.target);
         if (event.target.name === "disk_format") {
+          form.formatChosen = true;
           checkMismatch(form);
           showFormat(form);
         }

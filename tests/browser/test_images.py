@@ -162,6 +162,18 @@ def test_an_aborted_upload_leaves_a_queued_image_that_is_retried_into_the_same_i
     assert page.locator(f'tr[data-image="{name}"]').count() == 1
 
 
+# Holds every read of a chosen file's bytes until window.__releaseFileReads(), then reads as before.
+HOLD_FILE_READS = """() => {
+  const read = Blob.prototype.arrayBuffer;
+  const held = new Promise((resolve) => { window.__releaseFileReads = resolve; });
+  Blob.prototype.arrayBuffer = async function () {
+    await held;
+    return read.call(this);
+  };
+  held.then(() => { Blob.prototype.arrayBuffer = read; });
+}"""
+
+
 def test_bad_input_is_refused_before_anything_is_stored(page, live_stack, credentials, tmp_path):
     sign_in(page, "demo", credentials["demo"])
     before = live_stack.shell("from images.models import Image; print(Image.objects.count())")
@@ -176,10 +188,15 @@ def test_bad_input_is_refused_before_anything_is_stored(page, live_stack, creden
     expect(form.locator("[data-field=location]")).to_contain_text("must be specified")
 
     # A qcow2 file declared as raw: warned before upload; nothing is created unless confirmed.
+    # The format is chosen while the file is still being read (the read is held here): the
+    # user's choice stays, and the warning comes when the read ends.
     form.get_by_label("Image File").check()
+    page.evaluate(HOLD_FILE_READS)
     form.get_by_label("File", exact=True).set_input_files(make_qcow2(tmp_path / "x.qcow2"))
     form.get_by_label("Format").select_option("raw")
+    page.evaluate("() => window.__releaseFileReads()")
     expect(form.locator("[data-mismatch]")).to_contain_text("content is QCOW2")
+    expect(form.get_by_label("Format")).to_have_value("raw")
     page.locator("[data-create-submit]").click()
     expect(page.locator("[data-create-submit]")).to_have_text("Create anyway")
 
